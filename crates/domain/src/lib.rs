@@ -1,0 +1,30 @@
+//! The banking vocabulary every other crate speaks: typed ids, money, scopes, the caller's
+//! [`Principal`], the injectable [`Clock`] and the stable error [`Reason`] codes.
+//!
+//! Owns no I/O and depends on no framework (no tonic, axum or sea-orm): services, storage and
+//! the gateway all build on it, so it must stay the leaf of the dependency graph.
+//!
+//! # Layout
+//! - [`id`]: prefixed, sortable, opaque ids (`acc_…`, `pay_…`), checked on parse.
+//! - [`money`]: integer minor units in memory, decimal strings on the wire. Never a float.
+//! - [`scope`]: OAuth2 scopes and consent permissions.
+//! - [`principal`]: who is calling, as the gateway established it.
+//! - [`clock`]: the time source, swappable in tests.
+//! - [`reason`]: machine-readable error reasons shared by gRPC and REST.
+
+pub mod clock;
+pub mod id;
+pub mod money;
+pub mod principal;
+pub mod reason;
+pub mod scope;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use id::{
+    AccountId, AppId, ConsentId, CustomerId, DeliveryId, DeveloperId, EndpointId, EventId,
+    IdError, InvoiceId, PaymentId, TransactionId,
+};
+pub use money::{Currency, Money, MoneyError};
+pub use principal::{ConsentGrant, Principal};
+pub use reason::{ErrorClass, Reason};
+pub use scope::{Permission, Scope};

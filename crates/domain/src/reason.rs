@@ -1,0 +1,142 @@
+//! Stable, machine-readable error reasons (`CONSENT_EXPIRED`, `INSUFFICIENT_FUNDS`, …).
+//!
+//! A reason travels unchanged to gRPC clients (as the `ErrorInfo` reason) and to REST clients
+//! (as problem+json `reason`). Each reason belongs to one [`ErrorClass`]; the one table that maps
+//! classes to gRPC codes (and, through the transcoder, to HTTP statuses) lives in `wekeza-rpc`,
+//! because this crate knows nothing of tonic.
+
+use std::fmt;
+
+/// The broad kind of failure a reason is; decides the gRPC code and the HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request itself is wrong (400).
+    InvalidArgument,
+    /// No or bad credentials (401).
+    Unauthenticated,
+    /// Credentials fine, but not allowed (403).
+    PermissionDenied,
+    /// No such resource for this caller (404).
+    NotFound,
+    /// Conflicts with existing state (409).
+    Conflict,
+    /// A business rule refused it (422).
+    FailedPrecondition,
+    /// A limit was hit (429).
+    ResourceExhausted,
+    /// A dependency is down; retry later (503).
+    Unavailable,
+    /// A bug or an unexpected failure (500).
+    Internal,
+}
+
+macro_rules! reasons {
+    ($($(#[$doc:meta])* $variant:ident => $code:literal, $class:ident;)*) => {
+        /// A machine-readable error reason, stable across releases.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Reason {
+            /// Every reason.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+
+            /// The UPPER_SNAKE_CASE code clients match on.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => $code,)*
+                }
+            }
+
+            /// The kind of failure.
+            pub fn class(self) -> ErrorClass {
+                match self {
+                    $(Reason::$variant => ErrorClass::$class,)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// A field is missing, malformed or out of range.
+    InvalidRequest => "INVALID_REQUEST", InvalidArgument;
+    /// A page token that this query did not issue.
+    InvalidPageToken => "INVALID_PAGE_TOKEN", InvalidArgument;
+    /// The request body is not valid JSON or not the expected message.
+    MalformedBody => "MALFORMED_BODY", InvalidArgument;
+    /// The body names a field the message does not have.
+    UnknownField => "UNKNOWN_FIELD", InvalidArgument;
+    /// A required field is missing.
+    MissingField => "MISSING_FIELD", InvalidArgument;
+    /// An `Idempotency-Key` header is required on this call.
+    IdempotencyKeyMissing => "IDEMPOTENCY_KEY_MISSING", InvalidArgument;
+    /// No credentials were presented.
+    Unauthenticated => "UNAUTHENTICATED", Unauthenticated;
+    /// The token is malformed, expired, or not for this server.
+    InvalidToken => "INVALID_TOKEN", Unauthenticated;
+    /// The token lacks a scope the call needs.
+    InsufficientScope => "INSUFFICIENT_SCOPE", PermissionDenied;
+    /// The consent lacks a permission the call needs.
+    PermissionNotGranted => "PERMISSION_NOT_GRANTED", PermissionDenied;
+    /// The caller kind (app, customer) may not make this call.
+    WrongCaller => "WRONG_CALLER", PermissionDenied;
+    /// The call exists only in the sandbox environment.
+    SandboxOnly => "SANDBOX_ONLY", PermissionDenied;
+    /// No such resource for this caller (also for other callers' resources).
+    NotFound => "NOT_FOUND", NotFound;
+    /// No such REST route.
+    RouteNotFound => "ROUTE_NOT_FOUND", NotFound;
+    /// The route exists but not with this HTTP method.
+    MethodNotAllowed => "METHOD_NOT_ALLOWED", InvalidArgument;
+    /// The resource already exists.
+    AlreadyExists => "ALREADY_EXISTS", Conflict;
+    /// The same idempotency key was used with a different request.
+    IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED", Conflict;
+    /// The consent has expired.
+    ConsentExpired => "CONSENT_EXPIRED", FailedPrecondition;
+    /// The consent was revoked.
+    ConsentRevoked => "CONSENT_REVOKED", FailedPrecondition;
+    /// The consent was already used.
+    ConsentConsumed => "CONSENT_CONSUMED", FailedPrecondition;
+    /// The consent is not authorised (yet).
+    ConsentNotAuthorised => "CONSENT_NOT_AUTHORISED", FailedPrecondition;
+    /// The consent was rejected by the customer.
+    ConsentRejected => "CONSENT_REJECTED", FailedPrecondition;
+    /// The request does not match what the consent allows.
+    ConsentMismatch => "CONSENT_MISMATCH", FailedPrecondition;
+    /// The debtor account cannot cover the amount.
+    InsufficientFunds => "INSUFFICIENT_FUNDS", FailedPrecondition;
+    /// The fraud checks refused the payment.
+    FraudSuspected => "FRAUD_SUSPECTED", FailedPrecondition;
+    /// The state of the resource does not allow the operation.
+    InvalidStateTransition => "INVALID_STATE_TRANSITION", FailedPrecondition;
+    /// A rate limit or quota was hit.
+    RateLimited => "RATE_LIMITED", ResourceExhausted;
+    /// A dependency is unavailable; retry later.
+    Unavailable => "UNAVAILABLE", Unavailable;
+    /// An unexpected failure; the request id identifies it in the logs.
+    Internal => "INTERNAL", Internal;
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_upper_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for reason in Reason::ALL {
+            let code = reason.code();
+            assert!(seen.insert(code), "duplicate {code}");
+            assert!(code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'), "{code}");
+        }
+    }
+}
