@@ -18,7 +18,9 @@ pub enum ErrorClass {
     PermissionDenied,
     /// No such resource for this caller (404).
     NotFound,
-    /// Conflicts with existing state (409).
+    /// The resource already exists (409).
+    AlreadyExists,
+    /// Conflicts with the state or with an earlier request (409).
     Conflict,
     /// A business rule refused it (422).
     FailedPrecondition,
@@ -91,7 +93,7 @@ reasons! {
     /// The route exists but not with this HTTP method.
     MethodNotAllowed => "METHOD_NOT_ALLOWED", InvalidArgument;
     /// The resource already exists.
-    AlreadyExists => "ALREADY_EXISTS", Conflict;
+    AlreadyExists => "ALREADY_EXISTS", AlreadyExists;
     /// The same idempotency key was used with a different request.
     IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED", Conflict;
     /// The consent has expired.

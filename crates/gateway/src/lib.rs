@@ -1,0 +1,26 @@
+//! The tower layers every request to the public listener passes, whatever its protocol.
+//!
+//! Owns request ids, authentication (credentials → [`Principal`](wekeza_domain::Principal)) and
+//! the per-rpc access policy declared next to each rpc in `proto/` (the `(access)` option).
+//! Later issues add rate limits, quotas, metering and audit here, beside these layers.
+//!
+//! The stack is split in two so REST and gRPC are checked by the same code, exactly once:
+//! - **outer layers** ([`request_id`], [`authn`]) wrap the whole public router — gRPC, gRPC-web,
+//!   REST and HTML alike. They never refuse a request: authentication records its outcome in the
+//!   request extensions.
+//! - **the policy layer** ([`policy`]) wraps only the gRPC router. REST reaches the services by
+//!   being transcoded into a gRPC call on that same router, so the policy sees every call as the
+//!   rpc it is (`/wekeza.openbanking.v1.AccountInformationService/ListAccounts`) and refuses in
+//!   one place, with a gRPC status the transcoder turns into problem+json.
+//!
+//! Must not depend on any service crate.
+//!
+//! # Layout
+//! - [`request_id`]: `x-request-id` and `x-fapi-interaction-id`, echoed or generated; the
+//!   request's tracing span.
+//! - [`authn`]: the [`Authenticate`](authn::Authenticate) seam and its layer.
+//! - [`policy`]: the access table built from the descriptors, and its layer.
+
+pub mod authn;
+pub mod policy;
+pub mod request_id;

@@ -1,0 +1,140 @@
+//! Errors as clients see them: a gRPC code from the one reason → code table, a human message, and
+//! the machine-readable reason as a `google.rpc.ErrorInfo` detail.
+
+use std::panic::Location;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use wekeza_domain::{ErrorClass, Reason};
+
+/// The `ErrorInfo.domain` of every reason the platform raises.
+pub const ERROR_DOMAIN: &str = "wekeza.dev";
+
+/// The gRPC code of a reason: the one place where reasons meet codes.
+pub fn code_for(reason: Reason) -> Code {
+    match reason.class() {
+        ErrorClass::InvalidArgument => Code::InvalidArgument,
+        ErrorClass::Unauthenticated => Code::Unauthenticated,
+        ErrorClass::PermissionDenied => Code::PermissionDenied,
+        ErrorClass::NotFound => Code::NotFound,
+        ErrorClass::AlreadyExists => Code::AlreadyExists,
+        ErrorClass::Conflict => Code::Aborted,
+        ErrorClass::FailedPrecondition => Code::FailedPrecondition,
+        ErrorClass::ResourceExhausted => Code::ResourceExhausted,
+        ErrorClass::Unavailable => Code::Unavailable,
+        ErrorClass::Internal => Code::Internal,
+    }
+}
+
+/// An error a service answers with: a reason, a message safe to show the caller, and optional
+/// field violations. Converts into a [`Status`] with the reason attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    reason: Reason,
+    message: String,
+    violations: Vec<(String, String)>,
+}
+
+impl ApiError {
+    /// An error with `reason` and a caller-safe `message`.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// A request field is wrong: `field` is its path (`page_size`, `payment.creditor.name`).
+    pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let field = field.into();
+        let description = description.into();
+        Self {
+            reason: Reason::InvalidRequest,
+            message: format!("{field}: {description}"),
+            violations: vec![(field, description)],
+        }
+    }
+
+    /// The resource does not exist for this caller (also for other callers' resources).
+    pub fn not_found(what: &str) -> Self {
+        Self::new(Reason::NotFound, format!("{what} not found"))
+    }
+
+    /// An unexpected failure. The cause is logged once, here, with the caller's location; the
+    /// client sees only that something went wrong (its request id identifies the log line).
+    #[track_caller]
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        let location = Location::caller();
+        tracing::error!(%location, error = %cause, "internal error");
+        Self::new(Reason::Internal, "internal error")
+    }
+
+    /// The reason.
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Status {
+        let mut details =
+            ErrorDetails::with_error_info(
+            error.reason.code(),
+            ERROR_DOMAIN,
+            std::collections::HashMap::new(),
+        );
+        if !error.violations.is_empty() {
+            details.set_bad_request(
+                error
+                    .violations
+                    .into_iter()
+                    .map(|(field, description)| {
+                        tonic_types::FieldViolation::new(field, description)
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Status::with_error_details(code_for(error.reason), error.message, details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_carries_reason_and_violations() {
+        let status = Status::from(ApiError::invalid_field("page_size", "must not be negative"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        assert_eq!(
+            details.error_info().map(|info| info.reason.as_str()),
+            Some("INVALID_REQUEST")
+        );
+        let violations = details
+            .bad_request()
+            .map(|bad| bad.field_violations.clone())
+            .unwrap_or_default();
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].field, "page_size");
+    }
+
+    #[test]
+    fn every_reason_has_a_code() {
+        for reason in Reason::ALL {
+            assert_ne!(code_for(*reason), Code::Ok, "{reason}");
+        }
+        assert_eq!(code_for(Reason::ConsentExpired), Code::FailedPrecondition);
+        assert_eq!(code_for(Reason::IdempotencyKeyReused), Code::Aborted);
+        assert_eq!(code_for(Reason::RateLimited), Code::ResourceExhausted);
+    }
+}
