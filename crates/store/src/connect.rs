@@ -1,0 +1,63 @@
+//! Opening a database (SQLite or PostgreSQL, chosen by the URL) and applying the migrations.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
+
+use crate::migration::Migrator;
+use crate::{Error, Result};
+
+/// How long a SQLite statement waits for another connection's write lock before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the database at `url`: `sqlite://path/to/file.db` or `postgres://user@host/db`.
+///
+/// SQLite: the file's parent directory is created, the file too (`mode=rwc`), and every
+/// connection runs in WAL mode with a 5 s busy timeout and foreign keys enforced. The pool holds
+/// a single connection (sea-orm's default for SQLite, kept on purpose): SQLite has one writer
+/// anyway, and one connection means a transaction that reads and then writes can never fail
+/// with `SQLITE_BUSY` on upgrading its lock. PostgreSQL: a normal pool.
+///
+/// Statement logging is off: statements may carry secrets' hashes and customers' data.
+pub async fn connect(url: &str) -> Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(30));
+    if url.starts_with("sqlite:") {
+        create_sqlite_directory(url)?;
+        options.max_connections(1).map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
+    }
+    Ok(Database::connect(options).await?)
+}
+
+/// Applies every migration not yet applied; a no-op on an up-to-date database.
+pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
+    Ok(Migrator::up(db, None).await?)
+}
+
+/// Creates the directory a SQLite database file lives in (nothing for in-memory databases).
+fn create_sqlite_directory(url: &str) -> Result<()> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(());
+    }
+    let options: SqliteConnectOptions = url
+        .parse()
+        .map_err(|err: sea_orm::sqlx::Error| Error::InvalidUrl(err.to_string()))?;
+    match options.get_filename().parent() {
+        Some(parent) if parent != Path::new("") => {
+            std::fs::create_dir_all(parent).map_err(Error::CreateDirectory)
+        }
+        _ => Ok(()),
+    }
+}

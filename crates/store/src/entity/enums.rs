@@ -1,0 +1,151 @@
+//! The string-backed enums stored in the tables. The strings are the stored values and must
+//! never change; the Rust names may.
+
+use sea_orm::entity::prelude::*;
+
+/// Whether a customer (and its accounts) is a person or a business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum CustomerKind {
+    /// A person.
+    #[sea_orm(string_value = "personal")]
+    Personal,
+    /// A business.
+    #[sea_orm(string_value = "business")]
+    Business,
+}
+
+/// Who an account belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum AccountOwner {
+    /// A customer; the account may not go below its overdraft limit.
+    #[sea_orm(string_value = "customer")]
+    Customer,
+    /// The bank itself (clearing, settlement, equity): the other leg of customer postings.
+    #[sea_orm(string_value = "internal")]
+    Internal,
+}
+
+/// The product an account is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum AccountSubtype {
+    /// Current (checking) account.
+    #[sea_orm(string_value = "current_account")]
+    CurrentAccount,
+    /// Savings account.
+    #[sea_orm(string_value = "savings")]
+    Savings,
+}
+
+/// Whether an account can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum AccountStatus {
+    /// Open.
+    #[sea_orm(string_value = "enabled")]
+    Enabled,
+    /// Blocked.
+    #[sea_orm(string_value = "disabled")]
+    Disabled,
+}
+
+/// What kind of business event a journal records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum JournalKind {
+    /// Balances brought forward when an account was loaded into the ledger.
+    #[sea_orm(string_value = "opening")]
+    Opening,
+    /// A bank transfer (EFT, PesaLink, in-bank), salary and rent included.
+    #[sea_orm(string_value = "transfer")]
+    Transfer,
+    /// Money moved between a customer's own accounts.
+    #[sea_orm(string_value = "internal_transfer")]
+    InternalTransfer,
+    /// A card purchase or refund.
+    #[sea_orm(string_value = "card")]
+    Card,
+    /// A mobile-money movement (M-Pesa send, paybill, till, airtime).
+    #[sea_orm(string_value = "mobile_money")]
+    MobileMoney,
+    /// A bill paid to a utility or service provider.
+    #[sea_orm(string_value = "bill_payment")]
+    BillPayment,
+    /// A foreign-exchange conversion between a customer's accounts.
+    #[sea_orm(string_value = "fx")]
+    Fx,
+    /// A bank fee or interest.
+    #[sea_orm(string_value = "fee")]
+    Fee,
+    /// A payment initiated through the open-banking API.
+    #[sea_orm(string_value = "payment")]
+    Payment,
+}
+
+/// Whether a posting is booked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum PostingStatus {
+    /// Booked: part of the booked balance.
+    #[sea_orm(string_value = "booked")]
+    Booked,
+    /// Pending.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+}
+
+/// The environment an app lives in; decides its API-key prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Environment {
+    /// The sandbox: test data, test users.
+    #[sea_orm(string_value = "sandbox")]
+    Sandbox,
+    /// Production: real customers.
+    #[sea_orm(string_value = "production")]
+    Production,
+}
+
+/// Whether an app may call the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum AppStatus {
+    /// May call.
+    #[sea_orm(string_value = "active")]
+    Active,
+    /// Blocked by the bank.
+    #[sea_orm(string_value = "suspended")]
+    Suspended,
+}
+
+/// How an app authenticates at the token endpoint (RFC 8414 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum TokenEndpointAuthMethod {
+    /// HTTP Basic with the client secret.
+    #[sea_orm(string_value = "client_secret_basic")]
+    ClientSecretBasic,
+    /// The client secret in the form body.
+    #[sea_orm(string_value = "client_secret_post")]
+    ClientSecretPost,
+    /// A JWT signed with a key from the app's JWKS (RFC 7523).
+    #[sea_orm(string_value = "private_key_jwt")]
+    PrivateKeyJwt,
+}
+
+/// An app's commercial plan; decides its quotas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Plan {
+    /// Free tier.
+    #[sea_orm(string_value = "free")]
+    Free,
+    /// Startup tier.
+    #[sea_orm(string_value = "startup")]
+    Startup,
+    /// Enterprise tier.
+    #[sea_orm(string_value = "enterprise")]
+    Enterprise,
+}

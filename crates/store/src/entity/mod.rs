@@ -1,0 +1,12 @@
+//! The sea-orm entities: one module per table, named after it, plus the string-backed enums.
+//!
+//! Ids are stored as their text (`acc_…`); the repositories take typed ids and the crates above
+//! parse what they read. Money is `i64` minor units beside a currency code; times are UTC.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod apps;
+pub mod customers;
+pub mod enums;
+pub mod journals;
+pub mod postings;

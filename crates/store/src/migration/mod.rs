@@ -1,0 +1,27 @@
+//! The schema history, applied in order by [`crate::migrate`]. Applied migrations are never
+//! edited: a change to the schema is a new migration at the end of [`Migrator`]'s list.
+//!
+//! Portable by construction, so one history serves SQLite and PostgreSQL: tables and indexes are
+//! built with sea-query's schema builder (no raw SQL), foreign keys are declared inside
+//! `CREATE TABLE` (SQLite cannot add them later), one change per `ALTER`, enums are strings,
+//! money is BIGINT minor units and times are `TIMESTAMP WITH TIME ZONE`. Each migration runs in
+//! a transaction on both backends.
+
+use sea_orm_migration::prelude::*;
+
+mod m20260101_000001_customers_and_ledger;
+mod m20260101_000002_apps;
+
+/// The platform's migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20260101_000001_customers_and_ledger::Migration),
+            Box::new(m20260101_000002_apps::Migration),
+        ]
+    }
+}

@@ -1,0 +1,244 @@
+//! The integration-test harness: [`TestServer`] boots the real `wekeza` server in-process on
+//! `127.0.0.1:0` with its own fresh database (SQLite, or PostgreSQL when
+//! `WEKEZA_TEST_DATABASE_URL` is set), the seeded sandbox and a fixed clock, and hands out real
+//! clients: a tonic [`Channel`] and a reqwest client.
+//!
+//! Until the identity service verifies real tokens, the harness plugs a [`TestTokens`]
+//! authenticator into the gateway's authentication seam: a test registers a [`Principal`] and
+//! gets an opaque bearer token for it. Everything after the seam — policy, services, storage —
+//! is the production code path.
+//!
+//! Test-only code: panicking on a broken harness is the right failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use wekeza_domain::{
+    AccountId, AppId, ConsentGrant, ConsentId, ManualClock, Permission, Principal, Reason, Scope,
+};
+use wekeza_gateway::authn::{Authenticate, Credentials};
+use wekeza_ledger::{AccountQuery, CoreBanking, Customer, SandboxLedger};
+use wekeza_rpc::ApiError;
+use wekeza_server::{Config, Options, Running};
+use wekeza_store::testing::TestDatabase;
+
+/// The instant every test server's clock starts at; the sandbox is seeded up to this day.
+pub fn test_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 9, 30, 0).unwrap()
+}
+
+/// Bearer tokens registered by tests, each standing for one principal.
+#[derive(Debug, Default)]
+pub struct TestTokens {
+    principals: Mutex<HashMap<String, Principal>>,
+}
+
+impl TestTokens {
+    /// Registers `principal` and returns a fresh token for it.
+    pub fn issue(&self, principal: Principal) -> String {
+        let token = format!("test_{}", ulid::Ulid::new());
+        self.principals
+            .lock()
+            .unwrap()
+            .insert(token.clone(), principal);
+        token
+    }
+}
+
+#[async_trait]
+impl Authenticate for TestTokens {
+    async fn authenticate(
+        &self,
+        credentials: Credentials<'_>,
+    ) -> Result<Option<Principal>, ApiError> {
+        let Some(header) = credentials.headers.get("authorization") else {
+            return Ok(None);
+        };
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::new(Reason::InvalidToken, "malformed authorization"))?;
+        self.principals
+            .lock()
+            .unwrap()
+            .get(token)
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| ApiError::new(Reason::InvalidToken, "unknown token"))
+    }
+}
+
+/// A running server with its own database, and clients for it.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>` of the public listener.
+    pub base_url: String,
+    /// `http://127.0.0.1:<port>` of the admin listener.
+    pub admin_url: String,
+    /// An HTTP client (HTTP/1.1 and HTTP/2).
+    pub http: reqwest::Client,
+    /// The clock of the server, which tests may move.
+    pub clock: ManualClock,
+    /// The server's database.
+    pub database: TestDatabase,
+    channel: Channel,
+    tokens: Arc<TestTokens>,
+    ledger: SandboxLedger,
+    stop: Option<oneshot::Sender<()>>,
+    running: Option<Running>,
+}
+
+impl TestServer {
+    /// Boots a sandbox server on a fresh database.
+    pub async fn start() -> Self {
+        Self::start_on(TestDatabase::new().await).await
+    }
+
+    /// Boots a sandbox server on `database`.
+    pub async fn start_on(database: TestDatabase) -> Self {
+        let env: HashMap<String, String> =
+            HashMap::from([("WEKEZA_DATABASE_URL".to_owned(), database.url().to_owned())]);
+        let config = Config::from_layers(None, &env).expect("test configuration");
+        let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let clock = ManualClock::new(test_now());
+        let tokens = Arc::new(TestTokens::default());
+        let options = Options {
+            authenticator: tokens.clone(),
+            clock: Arc::new(clock.clone()),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = wekeza_server::serve(config, public, admin, options, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server starts");
+        let base_url = format!("http://{}", running.public_addr);
+        let channel = Channel::from_shared(base_url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .expect("gRPC channel connects");
+        let ledger = SandboxLedger::new(database.connection().clone(), Arc::new(clock.clone()));
+        Self {
+            admin_url: format!("http://{}", running.admin_addr),
+            base_url,
+            http: reqwest::Client::new(),
+            clock,
+            database,
+            channel,
+            tokens,
+            ledger,
+            stop: Some(stop),
+            running: Some(running),
+        }
+    }
+
+    /// A gRPC channel to the public listener.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// The sandbox core ledger behind the server (same database), for assertions.
+    pub fn ledger(&self) -> &SandboxLedger {
+        &self.ledger
+    }
+
+    /// A bearer token standing for `principal`.
+    pub fn token_for(&self, principal: Principal) -> String {
+        self.tokens.issue(principal)
+    }
+
+    /// A seeded test customer by username.
+    pub async fn customer(&self, username: &str) -> Customer {
+        self.ledger
+            .customer_by_username(username)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no seeded customer {username}"))
+    }
+
+    /// All of a customer's account ids, oldest first.
+    pub async fn account_ids(&self, customer: &Customer) -> Vec<AccountId> {
+        let query = AccountQuery {
+            only: None,
+            after_id: None,
+            limit: 1000,
+        };
+        self.ledger
+            .accounts(&customer.id, &query)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|account| account.id)
+            .collect()
+    }
+
+    /// A principal for an app acting for `username` under a consent over `accounts` (all the
+    /// customer's when `None`) with `permissions` and `scopes`.
+    pub async fn customer_principal(
+        &self,
+        username: &str,
+        accounts: Option<Vec<AccountId>>,
+        permissions: &[Permission],
+        scopes: &[Scope],
+    ) -> Principal {
+        let customer = self.customer(username).await;
+        let account_ids = match accounts {
+            Some(ids) => ids,
+            None => self.account_ids(&customer).await,
+        };
+        Principal {
+            app_id: AppId::new_random(test_now()),
+            scopes: scopes.iter().copied().collect(),
+            customer_id: Some(customer.id),
+            consent: Some(ConsentGrant {
+                consent_id: ConsentId::new_random(test_now()),
+                account_ids: account_ids.into_iter().collect::<BTreeSet<_>>(),
+                permissions: permissions.iter().copied().collect(),
+            }),
+        }
+    }
+
+    /// A token for `username` with every AIS permission over all their accounts.
+    pub async fn full_access_token(&self, username: &str) -> String {
+        let principal = self
+            .customer_principal(
+                username,
+                None,
+                &Permission::ALL,
+                &[Scope::AccountsRead, Scope::CustomersProfileRead],
+            )
+            .await;
+        self.token_for(principal)
+    }
+
+    /// Wraps `message` in a tonic request carrying `token`.
+    pub fn request<T>(&self, token: &str, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        request
+    }
+
+    /// Stops the server and waits until it has shut down.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            running.task.await.unwrap().unwrap();
+        }
+    }
+}
