@@ -48,7 +48,10 @@ impl AccountInformation {
 }
 
 fn bad_token() -> ApiError {
-    ApiError::new(Reason::InvalidPageToken, "page_token was not issued for this query")
+    ApiError::new(
+        Reason::InvalidPageToken,
+        "page_token was not issued for this query",
+    )
 }
 
 #[tonic::async_trait]
@@ -78,7 +81,9 @@ impl AccountInformationService for AccountInformation {
             .await
             .map_err(core_error)?;
         let next_page_token = page.finish(&mut accounts, |account| account.id.to_string());
-        let detail = caller.principal.has_permission(Permission::ReadAccountsDetail);
+        let detail = caller
+            .principal
+            .has_permission(Permission::ReadAccountsDetail);
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: accounts
                 .iter()
@@ -96,7 +101,9 @@ impl AccountInformationService for AccountInformation {
         let account = self
             .consented_account(caller, &request.get_ref().account_id)
             .await?;
-        let detail = caller.principal.has_permission(Permission::ReadAccountsDetail);
+        let detail = caller
+            .principal
+            .has_permission(Permission::ReadAccountsDetail);
         Ok(Response::new(pb::GetAccountResponse {
             account: Some(convert::account(&account, detail)),
         }))

@@ -76,10 +76,13 @@ pub fn transaction(entry: &core::Transaction) -> pb::Transaction {
         transaction_information: entry.description.clone(),
         reference: entry.reference.clone(),
         category: entry.category.clone(),
-        merchant: entry.merchant_name.as_ref().map(|name| pb::MerchantDetails {
-            merchant_name: name.clone(),
-            merchant_category_code: entry.merchant_category_code.clone().unwrap_or_default(),
-        }),
+        merchant: entry
+            .merchant_name
+            .as_ref()
+            .map(|name| pb::MerchantDetails {
+                merchant_name: name.clone(),
+                merchant_category_code: entry.merchant_category_code.clone().unwrap_or_default(),
+            }),
         counterparty_name: entry.counterparty_name.clone().unwrap_or_default(),
         balance_after: Some(money(entry.balance_after)),
         balance_after_indicator: indicator(entry.balance_after).into(),

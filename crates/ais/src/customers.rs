@@ -30,7 +30,9 @@ impl CustomerService for Customers {
         &self,
         request: Request<pb::GetCustomerProfileRequest>,
     ) -> Result<Response<pb::GetCustomerProfileResponse>, Status> {
-        let caller = request.customer()?.require(Permission::ReadCustomerProfile)?;
+        let caller = request
+            .customer()?
+            .require(Permission::ReadCustomerProfile)?;
         let customer = self
             .core
             .customer(caller.customer_id)

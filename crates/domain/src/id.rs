@@ -158,7 +158,10 @@ mod tests {
             id.as_str().parse::<PaymentId>(),
             Err(IdError::WrongPrefix { expected: "pay_" })
         );
-        assert_eq!("acc_not-a-ulid".parse::<AccountId>(), Err(IdError::Malformed));
+        assert_eq!(
+            "acc_not-a-ulid".parse::<AccountId>(),
+            Err(IdError::Malformed)
+        );
         assert_eq!("acc_".parse::<AccountId>(), Err(IdError::Malformed));
     }
 

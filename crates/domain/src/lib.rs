@@ -21,8 +21,8 @@ pub mod scope;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use id::{
-    AccountId, AppId, ConsentId, CustomerId, DeliveryId, DeveloperId, EndpointId, EventId,
-    IdError, InvoiceId, PaymentId, TransactionId,
+    AccountId, AppId, ConsentId, CustomerId, DeliveryId, DeveloperId, EndpointId, EventId, IdError,
+    InvoiceId, PaymentId, TransactionId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use principal::{ConsentGrant, Principal};

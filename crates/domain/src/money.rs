@@ -193,7 +193,11 @@ mod tests {
             })
         );
         for bad in ["", "-1.00", "1.", ".5", "1e3", "1,00", " 1", "abc"] {
-            assert_eq!(Money::parse(bad, "KES"), Err(MoneyError::MalformedAmount), "{bad}");
+            assert_eq!(
+                Money::parse(bad, "KES"),
+                Err(MoneyError::MalformedAmount),
+                "{bad}"
+            );
         }
         assert_eq!(
             Money::parse("1.00", "kes"),
@@ -207,9 +211,15 @@ mod tests {
 
     #[test]
     fn formats_absolute_decimal() {
-        assert_eq!(Money::from_minor(-12_345, Currency::Kes).abs_decimal(), "123.45");
+        assert_eq!(
+            Money::from_minor(-12_345, Currency::Kes).abs_decimal(),
+            "123.45"
+        );
         assert_eq!(Money::from_minor(7, Currency::Usd).abs_decimal(), "0.07");
-        assert_eq!(Money::from_minor(-7, Currency::Usd).to_string(), "-0.07 USD");
+        assert_eq!(
+            Money::from_minor(-7, Currency::Usd).to_string(),
+            "-0.07 USD"
+        );
     }
 
     proptest! {

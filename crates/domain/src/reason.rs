@@ -138,7 +138,10 @@ mod tests {
         for reason in Reason::ALL {
             let code = reason.code();
             assert!(seen.insert(code), "duplicate {code}");
-            assert!(code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'), "{code}");
+            assert!(
+                code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+                "{code}"
+            );
         }
     }
 }

@@ -29,7 +29,8 @@ pub struct Credentials<'a> {
 impl Credentials<'_> {
     /// Whether the request carries any credential at all.
     pub fn present(&self) -> bool {
-        self.headers.contains_key(http::header::AUTHORIZATION) || self.headers.contains_key("x-api-key")
+        self.headers.contains_key(http::header::AUTHORIZATION)
+            || self.headers.contains_key("x-api-key")
     }
 }
 
@@ -37,7 +38,10 @@ impl Credentials<'_> {
 #[async_trait]
 pub trait Authenticate: Send + Sync + std::fmt::Debug {
     /// `Ok(None)` when the request carries no credentials; `Err` when it carries bad ones.
-    async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Option<Principal>, ApiError>;
+    async fn authenticate(
+        &self,
+        credentials: Credentials<'_>,
+    ) -> Result<Option<Principal>, ApiError>;
 }
 
 /// The authenticator of a platform without a token verifier: requests without credentials are
@@ -47,9 +51,15 @@ pub struct NoVerifier;
 
 #[async_trait]
 impl Authenticate for NoVerifier {
-    async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Option<Principal>, ApiError> {
+    async fn authenticate(
+        &self,
+        credentials: Credentials<'_>,
+    ) -> Result<Option<Principal>, ApiError> {
         if credentials.present() {
-            Err(ApiError::new(Reason::InvalidToken, "the credentials could not be verified"))
+            Err(ApiError::new(
+                Reason::InvalidToken,
+                "the credentials could not be verified",
+            ))
         } else {
             Ok(None)
         }

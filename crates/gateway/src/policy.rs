@@ -147,7 +147,10 @@ impl AccessTable {
         let policy = match self.get(path) {
             None => return Ok(()),
             Some(None) => {
-                return Err(ApiError::new(Reason::WrongCaller, "this rpc is not open to callers"));
+                return Err(ApiError::new(
+                    Reason::WrongCaller,
+                    "this rpc is not open to callers",
+                ));
             }
             Some(Some(policy)) => policy,
         };
@@ -171,8 +174,9 @@ impl AccessTable {
                 ));
             }
             Caller::App | Caller::Customer => {
-                let principal = principal
-                    .ok_or_else(|| ApiError::new(Reason::Unauthenticated, "credentials required"))?;
+                let principal = principal.ok_or_else(|| {
+                    ApiError::new(Reason::Unauthenticated, "credentials required")
+                })?;
                 if policy.caller == Caller::Customer && principal.consent.is_none() {
                     return Err(ApiError::new(
                         Reason::WrongCaller,
@@ -211,7 +215,11 @@ impl AccessTable {
 }
 
 /// Middleware on the gRPC router: refuses calls the policy does not allow, with a gRPC status.
-pub async fn layer(State(table): State<Arc<AccessTable>>, request: Request, next: Next) -> Response {
+pub async fn layer(
+    State(table): State<Arc<AccessTable>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let verdict = table.check(
         request.uri().path(),
         request.extensions().get::<Authentication>(),

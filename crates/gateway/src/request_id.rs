@@ -80,10 +80,17 @@ mod tests {
         let ok = HeaderValue::from_static("abc-123_x.y:z");
         assert_eq!(sane_request_id(&ok).as_deref(), Some("abc-123_x.y:z"));
         for bad in ["", "has space", "semi;colon"] {
-            assert_eq!(sane_request_id(&HeaderValue::from_static(bad)), None, "{bad}");
+            assert_eq!(
+                sane_request_id(&HeaderValue::from_static(bad)),
+                None,
+                "{bad}"
+            );
         }
         let uuid = "0b7a1f6e-9a0b-4d3c-8f9e-1a2b3c4d5e6f";
         assert_eq!(interaction_id(Some(&HeaderValue::from_static(uuid))), uuid);
-        assert_ne!(interaction_id(Some(&HeaderValue::from_static("nope"))), "nope");
+        assert_ne!(
+            interaction_id(Some(&HeaderValue::from_static("nope"))),
+            "nope"
+        );
     }
 }

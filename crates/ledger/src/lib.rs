@@ -9,12 +9,32 @@
 //!
 //! # Layout
 //! - this file: the trait and the model.
+//! - [`SandboxLedger`] (`sandbox.rs`): the trait answered from the store's double-entry ledger,
+//!   and [`SandboxLedger::post_journal`], the one way money moves in it.
+//! - [`journal`]: what a journal to post looks like, and the checks made before posting.
+//! - [`internal`]: the bank's own accounts (clearing, settlement, …), the other leg of every
+//!   customer posting.
+//! - [`seed`]: the deterministic sandbox data set and its documented [`seed::TEST_USERS`].
 
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use wekeza_domain::{AccountId, Currency, CustomerId, Money, TransactionId};
+
+pub mod internal;
+pub mod journal;
+mod sandbox;
+pub mod seed;
+
+pub use internal::InternalAccount;
+pub use journal::{JournalKind, NewJournal, NewPosting, PostedJournal};
+pub use sandbox::SandboxLedger;
+
+/// Page size when a query asks for `limit: 0`.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// The largest page a query gets, whatever its `limit`.
+pub const MAX_PAGE_SIZE: u32 = 1000;
 
 /// What can go wrong asking the core.
 #[derive(Debug, thiserror::Error)]
@@ -28,9 +48,15 @@ pub enum CoreBankingError {
     /// The debit would take the account below its overdraft limit.
     #[error("insufficient funds")]
     InsufficientFunds,
-    /// The accounts of a transfer are in different currencies.
+    /// A posting's currency is not its account's currency.
     #[error("currency mismatch")]
     CurrencyMismatch,
+    /// A journal's postings do not sum to zero in this currency.
+    #[error("journal does not balance in {0}")]
+    UnbalancedJournal(Currency),
+    /// A journal without postings, or with a zero-amount posting.
+    #[error("journal has no postings or a zero-amount posting")]
+    EmptyJournal,
 }
 
 /// Shorthand for core-banking results.
@@ -186,7 +212,8 @@ pub struct TransactionQuery {
     pub to_booking_time: Option<DateTime<Utc>>,
     /// Only entries with ids strictly below this one (the previous page's last id).
     pub before_id: Option<TransactionId>,
-    /// At most this many.
+    /// At most this many; 0 means [`DEFAULT_PAGE_SIZE`], and more than [`MAX_PAGE_SIZE`] is
+    /// capped.
     pub limit: u32,
 }
 
@@ -197,7 +224,8 @@ pub struct AccountQuery {
     pub only: Option<BTreeSet<AccountId>>,
     /// Only accounts with ids strictly above this one (the previous page's last id).
     pub after_id: Option<AccountId>,
-    /// At most this many.
+    /// At most this many; 0 means [`DEFAULT_PAGE_SIZE`], and more than [`MAX_PAGE_SIZE`] is
+    /// capped.
     pub limit: u32,
 }
 

@@ -60,7 +60,9 @@ impl PageRequest {
                 ));
             }
             0 => DEFAULT_PAGE_SIZE,
-            size => u32::try_from(size).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE),
+            size => u32::try_from(size)
+                .unwrap_or(MAX_PAGE_SIZE)
+                .min(MAX_PAGE_SIZE),
         };
         let fingerprint = fingerprint(query);
         let after = if page_token.is_empty() {
@@ -119,7 +121,10 @@ mod tests {
     #[test]
     fn sizes_default_and_clamp() {
         assert_eq!(PageRequest::parse(0, "", &["q"]).map(|p| p.size), Ok(50));
-        assert_eq!(PageRequest::parse(9000, "", &["q"]).map(|p| p.size), Ok(500));
+        assert_eq!(
+            PageRequest::parse(9000, "", &["q"]).map(|p| p.size),
+            Ok(500)
+        );
         assert_eq!(
             PageRequest::parse(-1, "", &["q"]).map_err(|e| e.reason()),
             Err(Reason::InvalidRequest)

@@ -86,8 +86,7 @@ impl std::error::Error for ApiError {}
 
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
-        let mut details =
-            ErrorDetails::with_error_info(
+        let mut details = ErrorDetails::with_error_info(
             error.reason.code(),
             ERROR_DOMAIN,
             std::collections::HashMap::new(),

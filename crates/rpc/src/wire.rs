@@ -57,7 +57,10 @@ mod tests {
     fn money_and_time_round_trip() {
         let amount = Money::from_minor(-15_050, Currency::Kes);
         let wire = money(amount);
-        assert_eq!((wire.amount.as_str(), wire.currency.as_str()), ("150.50", "KES"));
+        assert_eq!(
+            (wire.amount.as_str(), wire.currency.as_str()),
+            ("150.50", "KES")
+        );
         assert_eq!(indicator(amount), pb::CreditDebitIndicator::Debit);
         assert_eq!(
             parse_money("amount", Some(&wire)).map(Money::minor),
@@ -65,7 +68,10 @@ mod tests {
         );
         let at = DateTime::from_timestamp(1_800_000_000, 5).unwrap_or_default();
         assert_eq!(parse_timestamp("t", &timestamp(at)), Ok(at));
-        let bad = Timestamp { seconds: 0, nanos: -1 };
+        let bad = Timestamp {
+            seconds: 0,
+            nanos: -1,
+        };
         assert!(parse_timestamp("t", &bad).is_err());
     }
 }

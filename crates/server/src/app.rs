@@ -42,10 +42,18 @@ const SERVED: [&str; 2] = [
     "wekeza.openbanking.v1.CustomerService",
 ];
 
+/// The standard health service.
+const HEALTH: &str = "grpc.health.v1.Health";
+
 impl Platform {
     /// Builds the services over `db`.
-    pub async fn build(config: &Config, db: DatabaseConnection, options: Options) -> anyhow::Result<Self> {
-        let core: Arc<dyn CoreBanking> = Arc::new(SandboxLedger::new(db.clone(), options.clock.clone()));
+    pub async fn build(
+        config: &Config,
+        db: DatabaseConnection,
+        options: Options,
+    ) -> anyhow::Result<Self> {
+        let core: Arc<dyn CoreBanking> =
+            Arc::new(SandboxLedger::new(db.clone(), options.clock.clone()));
         let access = Arc::new(AccessTable::from_descriptors(
             FILE_DESCRIPTOR_SET,
             config.env.is_sandbox(),
@@ -63,19 +71,19 @@ impl Platform {
     async fn grpc_router(&self) -> anyhow::Result<Router> {
         let (health, health_service) = tonic_health::server::health_reporter();
         for service in SERVED {
-            health.set_service_status(service, ServingStatus::Serving).await;
+            health
+                .set_service_status(service, ServingStatus::Serving)
+                .await;
         }
         health.set_service_status("", ServingStatus::Serving).await;
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
-        let routes = Routes::new(AccountInformationServiceServer::new(AccountInformation::new(
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
+        let routes = Routes::new(AccountInformationServiceServer::new(
+            AccountInformation::new(self.core.clone()),
+        ))
+        .add_service(CustomerServiceServer::new(Customers::new(
             self.core.clone(),
         )))
-        .add_service(CustomerServiceServer::new(Customers::new(self.core.clone())))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -109,6 +117,16 @@ impl Platform {
             .route("/readyz", get(ready))
             .with_state(self.db.clone())
     }
+}
+
+/// Server reflection (grpcurl `list`/`describe`) over exactly the services this server runs.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    SERVED.into_iter().chain([HEALTH]).fold(
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+        |builder, service| builder.with_service_name(service),
+    )
 }
 
 /// Ready when the database answers.

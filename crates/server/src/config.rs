@@ -175,7 +175,10 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let url = &self.database_url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(ConfigError::Invalid(format!(
                 "database_url must start with sqlite: or postgres:// (got {})",
                 redact_url(url)

@@ -154,7 +154,9 @@ async fn sandbox(config: Config, action: SandboxAction) -> anyhow::Result<()> {
                 wekeza_ledger::seed::seed(&db, anchor).await?;
                 println!("seeded the sandbox test customers");
             } else {
-                println!("the database already holds customers; use `wekeza sandbox reset` to start over");
+                println!(
+                    "the database already holds customers; use `wekeza sandbox reset` to start over"
+                );
             }
         }
         SandboxAction::Reset => {
@@ -185,10 +187,12 @@ async fn apps(config: Config, action: AppsAction) -> anyhow::Result<()> {
         wekeza_store::apps::NewApp {
             name,
             redirect_uris,
-            scopes,
+            scopes: scopes.into_iter().collect(),
             environment,
+            ..wekeza_store::apps::NewApp::default()
         },
         chrono::Utc::now(),
+        &mut wekeza_store::secret::os_rng(),
     )
     .await?;
     if json {
@@ -198,7 +202,7 @@ async fn apps(config: Config, action: AppsAction) -> anyhow::Result<()> {
                 "appId": created.app.id.to_string(),
                 "clientId": created.app.client_id,
                 "clientSecret": created.client_secret,
-                "apiKey": created.api_key,
+                "apiKey": created.api_key.key,
                 "scopes": created.app.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
                 "environment": environment.as_str(),
             })
@@ -207,7 +211,7 @@ async fn apps(config: Config, action: AppsAction) -> anyhow::Result<()> {
         println!("app id:        {}", created.app.id);
         println!("client id:     {}", created.app.client_id);
         println!("client secret: {}   (shown once)", created.client_secret);
-        println!("API key:       {}   (shown once)", created.api_key);
+        println!("API key:       {}   (shown once)", created.api_key.key);
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use wekeza_domain::AppId;
 
 use crate::entity::api_keys::{self, Column, Entity};
-use crate::entity::enums::Environment;
+use crate::entity::enums::AppEnvironment;
 use crate::id::ApiKeyId;
 use crate::{Error, Result, secret};
 
@@ -42,10 +42,10 @@ pub struct IssuedApiKey {
 }
 
 /// The fixed start of keys of an environment.
-pub fn key_tag(environment: Environment) -> &'static str {
+pub fn key_tag(environment: AppEnvironment) -> &'static str {
     match environment {
-        Environment::Sandbox => "wk_sandbox_",
-        Environment::Production => "wk_live_",
+        AppEnvironment::Sandbox => "wk_sandbox_",
+        AppEnvironment::Production => "wk_live_",
     }
 }
 
@@ -53,7 +53,7 @@ pub fn key_tag(environment: Environment) -> &'static str {
 pub async fn issue(
     db: &impl ConnectionTrait,
     app_id: &AppId,
-    environment: Environment,
+    environment: AppEnvironment,
     now: DateTime<Utc>,
     rng: &mut (impl CryptoRng + Send),
 ) -> Result<IssuedApiKey> {

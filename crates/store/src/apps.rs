@@ -5,24 +5,27 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use rand::CryptoRng;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession, TransactionTrait,
+};
 use wekeza_domain::{AppId, DeveloperId, Scope};
 
 use crate::api_keys::{self, IssuedApiKey};
 use crate::entity::apps::{self, Column, Entity};
-use crate::entity::enums::{AppStatus, Environment, Plan, TokenEndpointAuthMethod};
+pub use crate::entity::enums::{AppEnvironment, AppStatus, Plan, TokenEndpointAuthMethod};
 use crate::{Error, Result, secret};
 
 /// Bytes of randomness in a client secret (256 bits).
 const CLIENT_SECRET_BYTES: usize = 32;
 
-/// What a developer registers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a developer registers. `Default` gives a sandbox app on the free plan using
+/// `client_secret_basic`, without redirect URIs or scopes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewApp {
     /// Display name shown to customers.
     pub name: String,
     /// Sandbox or production.
-    pub environment: Environment,
+    pub environment: AppEnvironment,
     /// Redirect URIs the authorization endpoint will accept.
     pub redirect_uris: Vec<String>,
     /// Scopes the app may request.
@@ -48,7 +51,7 @@ pub struct App {
     /// Display name.
     pub name: String,
     /// Sandbox or production.
-    pub environment: Environment,
+    pub environment: AppEnvironment,
     /// Active or suspended.
     pub status: AppStatus,
     /// Registered redirect URIs.

@@ -22,6 +22,11 @@ pub async fn find_by_username(
         .await?)
 }
 
+/// Whether there is no customer at all (a fresh database, before the sandbox seed).
+pub async fn is_empty(db: &impl ConnectionTrait) -> Result<bool> {
+    Ok(Entity::find().one(db).await?.is_none())
+}
+
 /// Inserts customers as they are, in one statement per chunk.
 pub async fn insert_many(
     db: &impl ConnectionTrait,

@@ -2,8 +2,7 @@
 //! accounts when the sandbox is reset.
 
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    Iterable,
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable,
 };
 
 use crate::Result;
@@ -64,7 +63,9 @@ where
         }
     }
     if !chunk.is_empty() {
-        A::Entity::insert_many(chunk).exec_without_returning(db).await?;
+        A::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }

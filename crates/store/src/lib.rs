@@ -22,7 +22,8 @@
 //!   and TOTP secrets.
 //! - repositories: [`customers`], [`accounts`], [`journals`], [`postings`], [`apps`],
 //!   [`api_keys`].
-//! - [`testing`] (feature `testing`): a fresh, migrated, isolated database per test.
+//! - `testing` (feature `testing`): `TestDatabase`, a fresh, migrated, isolated database per
+//!   test.
 
 pub mod accounts;
 pub mod api_keys;

@@ -69,7 +69,7 @@ impl TestDatabase {
     /// Panics when one is configured but cannot be reached.
     pub async fn postgres_if_configured() -> Option<Self> {
         let server_url = std::env::var(DATABASE_URL_VAR).ok()?;
-        let server = crate::connect(&server_url).await.unwrap_or_else(|err| {
+        let server = connect_server(&server_url).await.unwrap_or_else(|err| {
             panic!("{DATABASE_URL_VAR} is set but the PostgreSQL server is unreachable: {err}")
         });
         assert_eq!(
@@ -82,10 +82,7 @@ impl TestDatabase {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        let name = format!(
-            "{DATABASE_PREFIX}{created}_{:016x}",
-            rand::rng().next_u64()
-        );
+        let name = format!("{DATABASE_PREFIX}{created}_{:016x}", rand::rng().next_u64());
         server
             .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
             .await
@@ -140,7 +137,7 @@ impl Drop for TestDatabase {
                 return;
             };
             runtime.block_on(async {
-                if let Ok(server) = crate::connect(&server_url).await {
+                if let Ok(server) = connect_server(&server_url).await {
                     drop_database(&server, &name).await;
                     let _ = server.close().await;
                 }
@@ -148,6 +145,16 @@ impl Drop for TestDatabase {
         });
         let _ = dropper.join();
     }
+}
+
+/// A single maintenance connection that gives up quickly on an unreachable server.
+async fn connect_server(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut options = sea_orm::ConnectOptions::new(url);
+    options
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    sea_orm::Database::connect(options).await
 }
 
 async fn connect_and_migrate(url: &str) -> DatabaseConnection {
@@ -190,7 +197,8 @@ async fn drop_stale_databases(server: &DatabaseConnection) {
 }
 
 async fn drop_database(server: &DatabaseConnection, name: &str) {
-    if name.starts_with(DATABASE_PREFIX) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    if name.starts_with(DATABASE_PREFIX)
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     {
         let _ = server
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -209,7 +217,10 @@ fn with_database(url: &str, name: &str) -> String {
         .get(authority_start..)
         .and_then(|rest| rest.find('/'))
         .map_or(head.len(), |at| authority_start + at);
-    format!("{}/{name}{query}", head.get(..authority_end).unwrap_or(head))
+    format!(
+        "{}/{name}{query}",
+        head.get(..authority_end).unwrap_or(head)
+    )
 }
 
 #[cfg(test)]
@@ -226,6 +237,9 @@ mod tests {
             with_database("postgres://u:p@h/test?sslmode=disable", "x"),
             "postgres://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+        assert_eq!(
+            with_database("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
     }
 }

@@ -124,7 +124,7 @@ impl TestServer {
             .connect()
             .await
             .expect("gRPC channel connects");
-        let ledger = SandboxLedger::new(database.connection().clone(), Arc::new(clock.clone()));
+        let ledger = SandboxLedger::new(database.conn().clone(), Arc::new(clock.clone()));
         Self {
             admin_url: format!("http://{}", running.admin_addr),
             base_url,
@@ -221,10 +221,9 @@ impl TestServer {
     /// Wraps `message` in a tonic request carrying `token`.
     pub fn request<T>(&self, token: &str, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().unwrap(),
-        );
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
         request
     }
 

@@ -132,14 +132,18 @@ impl Rejection {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", detail)
     }
 
-    pub(crate) fn with_error(mut self, field: impl Into<String>, description: impl Into<String>) -> Self {
+    pub(crate) fn with_error(
+        mut self,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
         self.errors.push(FieldError::new(field, description));
         self
     }
 }
 
 /// Headers never copied from gRPC metadata to an HTTP response.
-pub(crate) fn is_reserved(name: &header::HeaderName) -> bool {
+fn is_reserved(name: &header::HeaderName) -> bool {
     let name = name.as_str();
     name.starts_with("grpc-")
         || matches!(
@@ -208,7 +212,11 @@ impl Problems {
     }
 
     /// Answers one of the transcoder's own rejections.
-    pub(crate) fn rejection(&self, rejection: &Rejection, request_id: Option<&str>) -> Response<Body> {
+    pub(crate) fn rejection(
+        &self,
+        rejection: &Rejection,
+        request_id: Option<&str>,
+    ) -> Response<Body> {
         let mut response = self.render(
             rejection.status,
             rejection.reason,
@@ -320,7 +328,9 @@ mod tests {
         let mut details = ErrorDetails::with_error_info("CONSENT_EXPIRED", "example.com", []);
         details.add_bad_request_violation("page_size", "must be at most 500");
         let mut status = Status::with_error_details(Code::FailedPrecondition, "expired", details);
-        status.metadata_mut().insert("retry-after", "3".parse().unwrap());
+        status
+            .metadata_mut()
+            .insert("retry-after", "3".parse().unwrap());
         let response = Problems::new("https://errors.example/").response(&status, Some("req-1"));
         assert_eq!(response.status(), 422);
         assert_eq!(response.headers()["content-type"], PROBLEM_JSON);

@@ -132,12 +132,15 @@ impl Requirements {
                 if needs[i] {
                     continue;
                 }
-                let child_needs = message.fields().filter_map(|f| message_of(&f)).any(|child| {
-                    reachable
-                        .iter()
-                        .position(|m| *m == child)
-                        .is_some_and(|j| needs[j])
-                });
+                let child_needs = message
+                    .fields()
+                    .filter_map(|f| message_of(&f))
+                    .any(|child| {
+                        reachable
+                            .iter()
+                            .position(|m| *m == child)
+                            .is_some_and(|j| needs[j])
+                    });
                 if child_needs {
                     needs[i] = true;
                     changed = true;
@@ -183,7 +186,13 @@ impl Requirements {
         missing
     }
 
-    fn walk(&self, index: usize, message: &DynamicMessage, prefix: &str, out: &mut Vec<FieldError>) {
+    fn walk(
+        &self,
+        index: usize,
+        message: &DynamicMessage,
+        prefix: &str,
+        out: &mut Vec<FieldError>,
+    ) {
         let Some(entry) = self.messages.get(index) else {
             return;
         };
@@ -257,14 +266,16 @@ pub(crate) fn build(
     }
     for (i, (capture, chain)) in rest.captures.iter().zip(&route.path_fields).enumerate() {
         let name = field_path_text(chain);
-        let raw = route
-            .template
-            .decode(i, rest.path, *capture)
-            .map_err(|e| Rejection::invalid(format!("path variable `{name}`: {e}")).with_error(&name, e.to_string()))?;
+        let raw = route.template.decode(i, rest.path, *capture).map_err(|e| {
+            Rejection::invalid(format!("path variable `{name}`: {e}"))
+                .with_error(&name, e.to_string())
+        })?;
         let Some(leaf) = chain.last() else { continue };
-        let value = parse_leaf(leaf, &raw)
-            .map_err(|e| Rejection::invalid(format!("path variable `{name}`: {e}")).with_error(&name, e))?;
-        set_chain(&mut message, chain, value).map_err(|e| Rejection::invalid(e).with_error(&name, "cannot be set"))?;
+        let value = parse_leaf(leaf, &raw).map_err(|e| {
+            Rejection::invalid(format!("path variable `{name}`: {e}")).with_error(&name, e)
+        })?;
+        set_chain(&mut message, chain, value)
+            .map_err(|e| Rejection::invalid(e).with_error(&name, "cannot be set"))?;
     }
     if let Some(index) = route.required {
         let missing = requirements.missing(index, &message);
@@ -356,9 +367,12 @@ fn is_json(content_type: &[u8]) -> bool {
 
 fn decode_json(descriptor: MessageDescriptor, body: &[u8]) -> Result<DynamicMessage, Rejection> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let message =
-        DynamicMessage::deserialize_with_options(descriptor, &mut deserializer, &deserialize_options())
-            .map_err(json_rejection)?;
+    let message = DynamicMessage::deserialize_with_options(
+        descriptor,
+        &mut deserializer,
+        &deserialize_options(),
+    )
+    .map_err(json_rejection)?;
     deserializer.end().map_err(json_rejection)?;
     Ok(message)
 }
@@ -400,11 +414,14 @@ fn apply_query(
     let mut seen: Vec<Vec<u32>> = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = form_decode(raw_key)
-            .ok_or_else(|| Rejection::invalid("a query parameter name is not valid percent-encoding"))?;
+        let key = form_decode(raw_key).ok_or_else(|| {
+            Rejection::invalid("a query parameter name is not valid percent-encoding")
+        })?;
         let value = form_decode(raw_value).ok_or_else(|| {
-            Rejection::invalid(format!("query parameter `{key}` is not valid percent-encoding"))
-                .with_error(&key, "invalid percent-encoding")
+            Rejection::invalid(format!(
+                "query parameter `{key}` is not valid percent-encoding"
+            ))
+            .with_error(&key, "invalid percent-encoding")
         })?;
         let chain = resolve_query_key(input, &key)?;
         let numbers: Vec<u32> = chain.iter().map(FieldDescriptor::number).collect();
@@ -417,8 +434,10 @@ fn apply_query(
         let Some(leaf) = chain.last() else { continue };
         if !leaf.is_list() {
             if seen.contains(&numbers) {
-                return Err(Rejection::invalid(format!("query parameter `{key}` is given twice"))
-                    .with_error(&key, "not a repeated field"));
+                return Err(
+                    Rejection::invalid(format!("query parameter `{key}` is given twice"))
+                        .with_error(&key, "not a repeated field"),
+                );
             }
             seen.push(numbers);
         }
@@ -427,7 +446,10 @@ fn apply_query(
         })?;
         if let Some(oneof) = leaf.containing_oneof().filter(|o| !o.is_synthetic()) {
             let parent = parent_of(message, &chain);
-            if let Some(other) = oneof.fields().find(|f| f != leaf && parent.is_some_and(|p| p.has_field(f))) {
+            if let Some(other) = oneof
+                .fields()
+                .find(|f| f != leaf && parent.is_some_and(|p| p.has_field(f)))
+            {
                 return Err(Rejection::invalid(format!(
                     "query parameter `{key}`: `{}` of the same oneof is already set",
                     other.name()
@@ -435,15 +457,23 @@ fn apply_query(
                 .with_error(&key, "another field of the oneof is set"));
             }
         }
-        set_chain(message, &chain, parsed).map_err(|e| Rejection::invalid(e).with_error(&key, "cannot be set"))?;
+        set_chain(message, &chain, parsed)
+            .map_err(|e| Rejection::invalid(e).with_error(&key, "cannot be set"))?;
     }
     Ok(())
 }
 
 /// The message holding the chain's last field, if the chain's parents are set.
-fn parent_of<'m>(message: &'m DynamicMessage, chain: &[FieldDescriptor]) -> Option<&'m DynamicMessage> {
+fn parent_of<'m>(
+    message: &'m DynamicMessage,
+    chain: &[FieldDescriptor],
+) -> Option<&'m DynamicMessage> {
     let mut current = message;
-    for field in chain.split_last().map(|(_, parents)| parents).unwrap_or_default() {
+    for field in chain
+        .split_last()
+        .map(|(_, parents)| parents)
+        .unwrap_or_default()
+    {
         if !current.has_field(field) {
             return None;
         }
@@ -456,7 +486,10 @@ fn parent_of<'m>(message: &'m DynamicMessage, chain: &[FieldDescriptor]) -> Opti
 }
 
 /// Resolves `a.b.c` (proto or JSON names) to a chain ending in a leaf field.
-fn resolve_query_key(input: &MessageDescriptor, key: &str) -> Result<Vec<FieldDescriptor>, Rejection> {
+fn resolve_query_key(
+    input: &MessageDescriptor,
+    key: &str,
+) -> Result<Vec<FieldDescriptor>, Rejection> {
     let unknown = || {
         Rejection::new(
             StatusCode::BAD_REQUEST,
@@ -481,11 +514,17 @@ fn resolve_query_key(input: &MessageDescriptor, key: &str) -> Result<Vec<FieldDe
             return Err(not_settable("is a map and cannot be set from the query"));
         }
         match field.kind() {
-            Kind::Message(next) if !last && !is_scalar_wkt(next.full_name()) && !field.is_list() => {
+            Kind::Message(next)
+                if !last && !is_scalar_wkt(next.full_name()) && !field.is_list() =>
+            {
                 message = next;
             }
             _ if last && is_leaf(&field) => {}
-            _ if last => return Err(not_settable("is a message and cannot be set from the query")),
+            _ if last => {
+                return Err(not_settable(
+                    "is a message and cannot be set from the query",
+                ));
+            }
             _ => return Err(unknown()),
         }
         chain.push(field);
@@ -503,7 +542,11 @@ fn form_decode(raw: &str) -> Option<String> {
 }
 
 /// Sets (or, for a repeated leaf, appends) `value` at `chain`, creating parent messages.
-fn set_chain(message: &mut DynamicMessage, chain: &[FieldDescriptor], value: Value) -> Result<(), String> {
+fn set_chain(
+    message: &mut DynamicMessage,
+    chain: &[FieldDescriptor],
+    value: Value,
+) -> Result<(), String> {
     let Some((leaf, parents)) = chain.split_last() else {
         return Ok(());
     };
@@ -527,7 +570,7 @@ fn set_chain(message: &mut DynamicMessage, chain: &[FieldDescriptor], value: Val
 }
 
 /// Standard or URL-safe base64, padding optional (proto3 JSON accepts both alphabets).
-const BASE64_STANDARD: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const BASE64_STANDARD: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
@@ -537,7 +580,7 @@ const BASE64_URL_SAFE: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Parses a path or query value into the value of a leaf field (its proto3 JSON string form).
-pub(crate) fn parse_leaf(field: &FieldDescriptor, raw: &str) -> Result<Value, String> {
+fn parse_leaf(field: &FieldDescriptor, raw: &str) -> Result<Value, String> {
     fn number<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, String> {
         raw.parse()
             .map_err(|_| format!("`{raw}` is not a valid {what}"))
@@ -562,21 +605,26 @@ pub(crate) fn parse_leaf(field: &FieldDescriptor, raw: &str) -> Result<Value, St
                 .map_err(|_| format!("`{raw}` is not base64"))?
                 .into(),
         ),
-        Kind::Enum(enumeration) => match enumeration.get_value_by_name(raw) {
-            Some(value) => Value::EnumNumber(value.number()),
-            None => Value::EnumNumber(raw.parse().map_err(|_| {
-                format!("`{raw}` is not a value of {}", enumeration.full_name())
-            })?),
-        },
+        Kind::Enum(enumeration) => {
+            match enumeration.get_value_by_name(raw) {
+                Some(value) => Value::EnumNumber(value.number()),
+                None => Value::EnumNumber(raw.parse().map_err(|_| {
+                    format!("`{raw}` is not a value of {}", enumeration.full_name())
+                })?),
+            }
+        }
         Kind::Message(message) => {
             let as_string = serde_json::Value::String(raw.to_owned());
-            let decoded = DynamicMessage::deserialize(message.clone(), as_string).or_else(|first| {
-                // Wrappers of numbers and booleans take the bare JSON literal.
-                match serde_json::from_str::<serde_json::Value>(raw) {
-                    Ok(literal) if !literal.is_string() => DynamicMessage::deserialize(message, literal),
-                    _ => Err(first),
-                }
-            });
+            let decoded =
+                DynamicMessage::deserialize(message.clone(), as_string).or_else(|first| {
+                    // Wrappers of numbers and booleans take the bare JSON literal.
+                    match serde_json::from_str::<serde_json::Value>(raw) {
+                        Ok(literal) if !literal.is_string() => {
+                            DynamicMessage::deserialize(message, literal)
+                        }
+                        _ => Err(first),
+                    }
+                });
             Value::Message(decoded.map_err(|e| format!("`{raw}` is not valid: {e}"))?)
         }
     })

@@ -9,6 +9,8 @@
 //! template; remaining ties keep the order of the rpcs in the descriptor set. The first route
 //! whose template matches the path *and* whose method is the request's wins. When templates
 //! match but none has the method, the answer is 405 with every method that would have matched.
+//! A path matched by a template with a `:verb` is only served by templates with a verb: the
+//! `:publish` of `/v1/books/1:publish` is never taken as part of a `{book}` value by a GET.
 //! Two bindings with the same method and the same template shape (same literals, wildcards and
 //! verb, whatever the variable names) can never both be reached: that is a [`BuildError`].
 
@@ -63,7 +65,9 @@ pub enum BuildError {
         reason: String,
     },
     /// Two bindings match exactly the same requests.
-    #[error("`{method} {first}` ({first_rpc}) and `{method} {second}` ({second_rpc}) match the same requests")]
+    #[error(
+        "`{method} {first}` ({first_rpc}) and `{method} {second}` ({second_rpc}) match the same requests"
+    )]
     Conflict {
         /// The HTTP method both use.
         method: Method,
@@ -92,12 +96,17 @@ pub(crate) enum Body {
 /// One binding, compiled.
 #[derive(Debug)]
 pub(crate) struct Route {
+    /// What the route is, as [`crate::Transcoder::routes`] shows it.
     pub(crate) info: RouteInfo,
+    /// The rpc: its input and output descriptors build and read the messages.
     pub(crate) rpc: MethodDescriptor,
+    /// The parsed path template the request path is matched against.
     pub(crate) template: PathTemplate,
     /// One field chain per template variable, same order.
     pub(crate) path_fields: Vec<Vec<FieldDescriptor>>,
+    /// Where the request body goes.
     pub(crate) body: Body,
+    /// The reply field answered instead of the whole reply (`response_body`).
     pub(crate) response_body: Option<FieldDescriptor>,
     /// Field-number chains bound by the path or the body: the query may not set them.
     pub(crate) bound: Vec<Vec<u32>>,
@@ -105,6 +114,8 @@ pub(crate) struct Route {
     pub(crate) grpc_uri: Uri,
     /// Index into [`Requirements`] when the input message has REQUIRED fields to check.
     pub(crate) required: Option<usize>,
+    /// Position in the descriptor set (rpc order, then binding order): the OpenAPI order.
+    pub(crate) declared: usize,
 }
 
 /// The outcome of looking a request up.
@@ -120,7 +131,9 @@ pub(crate) enum Lookup<'r> {
 /// All routes, in matching order.
 #[derive(Debug)]
 pub(crate) struct RouteTable {
+    /// Sorted by specificity: the matching order.
     pub(crate) routes: Vec<Route>,
+    /// The REQUIRED-field checks of every route's input message.
     pub(crate) requirements: Requirements,
     /// `google.api.field_behavior`, when the pool knows it (for the OpenAPI generator).
     pub(crate) field_behavior: Option<ExtensionDescriptor>,
@@ -151,8 +164,10 @@ impl RouteTable {
                 compile_rule(&method, rule, true, &mut routes)?;
             }
         }
-        let (requirements, index) =
-            Requirements::build(routes.iter().map(|r| r.rpc.input()), field_behavior.as_ref());
+        let (requirements, index) = Requirements::build(
+            routes.iter().map(|r| r.rpc.input()),
+            field_behavior.as_ref(),
+        );
         for route in &mut routes {
             route.required = index.get(route.rpc.input().full_name()).copied();
         }
@@ -169,10 +184,16 @@ impl RouteTable {
     /// Finds the route for `method` and `path` (see the module doc for the order).
     pub(crate) fn lookup(&self, method: &Method, path: &SplitPath<'_>) -> Lookup<'_> {
         let mut allowed: Vec<Method> = Vec::new();
+        let mut verb_matched = false;
         for route in &self.routes {
+            // Verb templates sort first: once one matched, the path's `:verb` is a verb.
+            if verb_matched && route.template.verb.is_none() {
+                break;
+            }
             let Some(captures) = route.template.matches(path) else {
                 continue;
             };
+            verb_matched |= route.template.verb.is_some();
             if route.info.method == *method {
                 return Lookup::Found(route, captures);
             }
@@ -268,7 +289,10 @@ fn compile_rule(
     let mut path_fields = Vec::new();
     for variable in &template.variables {
         let chain = resolve_chain(&input, &variable.field_path).map_err(|reason| {
-            rule_error(format!("path variable `{}`: {reason}", variable.field_path.join(".")))
+            rule_error(format!(
+                "path variable `{}`: {reason}",
+                variable.field_path.join(".")
+            ))
         })?;
         path_fields.push(chain);
     }
@@ -276,17 +300,21 @@ fn compile_rule(
     let body = match body_name.as_deref() {
         None => Body::None,
         Some("*") => Body::Whole,
-        Some(name) => Body::Field(
-            input
-                .get_field_by_name(name)
-                .ok_or_else(|| rule_error(format!("body field `{name}` is not in {}", input.full_name())))?,
-        ),
+        Some(name) => Body::Field(input.get_field_by_name(name).ok_or_else(|| {
+            rule_error(format!(
+                "body field `{name}` is not in {}",
+                input.full_name()
+            ))
+        })?),
     };
     let response_name = string_field(rule, "response_body").filter(|b| !b.is_empty());
     let response_body = match response_name.as_deref() {
         None => None,
         Some(name) => Some(output.get_field_by_name(name).ok_or_else(|| {
-            rule_error(format!("response_body field `{name}` is not in {}", output.full_name()))
+            rule_error(format!(
+                "response_body field `{name}` is not in {}",
+                output.full_name()
+            ))
         })?),
     };
     let mut bound: Vec<Vec<u32>> = path_fields
@@ -296,8 +324,12 @@ fn compile_rule(
     if let Body::Field(field) = &body {
         bound.push(vec![field.number()]);
     }
-    let grpc_uri = Uri::try_from(format!("/{}/{}", rpc.parent_service().full_name(), rpc.name()))
-        .map_err(|e| rule_error(format!("cannot form the gRPC path: {e}")))?;
+    let grpc_uri = Uri::try_from(format!(
+        "/{}/{}",
+        rpc.parent_service().full_name(),
+        rpc.name()
+    ))
+    .map_err(|e| rule_error(format!("cannot form the gRPC path: {e}")))?;
 
     routes.push(Route {
         info: RouteInfo {
@@ -315,6 +347,7 @@ fn compile_rule(
         bound,
         grpc_uri,
         required: None,
+        declared: routes.len(),
     });
 
     if let Some(Value::List(bindings)) = rule

@@ -148,8 +148,14 @@ impl PathTemplate {
             return err("'**' must be the last segment");
         }
         for (i, var) in variables.iter().enumerate() {
-            if variables[..i].iter().any(|v| v.field_path == var.field_path) {
-                return err(format!("variable `{}` bound twice", var.field_path.join(".")));
+            if variables[..i]
+                .iter()
+                .any(|v| v.field_path == var.field_path)
+            {
+                return err(format!(
+                    "variable `{}` bound twice",
+                    var.field_path.join(".")
+                ));
             }
         }
         Ok(Self {
@@ -207,10 +213,9 @@ impl PathTemplate {
         path: &SplitPath<'_>,
         capture: Capture,
     ) -> Result<String, DecodeError> {
-        let single = self
-            .variables
-            .get(index)
-            .is_some_and(|v| v.end == v.start + 1 && self.segments.get(v.start) == Some(&Segment::Single));
+        let single = self.variables.get(index).is_some_and(|v| {
+            v.end == v.start + 1 && self.segments.get(v.start) == Some(&Segment::Single)
+        });
         let raw = path.joined(capture, self.verb.is_some());
         percent_decode(&raw, !single)
     }
@@ -327,7 +332,8 @@ impl Parser<'_> {
     fn ident(&mut self) -> Result<String, TemplateError> {
         let start = self.pos;
         while let Some(b) = self.peek() {
-            let ok = b == b'_' || b.is_ascii_alphabetic() || (self.pos > start && b.is_ascii_digit());
+            let ok =
+                b == b'_' || b.is_ascii_alphabetic() || (self.pos > start && b.is_ascii_digit());
             if !ok {
                 break;
             }
@@ -353,7 +359,9 @@ impl Parser<'_> {
         if self.pos == start {
             return err(format!("empty segment at offset {}", start + 1));
         }
-        Ok(String::from_utf8_lossy(&self.input[start..self.pos]).into_owned())
+        // Literals are kept decoded: request segments are compared after decoding.
+        let raw = String::from_utf8_lossy(&self.input[start..self.pos]);
+        percent_decode(&raw, false).map_err(|e| TemplateError(format!("literal `{raw}`: {e}")))
     }
 }
 
@@ -433,7 +441,13 @@ mod tests {
         assert_eq!(t.segments.last(), Some(&Segment::Multi));
 
         let t = parse("/v1/sandbox:reset");
-        assert_eq!(t.segments, [Segment::Literal("v1".into()), Segment::Literal("sandbox".into())]);
+        assert_eq!(
+            t.segments,
+            [
+                Segment::Literal("v1".into()),
+                Segment::Literal("sandbox".into())
+            ]
+        );
         assert_eq!(t.verb.as_deref(), Some("reset"));
     }
 
@@ -459,18 +473,27 @@ mod tests {
     #[test]
     fn matches_and_decodes() {
         let t = parse("/v1/{name=shelves/*/books/*}");
-        assert_eq!(bindings(&t, "/v1/shelves/1/books/2"), Some(vec!["shelves/1/books/2".into()]));
+        assert_eq!(
+            bindings(&t, "/v1/shelves/1/books/2"),
+            Some(vec!["shelves/1/books/2".into()])
+        );
         assert_eq!(bindings(&t, "/v1/shelves/1/books"), None);
         assert_eq!(bindings(&t, "/v1/shelves/1/books/2/3"), None);
         assert_eq!(bindings(&t, "/v1/shelves//books/2"), None);
-        assert_eq!(bindings(&t, "/v1/shelves/a%2Fb/books/2"), Some(vec!["shelves/a%2Fb/books/2".into()]));
+        assert_eq!(
+            bindings(&t, "/v1/shelves/a%2Fb/books/2"),
+            Some(vec!["shelves/a%2Fb/books/2".into()])
+        );
 
         let t = parse("/v1/{id}");
         assert_eq!(bindings(&t, "/v1/a%2Fb%20c"), Some(vec!["a/b c".into()]));
         assert_eq!(bindings(&t, "/v1/a:b"), Some(vec!["a:b".into()]));
 
         let t = parse("/files/{path=**}");
-        assert_eq!(bindings(&t, "/files/a/b%2Fc/d%20e"), Some(vec!["a/b%2Fc/d e".into()]));
+        assert_eq!(
+            bindings(&t, "/files/a/b%2Fc/d%20e"),
+            Some(vec!["a/b%2Fc/d e".into()])
+        );
         assert_eq!(bindings(&t, "/files"), Some(vec![String::new()]));
 
         let t = parse("/v1/{id}:authorize");
@@ -497,7 +520,7 @@ mod tests {
 
     #[test]
     fn specificity_orders_literals_first() {
-        let mut templates = vec![
+        let mut templates = [
             parse("/v1/{a=**}"),
             parse("/v1/{a}"),
             parse("/v1/x"),

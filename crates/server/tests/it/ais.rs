@@ -18,7 +18,12 @@ fn ais(server: &TestServer) -> Ais {
     AccountInformationServiceClient::new(server.channel())
 }
 
-async fn all_transactions(server: &TestServer, token: &str, account_id: &str, page_size: i32) -> Vec<pb::Transaction> {
+async fn all_transactions(
+    server: &TestServer,
+    token: &str,
+    account_id: &str,
+    page_size: i32,
+) -> Vec<pb::Transaction> {
     let mut client = ais(server);
     let mut collected = Vec::new();
     let mut page_token = String::new();
@@ -74,17 +79,29 @@ async fn lists_the_consented_accounts_with_balances_and_transactions() {
         .iter()
         .map(ToString::to_string)
         .collect();
-    let listed: Vec<String> = accounts.accounts.iter().map(|a| a.account_id.clone()).collect();
+    let listed: Vec<String> = accounts
+        .accounts
+        .iter()
+        .map(|a| a.account_id.clone())
+        .collect();
     assert_eq!(listed, expected);
     assert!(!listed.is_empty());
     assert!(accounts.next_page_token.is_empty());
     let first = &accounts.accounts[0];
     assert_eq!(first.currency, "KES");
-    let identification = first.identification.as_ref().expect("detail permission shows the number");
+    let identification = first
+        .identification
+        .as_ref()
+        .expect("detail permission shows the number");
     assert!(!identification.identification.is_empty());
 
     let balances = client
-        .list_balances(server.request(&token, pb::ListBalancesRequest { account_id: first.account_id.clone() }))
+        .list_balances(server.request(
+            &token,
+            pb::ListBalancesRequest {
+                account_id: first.account_id.clone(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -92,21 +109,45 @@ async fn lists_the_consented_accounts_with_balances_and_transactions() {
     let kinds: Vec<i32> = balances.iter().map(|b| b.r#type).collect();
     assert_eq!(
         kinds,
-        [pb::BalanceType::InterimBooked as i32, pb::BalanceType::InterimAvailable as i32]
+        [
+            pb::BalanceType::InterimBooked as i32,
+            pb::BalanceType::InterimAvailable as i32
+        ]
     );
 
     let transactions = all_transactions(&server, &token, &first.account_id, 500).await;
-    assert!(transactions.len() >= 30, "90 days of activity, got {}", transactions.len());
+    assert!(
+        transactions.len() >= 30,
+        "90 days of activity, got {}",
+        transactions.len()
+    );
     let newest = &transactions[0];
     let booked = &balances[0];
-    assert_eq!(newest.balance_after, booked.amount, "newest entry's balance is the booked balance");
+    assert_eq!(
+        newest.balance_after, booked.amount,
+        "newest entry's balance is the booked balance"
+    );
     for pair in transactions.windows(2) {
-        assert!(pair[0].transaction_id > pair[1].transaction_id, "newest first, no repeats");
+        assert!(
+            pair[0].transaction_id > pair[1].transaction_id,
+            "newest first, no repeats"
+        );
         let (newer, older) = (&pair[0], &pair[1]);
-        let older_balance = signed_minor(older.balance_after.as_ref().unwrap(), older.balance_after_indicator);
-        let newer_balance = signed_minor(newer.balance_after.as_ref().unwrap(), newer.balance_after_indicator);
+        let older_balance = signed_minor(
+            older.balance_after.as_ref().unwrap(),
+            older.balance_after_indicator,
+        );
+        let newer_balance = signed_minor(
+            newer.balance_after.as_ref().unwrap(),
+            newer.balance_after_indicator,
+        );
         let amount = signed_minor(newer.amount.as_ref().unwrap(), newer.credit_debit_indicator);
-        assert_eq!(older_balance + amount, newer_balance, "running balance adds up at {}", newer.transaction_id);
+        assert_eq!(
+            older_balance + amount,
+            newer_balance,
+            "running balance adds up at {}",
+            newer.transaction_id
+        );
     }
     let total: i64 = transactions
         .iter()
@@ -114,7 +155,10 @@ async fn lists_the_consented_accounts_with_balances_and_transactions() {
         .sum();
     assert_eq!(
         total,
-        signed_minor(booked.amount.as_ref().unwrap(), booked.credit_debit_indicator),
+        signed_minor(
+            booked.amount.as_ref().unwrap(),
+            booked.credit_debit_indicator
+        ),
         "booked balance is the sum of every posting"
     );
     server.stop().await;
@@ -125,7 +169,10 @@ async fn accounts_outside_the_consent_answer_not_found() {
     let server = TestServer::start().await;
     let good = server.customer("user_good").await;
     let good_accounts = server.account_ids(&good).await;
-    assert!(good_accounts.len() >= 2, "user_good has a current and a savings account");
+    assert!(
+        good_accounts.len() >= 2,
+        "user_good has a current and a savings account"
+    );
     let other = server.customer("user_student").await;
     let foreign = server.account_ids(&other).await[0].to_string();
 
@@ -133,7 +180,11 @@ async fn accounts_outside_the_consent_answer_not_found() {
         .customer_principal(
             "user_good",
             Some(vec![good_accounts[0].clone()]),
-            &[Permission::ReadAccounts, Permission::ReadBalances, Permission::ReadTransactions],
+            &[
+                Permission::ReadAccounts,
+                Permission::ReadBalances,
+                Permission::ReadTransactions,
+            ],
             &[Scope::AccountsRead],
         )
         .await;
@@ -148,24 +199,45 @@ async fn accounts_outside_the_consent_answer_not_found() {
         .accounts;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].account_id, good_accounts[0].to_string());
-    assert!(listed[0].identification.is_none(), "no detail permission, no account number");
+    assert!(
+        listed[0].identification.is_none(),
+        "no detail permission, no account number"
+    );
 
     let unconsented = good_accounts[1].to_string();
-    for account_id in [unconsented, foreign, "acc_nonsense".to_owned(), "pay_01jd5t3j9c2v8q7m6n5b4x3z2y".to_owned()] {
+    for account_id in [
+        unconsented,
+        foreign,
+        "acc_nonsense".to_owned(),
+        "pay_01jd5t3j9c2v8q7m6n5b4x3z2y".to_owned(),
+    ] {
         let get = client
-            .get_account(server.request(&token, pb::GetAccountRequest { account_id: account_id.clone() }))
+            .get_account(server.request(
+                &token,
+                pb::GetAccountRequest {
+                    account_id: account_id.clone(),
+                },
+            ))
             .await
             .unwrap_err();
         assert_reason(&get, Code::NotFound, "NOT_FOUND");
         let balances = client
-            .list_balances(server.request(&token, pb::ListBalancesRequest { account_id: account_id.clone() }))
+            .list_balances(server.request(
+                &token,
+                pb::ListBalancesRequest {
+                    account_id: account_id.clone(),
+                },
+            ))
             .await
             .unwrap_err();
         assert_reason(&balances, Code::NotFound, "NOT_FOUND");
         let transactions = client
             .list_transactions(server.request(
                 &token,
-                pb::ListTransactionsRequest { account_id, ..Default::default() },
+                pb::ListTransactionsRequest {
+                    account_id,
+                    ..Default::default()
+                },
             ))
             .await
             .unwrap_err();
@@ -192,7 +264,12 @@ async fn credentials_scopes_and_permissions_are_enforced() {
     assert_reason(&forged, Code::Unauthenticated, "INVALID_TOKEN");
 
     let no_scope = server
-        .customer_principal("user_good", None, &Permission::ALL, &[Scope::PaymentsInitiate])
+        .customer_principal(
+            "user_good",
+            None,
+            &Permission::ALL,
+            &[Scope::PaymentsInitiate],
+        )
         .await;
     let no_scope = server.token_for(no_scope);
     let refused = client
@@ -202,9 +279,21 @@ async fn credentials_scopes_and_permissions_are_enforced() {
     assert_reason(&refused, Code::PermissionDenied, "INSUFFICIENT_SCOPE");
 
     let accounts_only = server
-        .customer_principal("user_good", None, &[Permission::ReadAccounts], &[Scope::AccountsRead, Scope::CustomersProfileRead])
+        .customer_principal(
+            "user_good",
+            None,
+            &[Permission::ReadAccounts],
+            &[Scope::AccountsRead, Scope::CustomersProfileRead],
+        )
         .await;
-    let account_id = accounts_only.consent.as_ref().unwrap().account_ids.first().unwrap().to_string();
+    let account_id = accounts_only
+        .consent
+        .as_ref()
+        .unwrap()
+        .account_ids
+        .first()
+        .unwrap()
+        .to_string();
     let accounts_only = server.token_for(accounts_only);
     let refused = client
         .list_balances(server.request(&accounts_only, pb::ListBalancesRequest { account_id }))
@@ -217,7 +306,9 @@ async fn credentials_scopes_and_permissions_are_enforced() {
         .unwrap_err();
     assert_reason(&refused, Code::PermissionDenied, "PERMISSION_NOT_GRANTED");
 
-    let mut app_only = server.customer_principal("user_good", None, &Permission::ALL, &[Scope::AccountsRead]).await;
+    let mut app_only = server
+        .customer_principal("user_good", None, &Permission::ALL, &[Scope::AccountsRead])
+        .await;
     app_only.consent = None;
     app_only.customer_id = None;
     let app_only = server.token_for(app_only);
@@ -247,12 +338,18 @@ async fn transaction_pages_round_trip_without_gaps_or_repeats() {
     let first = client
         .list_transactions(server.request(
             &token,
-            pb::ListTransactionsRequest { account_id: account_id.clone(), page_size: 3, ..Default::default() },
+            pb::ListTransactionsRequest {
+                account_id: account_id.clone(),
+                page_size: 3,
+                ..Default::default()
+            },
         ))
         .await
         .unwrap()
         .into_inner();
-    let other_account = server.account_ids(&server.customer("user_business").await).await;
+    let other_account = server
+        .account_ids(&server.customer("user_business").await)
+        .await;
     let other_query = client
         .list_transactions(server.request(
             &token,
@@ -260,7 +357,10 @@ async fn transaction_pages_round_trip_without_gaps_or_repeats() {
                 account_id: account_id.clone(),
                 page_size: 3,
                 page_token: first.next_page_token.clone(),
-                from_booking_time: Some(prost_types::Timestamp { seconds: 0, nanos: 0 }),
+                from_booking_time: Some(prost_types::Timestamp {
+                    seconds: 0,
+                    nanos: 0,
+                }),
                 ..Default::default()
             },
         ))
@@ -272,7 +372,11 @@ async fn transaction_pages_round_trip_without_gaps_or_repeats() {
     let negative = client
         .list_transactions(server.request(
             &token,
-            pb::ListTransactionsRequest { account_id, page_size: -1, ..Default::default() },
+            pb::ListTransactionsRequest {
+                account_id,
+                page_size: -1,
+                ..Default::default()
+            },
         ))
         .await
         .unwrap_err();
@@ -308,8 +412,14 @@ async fn date_filters_bound_the_booking_time() {
                 &token,
                 pb::ListTransactionsRequest {
                     account_id: account_id.clone(),
-                    from_booking_time: Some(prost_types::Timestamp { seconds: from, nanos: 0 }),
-                    to_booking_time: Some(prost_types::Timestamp { seconds: to, nanos: 0 }),
+                    from_booking_time: Some(prost_types::Timestamp {
+                        seconds: from,
+                        nanos: 0,
+                    }),
+                    to_booking_time: Some(prost_types::Timestamp {
+                        seconds: to,
+                        nanos: 0,
+                    }),
                     page_size: 5,
                     page_token,
                 },
@@ -331,8 +441,14 @@ async fn date_filters_bound_the_booking_time() {
             &token,
             pb::ListTransactionsRequest {
                 account_id,
-                from_booking_time: Some(prost_types::Timestamp { seconds: to, nanos: 0 }),
-                to_booking_time: Some(prost_types::Timestamp { seconds: from, nanos: 0 }),
+                from_booking_time: Some(prost_types::Timestamp {
+                    seconds: to,
+                    nanos: 0,
+                }),
+                to_booking_time: Some(prost_types::Timestamp {
+                    seconds: from,
+                    nanos: 0,
+                }),
                 ..Default::default()
             },
         ))

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use super::enums::{AppStatus, Environment, Plan, TokenEndpointAuthMethod};
+use super::enums::{AppEnvironment, AppStatus, Plan, TokenEndpointAuthMethod};
 
 /// One app.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -17,7 +17,7 @@ pub struct Model {
     /// Display name shown to customers on the consent screen.
     pub name: String,
     /// Sandbox or production.
-    pub environment: Environment,
+    pub environment: AppEnvironment,
     /// Active or suspended.
     pub status: AppStatus,
     /// Registered redirect URIs, a JSON array of strings.

@@ -97,10 +97,11 @@ pub enum PostingStatus {
 }
 
 /// The environment an app lives in; decides its API-key prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
-pub enum Environment {
+pub enum AppEnvironment {
     /// The sandbox: test data, test users.
+    #[default]
     #[sea_orm(string_value = "sandbox")]
     Sandbox,
     /// Production: real customers.
@@ -121,10 +122,11 @@ pub enum AppStatus {
 }
 
 /// How an app authenticates at the token endpoint (RFC 8414 names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum TokenEndpointAuthMethod {
     /// HTTP Basic with the client secret.
+    #[default]
     #[sea_orm(string_value = "client_secret_basic")]
     ClientSecretBasic,
     /// The client secret in the form body.
@@ -136,10 +138,11 @@ pub enum TokenEndpointAuthMethod {
 }
 
 /// An app's commercial plan; decides its quotas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum Plan {
     /// Free tier.
+    #[default]
     #[sea_orm(string_value = "free")]
     Free,
     /// Startup tier.
@@ -148,4 +151,14 @@ pub enum Plan {
     /// Enterprise tier.
     #[sea_orm(string_value = "enterprise")]
     Enterprise,
+}
+
+impl AppEnvironment {
+    /// The stored name: `sandbox` or `production`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sandbox => "sandbox",
+            Self::Production => "production",
+        }
+    }
 }

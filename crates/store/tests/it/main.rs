@@ -1,0 +1,12 @@
+//! The store's integration tests: one binary, each storage test on SQLite and, when
+//! `WEKEZA_TEST_DATABASE_URL` is set, on PostgreSQL too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod apps;
+mod connect;
+mod migrations;
