@@ -35,7 +35,7 @@ fmt:
 
 ## gen: regenerate what is derived from the contracts and committed
 gen:
-	$(CARGO) build -p wekeza-proto
+	$(CARGO) run -q --bin wekeza -- openapi > sdk/openapi/openapi.json
 
 tools: $(VENV)/.installed
 

@@ -26,6 +26,7 @@ use wekeza_store::DatabaseConnection;
 
 use crate::Options;
 use crate::config::Config;
+use crate::rest;
 
 /// Every long-lived part of a running platform.
 #[derive(Debug, Clone)]
@@ -37,10 +38,17 @@ pub struct Platform {
 }
 
 /// The gRPC services we serve, by full name (health reports each as SERVING).
-const SERVED: [&str; 2] = [
+pub const SERVED: [&str; 2] = [
     "wekeza.openbanking.v1.AccountInformationService",
     "wekeza.openbanking.v1.CustomerService",
 ];
+
+/// The OpenAPI document of the REST API an all-in-one server runs (what `/openapi.json` answers
+/// and `sdk/openapi/openapi.json` holds).
+pub fn openapi_document() -> anyhow::Result<serde_json::Value> {
+    let access = Arc::new(AccessTable::from_descriptors(FILE_DESCRIPTOR_SET, true)?);
+    Ok(rest::openapi(&rest::transcoder(&SERVED)?, access))
+}
 
 /// The standard health service.
 const HEALTH: &str = "grpc.health.v1.Health";
@@ -98,11 +106,17 @@ impl Platform {
     /// The public router: gRPC, gRPC-web and REST on one listener.
     pub async fn public_router(&self) -> anyhow::Result<Router> {
         let grpc = self.grpc_router().await?;
+        let transcoder = rest::transcoder(&SERVED)?;
+        let docs = rest::docs_router(&rest::openapi(&transcoder, self.access.clone()))?;
         // gRPC-web only on the gRPC routes: on the merged router it would answer every plain
         // HTTP/1.1 request (REST, HTML) with an empty 400.
         let grpc_web = grpc.clone().layer(tonic_web::GrpcWebLayer::new());
         Ok(Router::new()
             .merge(grpc_web)
+            .merge(docs)
+            // Every other request is REST: transcoded into a call on the gRPC router (policy
+            // included), or a problem+json 404/405.
+            .fallback_service(transcoder.into_service(grpc))
             // Authentication records who is calling; it refuses nothing itself (the policy does).
             .layer(from_fn_with_state(self.authenticator.clone(), authn::layer))
             // Request ids outermost: every response, refusals included, carries them, and every

@@ -8,10 +8,12 @@
 //! # Layout
 //! - [`config`]: layered configuration (embedded defaults, file, `WEKEZA_*`).
 //! - [`app`]: the public router (gRPC, gRPC-web, REST) and the admin router.
+//! - [`rest`]: the REST transcoder, the OpenAPI document and the `/docs` console.
 //! - [`telemetry`]: logging.
 
 pub mod app;
 pub mod config;
+pub mod rest;
 pub mod telemetry;
 
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! The `wekeza` command line: `serve`, `migrate`, `sandbox seed|reset`, `apps create`.
+//! The `wekeza` command line: `serve`, `migrate`, `sandbox seed|reset`, `apps create`, `openapi`.
 
 use std::net::SocketAddr;
 
@@ -36,6 +36,8 @@ enum Command {
         #[command(subcommand)]
         action: SandboxAction,
     },
+    /// Prints the OpenAPI 3.1 document of the REST API.
+    Openapi,
     /// Third-party apps (OAuth2 clients).
     Apps {
         #[command(subcommand)]
@@ -94,6 +96,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sandbox { action } => sandbox(config, action).await,
+        Command::Openapi => {
+            let document = wekeza_server::app::openapi_document()?;
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            Ok(())
+        }
         Command::Apps { action } => apps(config, action).await,
     }
 }

@@ -115,6 +115,17 @@ impl Transcoder {
         self
     }
 
+    /// Keeps only the routes of the services for which `keep(full service name)` holds, so a
+    /// server running a subset of the contract answers (and documents) only what it serves;
+    /// the others answer 404 like any unknown route.
+    pub fn retain_services(mut self, keep: impl Fn(&str) -> bool) -> Self {
+        self.shared
+            .table
+            .routes
+            .retain(|route| keep(route.rpc.parent_service().full_name()));
+        self
+    }
+
     /// Every route, in matching order.
     pub fn routes(&self) -> impl Iterator<Item = &RouteInfo> {
         self.shared.table.routes.iter().map(|route| &route.info)

@@ -366,3 +366,20 @@ async fn verbs_are_not_swallowed_by_variables() {
     .ok();
     assert_eq!(h.seen().method, "ListBooks");
 }
+
+#[tokio::test]
+async fn retained_services_only() {
+    let all = transcoder().routes().count();
+    let kept = transcoder()
+        .retain_services(|service| service == "library.v1.BookService")
+        .routes()
+        .count();
+    assert_eq!(kept, all);
+    let none = transcoder().retain_services(|_| false);
+    assert_eq!(none.routes().count(), 0);
+    let harness = Harness::with(|t| t.retain_services(|_| false));
+    let reply = harness.get("/v1/shelves/special").await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json()["reason"], "ROUTE_NOT_FOUND");
+    assert_eq!(harness.calls(), 0);
+}

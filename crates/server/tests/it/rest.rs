@@ -1,0 +1,398 @@
+//! REST as external developers see it: every REST route answers what the same rpc answers over
+//! gRPC, errors are problem+json with reasons, and the OpenAPI document and docs console are
+//! served.
+
+use std::collections::BTreeSet;
+
+use prost_reflect::{DescriptorPool, DynamicMessage};
+use reqwest::StatusCode;
+use serde_json::Value;
+use wekeza_proto::v1 as pb;
+use wekeza_proto::v1::account_information_service_client::AccountInformationServiceClient;
+use wekeza_proto::v1::customer_service_client::CustomerServiceClient;
+use wekeza_testkit::TestServer;
+
+/// Decodes proto3 JSON into the generated message type `T` named `name`.
+fn from_json<T: prost::Message + Default>(name: &str, json: &Value) -> T {
+    let pool = DescriptorPool::decode(wekeza_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let descriptor = pool
+        .get_message_by_name(&format!("wekeza.openbanking.v1.{name}"))
+        .unwrap();
+    let message = DynamicMessage::deserialize(descriptor, json.clone())
+        .unwrap_or_else(|e| panic!("{name} from {json}: {e}"));
+    message.transcode_to().unwrap()
+}
+
+async fn rest_get(server: &TestServer, token: &str, path: &str) -> (StatusCode, Value) {
+    let response = server
+        .http
+        .get(format!("{}{path}", server.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn every_rest_route_answers_what_grpc_answers() {
+    let server = TestServer::start().await;
+    let token = server.full_access_token("user_traveller").await;
+    let customer = server.customer("user_traveller").await;
+    let account_id = server.account_ids(&customer).await[1].to_string();
+    let mut ais = AccountInformationServiceClient::new(server.channel());
+    let mut covered = BTreeSet::new();
+
+    covered.insert("AccountInformationService.ListAccounts");
+    let grpc = ais
+        .list_accounts(server.request(
+            &token,
+            pb::ListAccountsRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, rest) = rest_get(&server, &token, "/v1/accounts?pageSize=1").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        from_json::<pb::ListAccountsResponse>("ListAccountsResponse", &rest),
+        grpc
+    );
+    assert!(!grpc.next_page_token.is_empty(), "a second page exists");
+    let grpc_next = ais
+        .list_accounts(server.request(
+            &token,
+            pb::ListAccountsRequest {
+                page_size: 1,
+                page_token: grpc.next_page_token.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (_, rest_next) = rest_get(
+        &server,
+        &token,
+        &format!(
+            "/v1/accounts?page_size=1&page_token={}",
+            rest["nextPageToken"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(
+        from_json::<pb::ListAccountsResponse>("ListAccountsResponse", &rest_next),
+        grpc_next
+    );
+
+    covered.insert("AccountInformationService.GetAccount");
+    let grpc = ais
+        .get_account(server.request(
+            &token,
+            pb::GetAccountRequest {
+                account_id: account_id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, rest) = rest_get(&server, &token, &format!("/v1/accounts/{account_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        rest["accountId"],
+        account_id.as_str(),
+        "response_body unwraps the account"
+    );
+    assert_eq!(
+        Some(from_json::<pb::Account>("Account", &rest)),
+        grpc.account
+    );
+    assert_eq!(rest["currency"], "USD");
+
+    covered.insert("AccountInformationService.ListBalances");
+    let grpc = ais
+        .list_balances(server.request(
+            &token,
+            pb::ListBalancesRequest {
+                account_id: account_id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, rest) = rest_get(
+        &server,
+        &token,
+        &format!("/v1/accounts/{account_id}/balances"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        from_json::<pb::ListBalancesResponse>("ListBalancesResponse", &rest),
+        grpc
+    );
+    assert_eq!(
+        rest["balances"][0]["type"], "BALANCE_TYPE_INTERIM_BOOKED",
+        "enums by name"
+    );
+    assert!(
+        rest["balances"][0]["amount"]["amount"].is_string(),
+        "money as a decimal string"
+    );
+
+    covered.insert("AccountInformationService.ListTransactions");
+    let from = prost_types::Timestamp {
+        seconds: wekeza_testkit::test_now().timestamp() - 20 * 86_400,
+        nanos: 0,
+    };
+    let grpc = ais
+        .list_transactions(server.request(
+            &token,
+            pb::ListTransactionsRequest {
+                account_id: account_id.clone(),
+                from_booking_time: Some(from),
+                page_size: 4,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let from_text = chrono::DateTime::from_timestamp(from.seconds, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, rest) = rest_get(
+        &server,
+        &token,
+        &format!("/v1/accounts/{account_id}/transactions?fromBookingTime={from_text}&pageSize=4"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        from_json::<pb::ListTransactionsResponse>("ListTransactionsResponse", &rest),
+        grpc
+    );
+    assert!(!grpc.transactions.is_empty());
+
+    covered.insert("CustomerService.GetCustomerProfile");
+    let grpc = CustomerServiceClient::new(server.channel())
+        .get_customer_profile(server.request(&token, pb::GetCustomerProfileRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, rest) = rest_get(&server, &token, "/v1/customers/profile").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        Some(from_json::<pb::CustomerProfile>("CustomerProfile", &rest)),
+        grpc.profile
+    );
+
+    let routes: BTreeSet<String> = wekeza_server::rest::transcoder(&wekeza_server::app::SERVED)
+        .unwrap()
+        .routes()
+        .map(|route| {
+            route
+                .rpc
+                .trim_start_matches("wekeza.openbanking.v1.")
+                .to_owned()
+        })
+        .collect();
+    let covered: BTreeSet<String> = covered.into_iter().map(str::to_owned).collect();
+    assert_eq!(
+        routes, covered,
+        "every served REST route has an equivalence check here"
+    );
+    server.stop().await;
+}
+
+/// Asserts a problem+json answer with `status` and `reason`, carrying the FAPI interaction id.
+async fn assert_problem(response: reqwest::Response, status: u16, reason: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    let headers = response.headers().clone();
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let interaction = headers
+        .get("x-fapi-interaction-id")
+        .expect("interaction id echoed on errors");
+    assert!(uuid_like(interaction.to_str().unwrap()));
+    let request_id = headers
+        .get("x-request-id")
+        .expect("request id on errors")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert_eq!(body["reason"], reason, "{body}");
+    assert_eq!(body["requestId"], request_id.as_str(), "{body}");
+    for field in ["type", "title", "detail"] {
+        assert!(body[field].is_string(), "{field} in {body}");
+    }
+    body
+}
+
+fn uuid_like(text: &str) -> bool {
+    text.len() == 36 && text.chars().filter(|c| *c == '-').count() == 4
+}
+
+#[tokio::test]
+async fn errors_are_problem_json_with_reasons() {
+    let server = TestServer::start().await;
+    let token = server.full_access_token("user_good").await;
+    let url = |path: &str| format!("{}{path}", server.base_url);
+
+    let anonymous = server.http.get(url("/v1/accounts")).send().await.unwrap();
+    assert_problem(anonymous, 401, "UNAUTHENTICATED").await;
+
+    let forged = server
+        .http
+        .get(url("/v1/accounts"))
+        .bearer_auth("forged")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(forged, 401, "INVALID_TOKEN").await;
+
+    let missing = server
+        .http
+        .get(url("/v1/accounts/acc_01jd5t3j9c2v8q7m6n5b4x3z2y"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, 404, "NOT_FOUND").await;
+
+    let route = server
+        .http
+        .get(url("/v1/no-such-thing"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(route, 404, "ROUTE_NOT_FOUND").await;
+
+    let method = server
+        .http
+        .delete(url("/v1/accounts"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let allow = method
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_problem(method, 405, "METHOD_NOT_ALLOWED").await;
+    assert_eq!(allow.as_deref(), Some("GET"));
+
+    let unknown = server
+        .http
+        .get(url("/v1/accounts?colour=blue"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(unknown, 400, "UNKNOWN_FIELD").await;
+
+    let malformed = server
+        .http
+        .get(url("/v1/accounts?pageSize=lots"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(malformed, 400, "INVALID_REQUEST").await;
+
+    let negative = server
+        .http
+        .get(url("/v1/accounts?pageSize=-5"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(negative, 400, "INVALID_REQUEST").await;
+    assert_eq!(body["errors"][0]["field"], "page_size", "{body}");
+
+    let echoed = server
+        .http
+        .get(url("/v1/accounts"))
+        .header(
+            "x-fapi-interaction-id",
+            "0b7a1f6e-9a0b-4d3c-8f9e-1a2b3c4d5e6f",
+        )
+        .header("x-request-id", "my-request-1")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.status(), 200);
+    assert_eq!(
+        echoed.headers()["x-fapi-interaction-id"],
+        "0b7a1f6e-9a0b-4d3c-8f9e-1a2b3c4d5e6f"
+    );
+    assert_eq!(echoed.headers()["x-request-id"], "my-request-1");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn serves_the_openapi_document_and_the_docs_console() {
+    let server = TestServer::start().await;
+    let response = server
+        .http
+        .get(format!("{}/openapi.json", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let served: Value = response.json().await.unwrap();
+    assert_eq!(served["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+    for path in [
+        "/v1/accounts",
+        "/v1/accounts/{account_id}",
+        "/v1/accounts/{account_id}/balances",
+        "/v1/accounts/{account_id}/transactions",
+        "/v1/customers/profile",
+    ] {
+        assert!(served["paths"][path]["get"].is_object(), "{path} missing");
+    }
+    assert_eq!(
+        served["paths"]["/v1/accounts"]["get"]["security"][0]["oauth2"][0], "accounts.read",
+        "security comes from the rpc's access policy"
+    );
+
+    let committed: Value =
+        serde_json::from_str(include_str!("../../../../sdk/openapi/openapi.json"))
+            .expect("sdk/openapi/openapi.json is JSON");
+    assert!(
+        committed == served,
+        "sdk/openapi/openapi.json is stale: run `make gen` and commit the result"
+    );
+
+    let docs = server
+        .http
+        .get(format!("{}/docs", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("/docs/swagger-ui-bundle.js") && html.contains("/docs/init.js"));
+    for asset in ["swagger-ui-bundle.js", "swagger-ui.css", "init.js"] {
+        let response = server
+            .http
+            .get(format!("{}/docs/{asset}", server.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(
+            response.bytes().await.unwrap().len() > 100,
+            "{asset} is embedded"
+        );
+    }
+    server.stop().await;
+}
