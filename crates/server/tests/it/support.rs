@@ -11,3 +11,32 @@ pub fn assert_reason(status: &Status, code: Code, reason: &str) {
     let actual = details.error_info().map(|info| info.reason.clone());
     assert_eq!(actual.as_deref(), Some(reason), "{status:?}");
 }
+
+/// The path of a test tool `make test` installs into `.tools/venv/bin` (grpcurl, schemathesis,
+/// python with openapi-spec-validator): from `env_var` when set, else the bundled one. A missing
+/// tool fails the test — it is never skipped.
+pub fn tool(env_var: &str, name: &str) -> String {
+    std::env::var(env_var).unwrap_or_else(|_| {
+        let bundled = format!(
+            "{}/../../.tools/venv/bin/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        assert!(
+            std::path::Path::new(&bundled).exists(),
+            "{name} is not installed: run `make test` (it installs the test tools into .tools/)"
+        );
+        bundled
+    })
+}
+
+/// Runs a tool to completion off the async runtime (the server under test keeps serving).
+pub async fn run_tool(program: String, args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&program)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"))
+    })
+    .await
+    .unwrap()
+}
