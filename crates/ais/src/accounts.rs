@@ -145,14 +145,14 @@ impl AccountInformationService for AccountInformation {
             .as_ref()
             .map(|t| parse_timestamp("to_booking_time", t))
             .transpose()?;
-        if let (Some(from), Some(to)) = (from, to) {
-            if from > to {
-                return Err(ApiError::invalid_field(
-                    "from_booking_time",
-                    "must not be after to_booking_time",
-                )
-                .into());
-            }
+        if let (Some(from), Some(to)) = (from, to)
+            && from > to
+        {
+            return Err(ApiError::invalid_field(
+                "from_booking_time",
+                "must not be after to_booking_time",
+            )
+            .into());
         }
         let (from_text, to_text) = (
             from.map(|t| t.to_rfc3339()).unwrap_or_default(),

@@ -9,9 +9,9 @@
 //! Depends on `domain`, `ledger` and `rpc`; never on another service crate.
 //!
 //! # Layout
-//! - [`accounts`]: `AccountInformationService`.
-//! - [`customers`]: `CustomerService`.
-//! - [`convert`]: core-banking model → wire messages.
+//! - [`accounts`] — `AccountInformationService`.
+//! - [`customers`] — `CustomerService`.
+//! - [`convert`] — core-banking model → wire messages.
 
 pub mod accounts;
 mod convert;

@@ -5,12 +5,12 @@
 //! the gateway all build on it, so it must stay the leaf of the dependency graph.
 //!
 //! # Layout
-//! - [`id`]: prefixed, sortable, opaque ids (`acc_…`, `pay_…`), checked on parse.
-//! - [`money`]: integer minor units in memory, decimal strings on the wire. Never a float.
-//! - [`scope`]: OAuth2 scopes and consent permissions.
-//! - [`principal`]: who is calling, as the gateway established it.
-//! - [`clock`]: the time source, swappable in tests.
-//! - [`reason`]: machine-readable error reasons shared by gRPC and REST.
+//! - [`id`] — prefixed, sortable, opaque ids (`acc_…`, `pay_…`), checked on parse.
+//! - [`money`] — integer minor units in memory, decimal strings on the wire. Never a float.
+//! - [`scope`] — OAuth2 scopes and consent permissions.
+//! - [`principal`] — who is calling, as the gateway established it.
+//! - [`clock`] — the time source, swappable in tests.
+//! - [`reason`] — machine-readable error reasons shared by gRPC and REST.
 
 pub mod clock;
 pub mod id;

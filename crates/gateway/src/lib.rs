@@ -16,10 +16,10 @@
 //! Must not depend on any service crate.
 //!
 //! # Layout
-//! - [`request_id`]: `x-request-id` and `x-fapi-interaction-id`, echoed or generated; the
+//! - [`request_id`] — `x-request-id` and `x-fapi-interaction-id`, echoed or generated; the
 //!   request's tracing span.
-//! - [`authn`]: the [`Authenticate`](authn::Authenticate) seam and its layer.
-//! - [`policy`]: the access table built from the descriptors, and its layer.
+//! - [`authn`] — the [`Authenticate`](authn::Authenticate) seam and its layer.
+//! - [`policy`] — the access table built from the descriptors, and its layer.
 
 pub mod authn;
 pub mod policy;

@@ -160,10 +160,10 @@ impl AccessTable {
                 "this call exists only in the sandbox environment",
             ));
         }
-        if let Some(Authentication::Failed(error)) = authentication {
-            if policy.caller != Caller::Public {
-                return Err(error.clone());
-            }
+        if let Some(Authentication::Failed(error)) = authentication
+            && policy.caller != Caller::Public
+        {
+            return Err(error.clone());
         }
         match policy.caller {
             Caller::Public => {}

@@ -11,10 +11,10 @@
 //! - this file: the trait and the model.
 //! - [`SandboxLedger`] (`sandbox.rs`): the trait answered from the store's double-entry ledger,
 //!   and [`SandboxLedger::post_journal`], the one way money moves in it.
-//! - [`journal`]: what a journal to post looks like, and the checks made before posting.
-//! - [`internal`]: the bank's own accounts (clearing, settlement, …), the other leg of every
+//! - [`journal`] — what a journal to post looks like, and the checks made before posting.
+//! - [`internal`] — the bank's own accounts (clearing, settlement, …), the other leg of every
 //!   customer posting.
-//! - [`seed`]: the deterministic sandbox data set and its documented [`seed::TEST_USERS`].
+//! - [`seed`] — the deterministic sandbox data set and its documented [`seed::TEST_USERS`].
 
 use std::collections::BTreeSet;
 

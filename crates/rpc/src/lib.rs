@@ -10,10 +10,10 @@
 //! Depends on tonic and `domain` only; it never touches storage.
 //!
 //! # Layout
-//! - [`status`]: reason → code table, `ApiError`, internal-error logging.
-//! - [`caller`]: reading the principal from a request.
-//! - [`paging`]: page sizes and tamper-evident page tokens.
-//! - [`wire`]: domain values ⇄ the contracts' common messages (money, timestamps).
+//! - [`status`] — reason → code table, `ApiError`, internal-error logging.
+//! - [`caller`] — reading the principal from a request.
+//! - [`paging`] — page sizes and tamper-evident page tokens.
+//! - [`wire`] — domain values ⇄ the contracts' common messages (money, timestamps).
 
 pub mod caller;
 pub mod paging;

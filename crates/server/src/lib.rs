@@ -6,10 +6,10 @@
 //! by side on ephemeral ports, each with its own database.
 //!
 //! # Layout
-//! - [`config`]: layered configuration (embedded defaults, file, `WEKEZA_*`).
-//! - [`app`]: the public router (gRPC, gRPC-web, REST) and the admin router.
-//! - [`rest`]: the REST transcoder, the OpenAPI document and the `/docs` console.
-//! - [`telemetry`]: logging.
+//! - [`config`] — layered configuration (embedded defaults, file, `WEKEZA_*`).
+//! - [`app`] — the public router (gRPC, gRPC-web, REST) and the admin router.
+//! - [`rest`] — the REST transcoder, the OpenAPI document and the `/docs` console.
+//! - [`telemetry`] — logging.
 
 pub mod app;
 pub mod config;

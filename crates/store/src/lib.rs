@@ -15,10 +15,10 @@
 //! # Layout
 //! - [`connect`], [`migrate`]: open a database (SQLite or PostgreSQL) and bring its schema up
 //!   to date.
-//! - [`entity`]: one sea-orm entity per table, plus the string-backed enums.
-//! - [`migration`]: the schema history, applied in order.
-//! - [`id`]: typed ids of rows that have no `domain` id kind (journals, API keys).
-//! - [`secret`]: password hashing (argon2id), machine-secret hashing (SHA-256), random tokens
+//! - [`entity`] — one sea-orm entity per table, plus the string-backed enums.
+//! - [`migration`] — the schema history, applied in order.
+//! - [`id`] — typed ids of rows that have no `domain` id kind (journals, API keys).
+//! - [`secret`] — password hashing (argon2id), machine-secret hashing (SHA-256), random tokens
 //!   and TOTP secrets.
 //! - repositories: [`customers`], [`accounts`], [`journals`], [`postings`], [`apps`],
 //!   [`api_keys`].
