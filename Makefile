@@ -14,7 +14,7 @@ export WEKEZA_GRPCURL := $(VENV)/bin/grpcurl
 export WEKEZA_SCHEMATHESIS := $(VENV)/bin/schemathesis
 export WEKEZA_PYTHON := $(VENV)/bin/python
 
-.PHONY: run test lint gen tools fmt clean
+.PHONY: run test lint gen tools fmt clean bench docs-ui
 
 ## run: build and start the whole platform on embedded defaults (SQLite, seeded sandbox)
 run:
@@ -53,3 +53,13 @@ $(BUF):
 clean:
 	$(CARGO) clean
 	rm -rf $(TOOLS) .wekeza
+
+## bench: load scenarios on a release build; prints req/s, p50/p99 and the ratios
+bench:
+	$(CARGO) run --release -p wekeza-bench
+
+## docs-ui: refresh the vendored Swagger UI of the /docs console from npm
+docs-ui:
+	rm -rf $(TOOLS)/swagger && mkdir -p $(TOOLS)/swagger
+	cd $(TOOLS)/swagger && npm pack --silent swagger-ui-dist@5.32.0 && tar xzf swagger-ui-dist-*.tgz
+	cp $(TOOLS)/swagger/package/{swagger-ui-bundle.js,swagger-ui.css,LICENSE,NOTICE} crates/server/assets/docs/
