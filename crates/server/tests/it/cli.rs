@@ -39,13 +39,20 @@ async fn apps_create_prints_credentials_once_and_stores_only_hashes() {
     })
     .await
     .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let client_id = printed["clientId"].as_str().unwrap();
     let secret = printed["clientSecret"].as_str().unwrap();
     let api_key = printed["apiKey"].as_str().unwrap();
     assert!(printed["appId"].as_str().unwrap().starts_with("app_"));
-    assert!(api_key.starts_with("wk_sandbox_"), "sandbox environment → sandbox key");
+    assert!(
+        api_key.starts_with("wk_sandbox_"),
+        "sandbox environment → sandbox key"
+    );
     assert!(secret.len() >= 22, "≥ 128 bits");
 
     let app = wekeza_store::apps::find_by_client_id(database.conn(), client_id)
@@ -60,12 +67,24 @@ async fn apps_create_prints_credentials_once_and_stores_only_hashes() {
     );
     assert!(wekeza_store::apps::verify_client_secret(&app, secret));
     assert!(!wekeza_store::apps::verify_client_secret(&app, "wrong"));
-    let key = wekeza_store::api_keys::find_by_key(database.conn(), api_key).await.unwrap();
+    let key = wekeza_store::api_keys::find_by_key(database.conn(), api_key)
+        .await
+        .unwrap();
     assert!(key.is_some(), "the printed API key is the stored one");
 
     let url = database.url().to_owned();
     let refused = tokio::task::spawn_blocking(move || {
-        wekeza(&url, &["apps", "create", "--name", "x", "--scopes", "accounts.write"])
+        wekeza(
+            &url,
+            &[
+                "apps",
+                "create",
+                "--name",
+                "x",
+                "--scopes",
+                "accounts.write",
+            ],
+        )
     })
     .await
     .unwrap();
@@ -89,11 +108,18 @@ async fn migrate_seed_and_reset() {
     .await
     .unwrap();
     for output in &outputs {
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let said = |i: usize| String::from_utf8_lossy(&outputs[i].stdout).into_owned();
     assert!(said(2).contains("seeded"));
-    assert!(said(3).contains("already holds customers"), "seed never doubles data");
+    assert!(
+        said(3).contains("already holds customers"),
+        "seed never doubles data"
+    );
     assert!(said(4).contains("reset"));
     let customer = wekeza_store::customers::find_by_username(database.conn(), "user_good")
         .await
@@ -105,7 +131,13 @@ async fn migrate_seed_and_reset() {
 async fn serve_starts_answers_and_stops_on_sigterm() {
     let database = TestDatabase::new().await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_wekeza"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
         .args(["--database-url", database.url()])
         .env("RUST_LOG", "info")
         .env("WEKEZA_LOG_FORMAT", "json")
@@ -117,11 +149,17 @@ async fn serve_starts_answers_and_stops_on_sigterm() {
         let mut lines = BufReader::new(stderr).lines();
         for line in lines.by_ref() {
             let line = line.unwrap();
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-            if let (Some(public), Some(admin)) =
-                (event["fields"]["public"].as_str(), event["fields"]["admin"].as_str())
-            {
-                assert!(event["fields"]["database"].is_string(), "start-up names the database");
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if let (Some(public), Some(admin)) = (
+                event["fields"]["public"].as_str(),
+                event["fields"]["admin"].as_str(),
+            ) {
+                assert!(
+                    event["fields"]["database"].is_string(),
+                    "start-up names the database"
+                );
                 return (public.to_owned(), admin.to_owned(), lines);
             }
         }
@@ -133,8 +171,16 @@ async fn serve_starts_answers_and_stops_on_sigterm() {
     let http = reqwest::Client::new();
     let ready = http.get(format!("{admin}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    let anonymous = http.get(format!("{public}/v1/accounts")).send().await.unwrap();
-    assert_eq!(anonymous.status(), 401, "no verifier accepts a missing token");
+    let anonymous = http
+        .get(format!("{public}/v1/accounts"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous.status(),
+        401,
+        "no verifier accepts a missing token"
+    );
 
     let pid = child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
