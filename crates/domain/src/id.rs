@@ -7,10 +7,12 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use ulid::Ulid;
+use ulid::{Generator, Ulid};
 
 /// Why a string is not an id of the expected kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +26,17 @@ pub enum IdError {
     /// The part after the prefix is not a ULID.
     #[error("malformed id")]
     Malformed,
+}
+
+/// The process's monotonic ULID source behind `new_monotonic`.
+static MONOTONIC: Mutex<Generator> = Mutex::new(Generator::new());
+
+fn monotonic_ulid(at: DateTime<Utc>) -> Ulid {
+    let mut generator = MONOTONIC.lock().unwrap_or_else(PoisonError::into_inner);
+    generator
+        .generate_from_datetime(SystemTime::from(at))
+        // Only 2^80 ids in one millisecond exhaust it; start afresh from a random one then.
+        .unwrap_or_else(|_| Ulid::from_datetime(SystemTime::from(at)))
 }
 
 macro_rules! id_type {
@@ -47,6 +60,13 @@ macro_rules! id_type {
             /// A new id for now, from the thread's random generator.
             pub fn new_random(at: DateTime<Utc>) -> Self {
                 Self::generate(at, &mut rand::rng())
+            }
+
+            /// A new id for `at` that sorts after every id this process made with this
+            /// function before (of any kind), even within one millisecond or when `at` goes
+            /// back: rows written one after the other (events, consents) keep their order.
+            pub fn new_monotonic(at: DateTime<Utc>) -> Self {
+                Self::from_ulid(monotonic_ulid(at))
             }
 
             fn from_ulid(ulid: Ulid) -> Self {
@@ -172,6 +192,19 @@ mod tests {
         assert_eq!(
             CustomerId::generate(at(1_700_000_000), &mut a),
             CustomerId::generate(at(1_700_000_000), &mut b)
+        );
+    }
+
+    #[test]
+    fn monotonic_ids_keep_their_order_within_a_millisecond() {
+        let ids: Vec<EventId> = (0..100)
+            .map(|_| EventId::new_monotonic(at(1_800_000_000)))
+            .collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+        let earlier = EventId::new_monotonic(at(1_700_000_000));
+        assert!(
+            ids.iter().all(|id| id < &earlier),
+            "time going back keeps the order"
         );
     }
 

@@ -1,5 +1,6 @@
 //! The banking vocabulary every other crate speaks: typed ids, money, scopes, the caller's
-//! [`Principal`], the injectable [`Clock`] and the stable error [`Reason`] codes.
+//! [`Principal`], the [`Consent`] lifecycle, the injectable [`Clock`] and the stable error
+//! [`Reason`] codes.
 //!
 //! Owns no I/O and depends on no framework (no tonic, axum or sea-orm): services, storage and
 //! the gateway all build on it, so it must stay the leaf of the dependency graph.
@@ -9,10 +10,12 @@
 //! - [`money`] — integer minor units in memory, decimal strings on the wire. Never a float.
 //! - [`scope`] — OAuth2 scopes and consent permissions.
 //! - [`principal`] — who is calling, as the gateway established it.
+//! - [`consent`] — consents and their lifecycle (transitions take `now`; expiry is lazy).
 //! - [`clock`] — the time source, swappable in tests.
 //! - [`reason`] — machine-readable error reasons shared by gRPC and REST.
 
 pub mod clock;
+pub mod consent;
 pub mod id;
 pub mod money;
 pub mod principal;
@@ -20,6 +23,10 @@ pub mod reason;
 pub mod scope;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use consent::{
+    Consent, ConsentError, ConsentKind, ConsentStatus, ConsentTerms, FundsConfirmationTerms,
+    PaymentTerms,
+};
 pub use id::{
     AccountId, AppId, ConsentId, CustomerId, DeliveryId, DeveloperId, EndpointId, EventId, IdError,
     InvoiceId, PaymentId, TransactionId,

@@ -96,6 +96,8 @@ reasons! {
     AlreadyExists => "ALREADY_EXISTS", AlreadyExists;
     /// The same idempotency key was used with a different request.
     IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED", Conflict;
+    /// The resource changed while the request was working on it; retrying reads the new state.
+    ConcurrentModification => "CONCURRENT_MODIFICATION", Conflict;
     /// The consent has expired.
     ConsentExpired => "CONSENT_EXPIRED", FailedPrecondition;
     /// The consent was revoked.

@@ -99,6 +99,17 @@ impl Permission {
         Permission::ReadCustomerProfile,
     ];
 
+    /// The permission this one is only granted together with: account details, balances and
+    /// transactions are read on accounts the app may list, so they need `READ_ACCOUNTS`.
+    pub fn requires(self) -> Option<Permission> {
+        match self {
+            Self::ReadAccountsDetail | Self::ReadBalances | Self::ReadTransactions => {
+                Some(Self::ReadAccounts)
+            }
+            Self::ReadAccounts | Self::ReadCustomerProfile => None,
+        }
+    }
+
     /// The stored name, e.g. `READ_BALANCES`.
     pub fn as_str(self) -> &'static str {
         match self {

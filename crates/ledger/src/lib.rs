@@ -244,6 +244,10 @@ pub trait CoreBanking: Send + Sync + std::fmt::Debug {
     /// One account, if it exists.
     async fn account(&self, id: &AccountId) -> Result<Option<Account>>;
 
+    /// The customer account with this account number, if any (apps name debtor and creditor
+    /// accounts by number).
+    async fn account_by_number(&self, account_number: &str) -> Result<Option<Account>>;
+
     /// The account's balances now, if the account exists.
     async fn balance(&self, id: &AccountId) -> Result<Option<AccountBalance>>;
 

@@ -155,15 +155,6 @@ impl SandboxLedger {
                 .ok_or(CoreBankingError::NoSuchAccount)?;
         parse(&row.id, "accounts.id")
     }
-
-    /// The customer account with this account number, if any (in-bank payments name their
-    /// creditor by number).
-    pub async fn account_by_number(&self, account_number: &str) -> Result<Option<Account>> {
-        let row = wekeza_store::accounts::find_by_number(&self.db, account_number)
-            .await
-            .map_err(unavailable)?;
-        row.map(account_from_row).transpose().map(Option::flatten)
-    }
 }
 
 #[async_trait]
@@ -202,6 +193,13 @@ impl CoreBanking for SandboxLedger {
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>> {
         let row = wekeza_store::accounts::find(&self.db, id)
+            .await
+            .map_err(unavailable)?;
+        row.map(account_from_row).transpose().map(Option::flatten)
+    }
+
+    async fn account_by_number(&self, account_number: &str) -> Result<Option<Account>> {
+        let row = wekeza_store::accounts::find_by_number(&self.db, account_number)
             .await
             .map_err(unavailable)?;
         row.map(account_from_row).transpose().map(Option::flatten)

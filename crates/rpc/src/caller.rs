@@ -37,6 +37,19 @@ pub trait RequestExt {
     /// The principal, or UNAUTHENTICATED.
     fn principal(&self) -> Result<&Principal, ApiError>;
 
+    /// The principal of an app acting for itself (a client-credentials token), or
+    /// UNAUTHENTICATED / WRONG_CALLER for a token bound to a customer.
+    fn app(&self) -> Result<&Principal, ApiError> {
+        let principal = self.principal()?;
+        if principal.customer_id.is_some() || principal.consent.is_some() {
+            return Err(ApiError::new(
+                Reason::WrongCaller,
+                "this call needs the app's own token (client credentials), not a customer's",
+            ));
+        }
+        Ok(principal)
+    }
+
     /// The principal as a customer-bound caller, or UNAUTHENTICATED / WRONG_CALLER.
     fn customer(&self) -> Result<CustomerCaller<'_>, ApiError> {
         let principal = self.principal()?;

@@ -56,6 +56,23 @@ impl ApiError {
         }
     }
 
+    /// Several request fields are wrong: each violation is a field path and what is wrong with
+    /// it. The message names the first; every one travels as a field violation.
+    pub fn invalid_fields(violations: Vec<(String, String)>) -> Self {
+        let message = match violations.as_slice() {
+            [] => "invalid request".to_owned(),
+            [(field, description)] => format!("{field}: {description}"),
+            [(field, description), rest @ ..] => {
+                format!("{field}: {description} (and {} more)", rest.len())
+            }
+        };
+        Self {
+            reason: Reason::InvalidRequest,
+            message,
+            violations,
+        }
+    }
+
     /// The resource does not exist for this caller (also for other callers' resources).
     pub fn not_found(what: &str) -> Self {
         Self::new(Reason::NotFound, format!("{what} not found"))

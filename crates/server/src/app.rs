@@ -1,9 +1,11 @@
 //! The routers. The public router serves gRPC (h2c), gRPC-web, REST (transcoded from the
-//! contracts) and later the HTML and OIDC routes on one port; the admin router serves health.
+//! contracts), the OAuth2 endpoints and later the HTML routes on one port; the admin router
+//! serves health.
 //!
-//! The public stack, outermost first (each layer's reason is beside it in [`Platform::public_router`]):
-//! request id → authentication → { gRPC-web → access policy → services | REST → transcoder →
-//! access policy → services }.
+//! The public stack, outermost first (each layer's reason is beside it in
+//! [`Platform::public_router`]): request id → `WWW-Authenticate` challenges → authentication →
+//! { gRPC-web → access policy → services | REST → transcoder → access policy → services |
+//! OAuth2 endpoints }.
 
 use std::sync::Arc;
 
@@ -15,18 +17,21 @@ use axum::routing::get;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use wekeza_ais::{AccountInformation, Customers};
+use wekeza_consent::Consents;
 use wekeza_gateway::authn::{self, Authenticate};
 use wekeza_gateway::policy::{self, AccessTable};
 use wekeza_gateway::request_id;
+use wekeza_identity::Identity;
 use wekeza_ledger::{CoreBanking, SandboxLedger};
 use wekeza_proto::FILE_DESCRIPTOR_SET;
 use wekeza_proto::v1::account_information_service_server::AccountInformationServiceServer;
+use wekeza_proto::v1::consent_service_server::ConsentServiceServer;
 use wekeza_proto::v1::customer_service_server::CustomerServiceServer;
 use wekeza_store::DatabaseConnection;
 
-use crate::Options;
 use crate::config::Config;
 use crate::rest;
+use crate::{Authenticator, Options};
 
 /// Every long-lived part of a running platform.
 #[derive(Debug, Clone)]
@@ -34,13 +39,16 @@ pub struct Platform {
     db: DatabaseConnection,
     core: Arc<dyn CoreBanking>,
     access: Arc<AccessTable>,
+    consents: Consents,
+    identity: Identity,
     authenticator: Arc<dyn Authenticate>,
 }
 
 /// The gRPC services we serve, by full name (health reports each as SERVING).
-pub const SERVED: [&str; 2] = [
+pub const SERVED: [&str; 3] = [
     "wekeza.openbanking.v1.AccountInformationService",
     "wekeza.openbanking.v1.CustomerService",
+    "wekeza.openbanking.v1.ConsentService",
 ];
 
 /// The OpenAPI document of the REST API an all-in-one server runs (what `/openapi.json` answers
@@ -58,19 +66,27 @@ impl Platform {
     pub async fn build(
         config: &Config,
         db: DatabaseConnection,
+        identity: Identity,
         options: Options,
     ) -> anyhow::Result<Self> {
         let core: Arc<dyn CoreBanking> =
             Arc::new(SandboxLedger::new(db.clone(), options.clock.clone()));
+        let consents = Consents::new(db.clone(), core.clone(), options.clock.clone());
         let access = Arc::new(AccessTable::from_descriptors(
             FILE_DESCRIPTOR_SET,
             config.env.is_sandbox(),
         )?);
+        let authenticator: Arc<dyn Authenticate> = match options.authenticator {
+            Authenticator::Tokens => Arc::new(identity.verifier()),
+            Authenticator::Wrapped(wrap) => wrap(identity.verifier()),
+        };
         Ok(Self {
             db,
             core,
             access,
-            authenticator: options.authenticator,
+            consents,
+            identity,
+            authenticator,
         })
     }
 
@@ -92,6 +108,7 @@ impl Platform {
         .add_service(CustomerServiceServer::new(Customers::new(
             self.core.clone(),
         )))
+        .add_service(ConsentServiceServer::new(self.consents.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -103,7 +120,7 @@ impl Platform {
             .layer(from_fn_with_state(self.access.clone(), policy::layer)))
     }
 
-    /// The public router: gRPC, gRPC-web and REST on one listener.
+    /// The public router: gRPC, gRPC-web, REST and the OAuth2 endpoints on one listener.
     pub async fn public_router(&self) -> anyhow::Result<Router> {
         let grpc = self.grpc_router().await?;
         let transcoder = rest::transcoder(&SERVED)?;
@@ -114,11 +131,17 @@ impl Platform {
         Ok(Router::new()
             .merge(grpc_web)
             .merge(docs)
+            // Discovery, JWKS, token, introspection, revocation: they authenticate clients
+            // themselves, so the access policy (which guards rpcs) does not apply.
+            .merge(self.identity.router())
             // Every other request is REST: transcoded into a call on the gRPC router (policy
             // included), or a problem+json 404/405.
             .fallback_service(transcoder.into_service(grpc))
             // Authentication records who is calling; it refuses nothing itself (the policy does).
             .layer(from_fn_with_state(self.authenticator.clone(), authn::layer))
+            // Outside authentication and policy, so it sees their final 401s and adds the
+            // Bearer/DPoP challenges HTTP clients expect.
+            .layer(from_fn(wekeza_identity::challenge::layer))
             // Request ids outermost: every response, refusals included, carries them, and every
             // log line of the request is in its span.
             .layer(from_fn(request_id::layer)))
@@ -138,7 +161,9 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
     SERVED.into_iter().chain([HEALTH]).fold(
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // google.rpc error details, so grpcurl shows ErrorInfo reasons in clear.
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET),
         |builder, service| builder.with_service_name(service),
     )
 }

@@ -124,6 +124,23 @@ pub struct Config {
     pub seed_on_empty: bool,
     /// Log format.
     pub log_format: LogFormat,
+    /// The OAuth2 issuer and public base URL (`https://api.bank.example`); empty: derived from
+    /// the public listener's address (`http://<listen>`).
+    pub issuer: String,
+    /// Seals the identity service's private signing keys at rest (AES-256-GCM): base64 of 32
+    /// random bytes. Empty: they are stored in the clear (refused in production).
+    pub key_encryption_key: Redacted,
+}
+
+/// A configured secret: never printed, not even by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
 }
 
 impl Config {
@@ -184,7 +201,40 @@ impl Config {
                 redact_url(url)
             )));
         }
+        if !self.issuer.is_empty() {
+            wekeza_identity::Issuer::parse(&self.issuer)
+                .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        }
+        let sealing = self.key_encryption_key()?;
+        if sealing.is_none() && self.env == Environment::Production {
+            return Err(ConfigError::Invalid(
+                "key_encryption_key is required in production: signing keys must be sealed at rest"
+                    .into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// The key that seals the signing keys at rest, if one is configured.
+    pub fn key_encryption_key(
+        &self,
+    ) -> Result<Option<wekeza_identity::KeyEncryptionKey>, ConfigError> {
+        if self.key_encryption_key.0.is_empty() {
+            return Ok(None);
+        }
+        wekeza_identity::KeyEncryptionKey::parse(&self.key_encryption_key.0)
+            .map(Some)
+            .map_err(|error| ConfigError::Invalid(error.to_string()))
+    }
+
+    /// The issuer: the configured one, or `http://<public>` for the listener bound at `public`.
+    pub fn issuer_for(&self, public: SocketAddr) -> Result<wekeza_identity::Issuer, ConfigError> {
+        if self.issuer.is_empty() {
+            Ok(wekeza_identity::Issuer::for_listener(public))
+        } else {
+            wekeza_identity::Issuer::parse(&self.issuer)
+                .map_err(|error| ConfigError::Invalid(error.to_string()))
+        }
     }
 
     /// The database URL without its password, for logs.
@@ -225,7 +275,8 @@ mod tests {
         assert_eq!(defaults.env, Environment::Sandbox);
         assert!(defaults.database_url.starts_with("sqlite:"));
 
-        let file = "listen = \"0.0.0.0:9000\"\nenv = \"production\"\n";
+        let file = "listen = \"0.0.0.0:9000\"\nenv = \"production\"\n\
+                    key_encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n";
         let layered = Config::from_layers(
             Some(file),
             &env(&[("WEKEZA_ENV", "qa"), ("WEKEZA_SEED_ON_EMPTY", "false")]),
@@ -242,6 +293,37 @@ mod tests {
         assert!(Config::from_layers(None, &env(&[("WEKEZA_ENV", "staging")])).is_err());
         assert!(Config::from_layers(None, &env(&[("WEKEZA_SEED_ON_EMPTY", "yes")])).is_err());
         assert!(Config::from_layers(None, &env(&[("WEKEZA_DATABASE_URL", "mysql://x")])).is_err());
+        assert!(Config::from_layers(None, &env(&[("WEKEZA_ISSUER", "bank.example")])).is_err());
+        assert!(
+            Config::from_layers(None, &env(&[("WEKEZA_KEY_ENCRYPTION_KEY", "c2hvcnQ")])).is_err()
+        );
+        let production = env(&[("WEKEZA_ENV", "production")]);
+        assert!(Config::from_layers(None, &production).is_err());
+    }
+
+    #[test]
+    fn issuer_is_configured_or_derived_from_the_listener() -> Result<(), ConfigError> {
+        let public: SocketAddr = ([127, 0, 0, 1], 4321).into();
+        let derived = Config::from_layers(None, &env(&[]))?;
+        assert_eq!(
+            derived.issuer_for(public)?.as_str(),
+            "http://127.0.0.1:4321"
+        );
+        let set = Config::from_layers(
+            None,
+            &env(&[("WEKEZA_ISSUER", "https://api.bank.example/")]),
+        )?;
+        assert_eq!(set.issuer_for(public)?.as_str(), "https://api.bank.example");
+        Ok(())
+    }
+
+    #[test]
+    fn the_key_encryption_key_is_never_printed() -> Result<(), ConfigError> {
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let config = Config::from_layers(None, &env(&[("WEKEZA_KEY_ENCRYPTION_KEY", key)]))?;
+        assert!(config.key_encryption_key()?.is_some());
+        assert!(!format!("{config:?}").contains(key));
+        Ok(())
     }
 
     #[test]

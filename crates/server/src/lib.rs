@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //! - [`config`] — layered configuration (embedded defaults, file, `WEKEZA_*`).
-//! - [`app`] — the public router (gRPC, gRPC-web, REST) and the admin router.
+//! - [`app`] — the public router (gRPC, gRPC-web, REST, the OAuth2 endpoints) and the admin
+//!   router.
 //! - [`rest`] — the REST transcoder, the OpenAPI document and the `/docs` console.
 //! - [`telemetry`] — logging.
 
@@ -24,15 +25,36 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wekeza_domain::{Clock, SystemClock};
-use wekeza_gateway::authn::{Authenticate, NoVerifier};
+use wekeza_gateway::authn::Authenticate;
+use wekeza_identity::{Identity, TokenVerifier};
 
 pub use config::Config;
+
+/// How the gateway authenticates requests.
+#[derive(Clone, Default)]
+pub enum Authenticator {
+    /// The identity service's verifier of the platform's own access tokens (production).
+    #[default]
+    Tokens,
+    /// Another authenticator in front of the token verifier, built from it once the platform is
+    /// up so that it can delegate to it (tests add their own tokens this way).
+    Wrapped(Arc<dyn Fn(TokenVerifier) -> Arc<dyn Authenticate> + Send + Sync>),
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tokens => f.write_str("Authenticator::Tokens"),
+            Self::Wrapped(_) => f.write_str("Authenticator::Wrapped(..)"),
+        }
+    }
+}
 
 /// What the embedding program may swap: the credential verifier and the clock.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Verifies credentials on every request.
-    pub authenticator: Arc<dyn Authenticate>,
+    pub authenticator: Authenticator,
     /// The time source of every service.
     pub clock: Arc<dyn Clock>,
 }
@@ -40,7 +62,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            authenticator: Arc::new(NoVerifier),
+            authenticator: Authenticator::Tokens,
             clock: Arc::new(SystemClock),
         }
     }
@@ -74,8 +96,14 @@ pub async fn serve(
         wekeza_ledger::seed::seed(&db, anchor).await?;
         tracing::info!("seeded the sandbox test customers");
     }
-    let platform = app::Platform::build(&config, db, options).await?;
     let public_addr = public.local_addr()?;
+    let issuer = config.issuer_for(public_addr)?;
+    let settings = wekeza_identity::Settings {
+        issuer,
+        key_encryption_key: config.key_encryption_key()?,
+    };
+    let identity = Identity::start(db.clone(), options.clock.clone(), settings).await?;
+    let platform = app::Platform::build(&config, db, identity, options).await?;
     let admin_addr = admin.local_addr()?;
     let token = CancellationToken::new();
     let public_router = platform.public_router().await?;

@@ -6,7 +6,7 @@ use sea_orm::{
 };
 
 use crate::Result;
-use crate::entity::{accounts, customers, journals, postings};
+use crate::entity::{accounts, consents, customers, journals, postings};
 
 /// Bind parameters per statement; below SQLite's limit (32 766) and PostgreSQL's (65 535).
 const MAX_PARAMETERS: usize = 30_000;
@@ -31,10 +31,11 @@ pub async fn insert_many(
     insert_chunked::<postings::ActiveModel, _>(db, postings).await
 }
 
-/// Deletes every posting, journal, account and customer: the sandbox's reset. Run it in a
-/// transaction with the seed that follows. Tables added later that refer to accounts or
+/// Deletes every consent, posting, journal, account and customer: the sandbox's reset. Run it
+/// in a transaction with the seed that follows. Tables added later that refer to accounts or
 /// customers must be emptied first.
 pub async fn wipe_ledger(db: &impl ConnectionTrait) -> Result<()> {
+    consents::Entity::delete_many().exec(db).await?;
     postings::Entity::delete_many().exec(db).await?;
     journals::Entity::delete_many().exec(db).await?;
     accounts::Entity::delete_many().exec(db).await?;

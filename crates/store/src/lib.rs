@@ -22,6 +22,9 @@
 //!   and TOTP secrets.
 //! - repositories: [`customers`], [`accounts`], [`journals`], [`postings`], [`apps`],
 //!   [`api_keys`].
+//! - [`consents`], [`idempotency`], [`outbox`] — consents with optimistic status changes,
+//!   idempotency records of retried creates, and the transactional outbox of events.
+//! - [`identity`] — the identity service's signing keys, revoked tokens and used JWT ids.
 //! - `testing` (feature `testing`): `TestDatabase`, a fresh, migrated, isolated database per
 //!   test.
 
@@ -29,11 +32,15 @@ pub mod accounts;
 pub mod api_keys;
 pub mod apps;
 mod connect;
+pub mod consents;
 pub mod customers;
 pub mod entity;
 pub mod id;
+pub mod idempotency;
+pub mod identity;
 pub mod journals;
 pub mod migration;
+pub mod outbox;
 pub mod postings;
 pub mod secret;
 #[cfg(feature = "testing")]
@@ -41,7 +48,9 @@ pub mod testing;
 
 pub use connect::{connect, migrate};
 pub use id::{ApiKeyId, JournalId};
-pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr};
+pub use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
+};
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]

@@ -3,10 +3,12 @@
 //! `WEKEZA_TEST_DATABASE_URL` is set), the seeded sandbox and a fixed clock, and hands out real
 //! clients: a tonic [`Channel`] and a reqwest client.
 //!
-//! Until the identity service verifies real tokens, the harness plugs a [`TestTokens`]
-//! authenticator into the gateway's authentication seam: a test registers a [`Principal`] and
-//! gets an opaque bearer token for it. Everything after the seam — policy, services, storage —
-//! is the production code path.
+//! The server verifies real access tokens (the identity service's [`TokenVerifier`]): tests get
+//! them from `/oauth2/token` like any client. In front of it the harness puts [`TestTokens`]: a
+//! test registers a [`Principal`] and gets an opaque `test_…` bearer token for it — the way to
+//! act for a customer until the authorization-code flow exists. Every other credential goes to
+//! the real verifier, and everything after the seam — policy, services, storage — is the
+//! production code path.
 //!
 //! Test-only code: panicking on a broken harness is the right failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -19,18 +21,25 @@ use chrono::{DateTime, TimeZone, Utc};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use wekeza_domain::{
-    AccountId, AppId, ConsentGrant, ConsentId, ManualClock, Permission, Principal, Reason, Scope,
+    AccountId, Clock, Consent, ConsentGrant, ConsentId, ManualClock, Permission, Principal, Reason,
+    Scope,
 };
 use wekeza_gateway::authn::{Authenticate, Credentials};
+use wekeza_identity::TokenVerifier;
 use wekeza_ledger::{AccountQuery, CoreBanking, Customer, SandboxLedger};
 use wekeza_rpc::ApiError;
-use wekeza_server::{Config, Options, Running};
+use wekeza_server::{Authenticator, Config, Options, Running};
+use wekeza_store::TransactionTrait;
+use wekeza_store::apps::{App, NewApp};
 use wekeza_store::testing::TestDatabase;
 
 /// The instant every test server's clock starts at; the sandbox is seeded up to this day.
 pub fn test_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 9, 30, 0).unwrap()
 }
+
+/// The start of every [`TestTokens`] token.
+const TEST_TOKEN_PREFIX: &str = "test_";
 
 /// Bearer tokens registered by tests, each standing for one principal.
 #[derive(Debug, Default)]
@@ -41,7 +50,7 @@ pub struct TestTokens {
 impl TestTokens {
     /// Registers `principal` and returns a fresh token for it.
     pub fn issue(&self, principal: Principal) -> String {
-        let token = format!("test_{}", ulid::Ulid::new());
+        let token = format!("{TEST_TOKEN_PREFIX}{}", ulid::Ulid::new());
         self.principals
             .lock()
             .unwrap()
@@ -50,21 +59,30 @@ impl TestTokens {
     }
 }
 
+/// [`TestTokens`] for `Bearer test_…` tokens, the real verifier for every other request.
+#[derive(Debug)]
+struct TestAuthenticator {
+    tokens: Arc<TestTokens>,
+    verifier: TokenVerifier,
+}
+
 #[async_trait]
-impl Authenticate for TestTokens {
+impl Authenticate for TestAuthenticator {
     async fn authenticate(
         &self,
         credentials: Credentials<'_>,
     ) -> Result<Option<Principal>, ApiError> {
-        let Some(header) = credentials.headers.get("authorization") else {
-            return Ok(None);
-        };
-        let token = header
-            .to_str()
-            .ok()
+        let test_token = credentials
+            .headers
+            .get("authorization")
+            .and_then(|header| header.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::new(Reason::InvalidToken, "malformed authorization"))?;
-        self.principals
+            .filter(|token| token.starts_with(TEST_TOKEN_PREFIX));
+        let Some(token) = test_token else {
+            return self.verifier.authenticate(credentials).await;
+        };
+        self.tokens
+            .principals
             .lock()
             .unwrap()
             .get(token)
@@ -108,8 +126,14 @@ impl TestServer {
         let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let clock = ManualClock::new(test_now());
         let tokens = Arc::new(TestTokens::default());
+        let registry = tokens.clone();
         let options = Options {
-            authenticator: tokens.clone(),
+            authenticator: Authenticator::Wrapped(Arc::new(move |verifier| {
+                Arc::new(TestAuthenticator {
+                    tokens: registry.clone(),
+                    verifier,
+                })
+            })),
             clock: Arc::new(clock.clone()),
         };
         let (stop, stopped) = oneshot::channel::<()>();
@@ -179,7 +203,73 @@ impl TestServer {
             .collect()
     }
 
-    /// A principal for an app acting for `username` under a consent over `accounts` (all the
+    /// Registers a sandbox app named `name` that may request `scopes`.
+    pub async fn create_app(&self, name: &str, scopes: &[Scope]) -> App {
+        let new = NewApp {
+            name: name.to_owned(),
+            scopes: scopes.iter().copied().collect(),
+            ..NewApp::default()
+        };
+        wekeza_store::apps::create(
+            self.database.conn(),
+            new,
+            self.clock.now(),
+            &mut wekeza_store::secret::os_rng(),
+        )
+        .await
+        .unwrap()
+        .app
+    }
+
+    /// A principal for a new sandbox app acting for itself (client credentials) with `scopes`.
+    pub async fn app_principal(&self, scopes: &[Scope]) -> Principal {
+        let app = self.create_app("Test App", scopes).await;
+        Principal {
+            app_id: app.id,
+            scopes: scopes.iter().copied().collect(),
+            customer_id: None,
+            consent: None,
+        }
+    }
+
+    /// Authorises the consent for `username` and `accounts` as the authorization flow does:
+    /// the domain transition, written with its event in one transaction.
+    pub async fn authorise_consent(
+        &self,
+        consent_id: &ConsentId,
+        username: &str,
+        accounts: &[AccountId],
+    ) -> Consent {
+        let customer = self.customer(username).await;
+        let db = self.database.conn();
+        let txn = db.begin().await.unwrap();
+        let consent = wekeza_store::consents::find(&txn, consent_id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no consent {consent_id}"));
+        let app = wekeza_store::apps::find(&txn, &consent.app_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let now = self.clock.now();
+        let authorised = consent
+            .clone()
+            .authorise(customer.id, accounts.iter().cloned().collect(), now)
+            .unwrap();
+        wekeza_consent::lifecycle::record_transition(
+            &txn,
+            &consent,
+            &authorised,
+            &app.client_id,
+            now,
+        )
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+        authorised
+    }
+
+    /// A principal for a new app acting for `username` under a consent over `accounts` (all the
     /// customer's when `None`) with `permissions` and `scopes`.
     pub async fn customer_principal(
         &self,
@@ -194,7 +284,7 @@ impl TestServer {
             None => self.account_ids(&customer).await,
         };
         Principal {
-            app_id: AppId::new_random(test_now()),
+            app_id: self.create_app("Test App", scopes).await.id,
             scopes: scopes.iter().copied().collect(),
             customer_id: Some(customer.id),
             consent: Some(ConsentGrant {

@@ -4,6 +4,8 @@
 
 mod ais;
 mod cli;
+mod consents;
+mod identity;
 mod rest;
 mod smoke;
 mod support;

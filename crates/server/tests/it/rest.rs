@@ -6,9 +6,11 @@ use std::collections::BTreeSet;
 
 use prost_reflect::{DescriptorPool, DynamicMessage};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
+use wekeza_domain::{ConsentGrant, Principal, Scope};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::account_information_service_client::AccountInformationServiceClient;
+use wekeza_proto::v1::consent_service_client::ConsentServiceClient;
 use wekeza_proto::v1::customer_service_client::CustomerServiceClient;
 use wekeza_testkit::TestServer;
 
@@ -192,6 +194,149 @@ async fn every_rest_route_answers_what_grpc_answers() {
         grpc.profile
     );
 
+    // ConsentService: the app's own token for its consents, a customer's for the others.
+    let app = server
+        .app_principal(&[Scope::AccountsRead, Scope::PaymentsInitiate])
+        .await;
+    let app_token = server.token_for(app.clone());
+    let mut consents = ConsentServiceClient::new(server.channel());
+
+    covered.insert("ConsentService.CreateConsent");
+    // One idempotency key over both protocols: gRPC replays what REST created.
+    let body = json!({
+        "type": "CONSENT_TYPE_FUNDS_CONFIRMATION",
+        "fundsConfirmation": { "amount": { "amount": "10.00", "currency": "USD" } }
+    });
+    let response = server
+        .http
+        .post(format!("{}/v1/consents", server.base_url))
+        .bearer_auth(&app_token)
+        .header("idempotency-key", "both-protocols")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let rest: Value = response.json().await.unwrap();
+    let mut request = server.request(
+        &app_token,
+        from_json::<pb::CreateConsentRequest>("CreateConsentRequest", &body),
+    );
+    request
+        .metadata_mut()
+        .insert("idempotency-key", "both-protocols".parse().unwrap());
+    let grpc = consents.create_consent(request).await.unwrap().into_inner();
+    assert_eq!(
+        Some(from_json::<pb::Consent>("Consent", &rest)),
+        grpc.consent
+    );
+    let consent_id = rest["consentId"].as_str().unwrap().to_owned();
+
+    covered.insert("ConsentService.GetConsent");
+    let grpc = consents
+        .get_consent(server.request(
+            &app_token,
+            pb::GetConsentRequest {
+                consent_id: consent_id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, rest) = rest_get(&server, &app_token, &format!("/v1/consents/{consent_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        Some(from_json::<pb::Consent>("Consent", &rest)),
+        grpc.consent
+    );
+
+    covered.insert("ConsentService.GetFundsConfirmation");
+    let authorised = server
+        .authorise_consent(
+            &consent_id.parse().unwrap(),
+            "user_traveller",
+            &[account_id.parse().unwrap()],
+        )
+        .await;
+    let bound = server.token_for(Principal {
+        app_id: app.app_id.clone(),
+        scopes: BTreeSet::from([Scope::PaymentsInitiate]),
+        customer_id: authorised.customer_id.clone(),
+        consent: Some(ConsentGrant {
+            consent_id: authorised.id.clone(),
+            account_ids: authorised.account_ids.clone(),
+            permissions: BTreeSet::new(),
+        }),
+    });
+    let grpc = consents
+        .get_funds_confirmation(server.request(
+            &bound,
+            pb::GetFundsConfirmationRequest {
+                consent_id: consent_id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, rest) = rest_get(
+        &server,
+        &bound,
+        &format!("/v1/consents/{consent_id}/funds-confirmation"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        from_json::<pb::GetFundsConfirmationResponse>("GetFundsConfirmationResponse", &rest),
+        grpc
+    );
+
+    covered.insert("ConsentService.ListCustomerConsents");
+    let grpc = consents
+        .list_customer_consents(server.request(
+            &token,
+            pb::ListCustomerConsentsRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, rest) = rest_get(&server, &token, "/v1/customers/consents?pageSize=1").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        from_json::<pb::ListCustomerConsentsResponse>("ListCustomerConsentsResponse", &rest),
+        grpc
+    );
+    assert_eq!(grpc.consents[0].consent_id, consent_id);
+
+    covered.insert("ConsentService.RevokeConsent");
+    // Revoked over gRPC, then again over REST: answered unchanged, the same consent.
+    let grpc = consents
+        .revoke_consent(server.request(
+            &app_token,
+            pb::RevokeConsentRequest {
+                consent_id: consent_id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = server
+        .http
+        .delete(format!("{}/v1/consents/{consent_id}", server.base_url))
+        .bearer_auth(&app_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let rest: Value = response.json().await.unwrap();
+    assert_eq!(rest["status"], "CONSENT_STATUS_REVOKED");
+    assert_eq!(
+        Some(from_json::<pb::Consent>("Consent", &rest)),
+        grpc.consent
+    );
+
     let routes: BTreeSet<String> = wekeza_server::rest::transcoder(&wekeza_server::app::SERVED)
         .unwrap()
         .routes()
@@ -211,7 +356,11 @@ async fn every_rest_route_answers_what_grpc_answers() {
 }
 
 /// Asserts a problem+json answer with `status` and `reason`, carrying the FAPI interaction id.
-async fn assert_problem(response: reqwest::Response, status: u16, reason: &str) -> Value {
+pub(crate) async fn assert_problem(
+    response: reqwest::Response,
+    status: u16,
+    reason: &str,
+) -> Value {
     assert_eq!(response.status().as_u16(), status);
     let headers = response.headers().clone();
     assert_eq!(

@@ -17,6 +17,7 @@ async fn health_reports_serving() {
         "",
         "wekeza.openbanking.v1.AccountInformationService",
         "wekeza.openbanking.v1.CustomerService",
+        "wekeza.openbanking.v1.ConsentService",
     ] {
         let status = health
             .check(HealthCheckRequest {
@@ -69,6 +70,7 @@ async fn grpcurl_lists_describes_and_calls() {
     for service in [
         "wekeza.openbanking.v1.AccountInformationService",
         "wekeza.openbanking.v1.CustomerService",
+        "wekeza.openbanking.v1.ConsentService",
         "grpc.health.v1.Health",
     ] {
         assert!(
@@ -103,5 +105,9 @@ async fn grpcurl_lists_describes_and_calls() {
     .unwrap();
     assert!(!ok);
     assert!(err.contains("Unauthenticated"), "anonymous AIS call: {err}");
+    assert!(
+        err.contains("\"UNAUTHENTICATED\"") && !err.contains("not recognized"),
+        "grpcurl decodes the ErrorInfo reason through reflection: {err}"
+    );
     server.stop().await;
 }

@@ -162,3 +162,42 @@ impl AppEnvironment {
         }
     }
 }
+
+/// What a consent allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum ConsentKind {
+    /// Read account data.
+    #[sea_orm(string_value = "account_access")]
+    AccountAccess,
+    /// Make one payment.
+    #[sea_orm(string_value = "payment")]
+    Payment,
+    /// Ask whether an account holds an amount.
+    #[sea_orm(string_value = "funds_confirmation")]
+    FundsConfirmation,
+}
+
+/// Where a consent is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum ConsentStatus {
+    /// Created; the customer has not decided yet.
+    #[sea_orm(string_value = "awaiting_authorisation")]
+    AwaitingAuthorisation,
+    /// Authorised by the customer.
+    #[sea_orm(string_value = "authorised")]
+    Authorised,
+    /// Refused by the customer.
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
+    /// Used by its payment.
+    #[sea_orm(string_value = "consumed")]
+    Consumed,
+    /// Revoked by the app or the customer.
+    #[sea_orm(string_value = "revoked")]
+    Revoked,
+    /// Past its expiration time.
+    #[sea_orm(string_value = "expired")]
+    Expired,
+}

@@ -6,7 +6,10 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod apps;
+pub mod consents;
 pub mod customers;
 pub mod enums;
+pub mod idempotency_keys;
 pub mod journals;
+pub mod outbox_events;
 pub mod postings;

@@ -11,6 +11,8 @@ use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_customers_and_ledger;
 mod m20260101_000002_apps;
+mod m20260105_000001_identity;
+mod m20260106_000001_consents_idempotency_outbox;
 
 /// The platform's migrations.
 #[derive(Debug)]
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260101_000001_customers_and_ledger::Migration),
             Box::new(m20260101_000002_apps::Migration),
+            Box::new(m20260105_000001_identity::Migration),
+            Box::new(m20260106_000001_consents_idempotency_outbox::Migration),
         ]
     }
 }

@@ -9,4 +9,5 @@
 
 mod apps;
 mod connect;
+mod consents;
 mod migrations;

@@ -1,0 +1,97 @@
+//! The outbox relay: publishes committed outbox events in id order and marks them published.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use wekeza_domain::Clock;
+use wekeza_store::DatabaseConnection;
+use wekeza_store::outbox::{self, OutboxEvent};
+
+use crate::bus::{Envelope, EventBus};
+
+/// Events read per round trip.
+const BATCH: u64 = 256;
+
+/// Why a relay round failed; the loop logs it and tries again.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// Reading or marking the outbox failed.
+    #[error(transparent)]
+    Store(#[from] wekeza_store::Error),
+    /// The bus refused an event.
+    #[error(transparent)]
+    Bus(#[from] crate::bus::BusError),
+}
+
+/// Moves outbox events onto the bus.
+#[derive(Debug, Clone)]
+pub struct OutboxRelay {
+    db: DatabaseConnection,
+    bus: Arc<dyn EventBus>,
+    clock: Arc<dyn Clock>,
+    /// How long to wait between polls when the outbox is empty.
+    idle: Duration,
+}
+
+fn envelope(event: OutboxEvent) -> Envelope {
+    Envelope {
+        id: event.id,
+        subject: event.subject,
+        event_type: event.event_type,
+        payload: event.payload,
+        created_at: event.created_at,
+    }
+}
+
+impl OutboxRelay {
+    /// A relay from `db`'s outbox to `bus`, polling every `idle` when there is nothing to do.
+    pub fn new(
+        db: DatabaseConnection,
+        bus: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+        idle: Duration,
+    ) -> Self {
+        Self {
+            db,
+            bus,
+            clock,
+            idle,
+        }
+    }
+
+    /// Publishes everything unpublished, oldest first; returns how many events it published.
+    /// An event is marked published only after the bus accepted it, so a failure part-way
+    /// leaves the rest for the next call.
+    pub async fn drain(&self) -> Result<usize, RelayError> {
+        let mut published = 0;
+        loop {
+            let batch = outbox::unpublished(&self.db, BATCH).await?;
+            if batch.is_empty() {
+                return Ok(published);
+            }
+            for event in batch {
+                let id = event.id.clone();
+                self.bus.publish(&envelope(event)).await?;
+                outbox::mark_published(&self.db, &[id], self.clock.now()).await?;
+                published += 1;
+            }
+        }
+    }
+
+    /// Drains at start (recovering events committed before a crash), then keeps draining
+    /// until `stop` is cancelled.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            match self.drain().await {
+                Ok(0) => {}
+                Ok(count) => tracing::debug!(count, "relayed outbox events"),
+                Err(error) => tracing::warn!(%error, "outbox relay round failed; retrying"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(self.idle) => {}
+            }
+        }
+    }
+}

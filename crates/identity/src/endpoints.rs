@@ -1,0 +1,242 @@
+//! The HTTP endpoints of the authorization server: discovery (OpenID Connect Discovery and
+//! RFC 8414 metadata, one document), the JWKS, the token endpoint (client credentials),
+//! introspection (RFC 7662) and revocation (RFC 7009).
+//!
+//! Errors follow RFC 6749 §5.2 (`{"error": …, "error_description": …}`, see [`Error`]); token
+//! and introspection answers are never cached.
+
+use std::collections::BTreeSet;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use wekeza_domain::Scope;
+use wekeza_store::apps::App;
+
+use crate::dpop::{DPOP_HEADER, ProofTarget};
+use crate::form::Form;
+use crate::issuer::{
+    DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, METADATA_PATH, REVOCATION_PATH, TOKEN_PATH,
+};
+use crate::jwt::CLIENT_ALGORITHM_NAMES;
+use crate::tokens::ACCESS_TOKEN_TTL;
+use crate::{Error, Identity};
+
+/// The client authentication methods of every authenticated endpoint.
+const AUTH_METHODS: [&str; 3] = [
+    "private_key_jwt",
+    "client_secret_basic",
+    "client_secret_post",
+];
+
+/// The identity routes, to merge into the public router.
+pub(crate) fn router(identity: Identity) -> Router {
+    Router::new()
+        .route(DISCOVERY_PATH, get(discovery))
+        .route(METADATA_PATH, get(discovery))
+        .route(JWKS_PATH, get(jwks))
+        .route(TOKEN_PATH, post(token))
+        .route(INTROSPECTION_PATH, post(introspect))
+        .route(REVOCATION_PATH, post(revoke))
+        .with_state(identity)
+}
+
+/// A JSON answer that no cache may keep (RFC 6749 §5.1).
+fn no_store(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn answer(result: Result<Value, Error>) -> Response {
+    match result {
+        Ok(body) => no_store(StatusCode::OK, &body),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
+async fn discovery(State(identity): State<Identity>) -> Response {
+    let issuer = identity.issuer();
+    let scopes: Vec<&str> = Scope::ALL.iter().map(|scope| scope.as_str()).collect();
+    let document = json!({
+        "issuer": issuer.as_str(),
+        "jwks_uri": issuer.url(JWKS_PATH),
+        "token_endpoint": issuer.url(TOKEN_PATH),
+        "introspection_endpoint": issuer.url(INTROSPECTION_PATH),
+        "revocation_endpoint": issuer.url(REVOCATION_PATH),
+        "grant_types_supported": ["client_credentials"],
+        "scopes_supported": scopes,
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ALGORITHM_NAMES,
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ALGORITHM_NAMES,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ALGORITHM_NAMES,
+        "dpop_signing_alg_values_supported": CLIENT_ALGORITHM_NAMES,
+    });
+    let mut response = axum::Json(document).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// `GET /oauth2/jwks`: every published signing key. Cached briefly, so a rotation reaches
+/// resource servers well before the old key is withdrawn.
+async fn jwks(State(identity): State<Identity>) -> Response {
+    match identity.inner.keys.jwks(identity.now()).await {
+        Ok(document) => {
+            let mut response = axum::Json(document.as_ref()).into_response();
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `POST /oauth2/token`.
+async fn token(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
+    answer(grant(&identity, &headers, &body).await)
+}
+
+async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<Value, Error> {
+    let now = identity.now();
+    let form = Form::parse(headers, body)?;
+    let grant_type = form.require("grant_type")?;
+    if grant_type != "client_credentials" {
+        return Err(Error::UnsupportedGrantType(format!(
+            "grant_type {grant_type} is not supported"
+        )));
+    }
+    let endpoint = identity.issuer().url(TOKEN_PATH);
+    let app = identity
+        .authenticate_client(headers, &form, &endpoint, now)
+        .await?;
+    let scopes = granted_scopes(&app, form.get("scope"))?;
+    let jkt = if headers.contains_key(DPOP_HEADER) {
+        let target = ProofTarget {
+            method: &Method::POST,
+            url: &endpoint,
+            access_token: None,
+        };
+        Some(identity.verify_dpop_proof(headers, target, now).await?)
+    } else {
+        None
+    };
+    let issued = identity.issue_client_token(&app, &scopes, jkt, now).await?;
+    tracing::info!(
+        client_id = %app.client_id,
+        token_type = issued.claims.token_type(),
+        "issued a client-credentials token"
+    );
+    Ok(json!({
+        "access_token": issued.token,
+        "token_type": issued.claims.token_type(),
+        "expires_in": ACCESS_TOKEN_TTL.num_seconds(),
+        "scope": issued.claims.scope,
+    }))
+}
+
+/// The scopes a client-credentials token gets: those requested, each of which the app must
+/// hold; all of the app's when none are requested.
+fn granted_scopes(app: &App, requested: Option<&str>) -> Result<BTreeSet<Scope>, Error> {
+    let Some(requested) = requested else {
+        return Ok(app.scopes.clone());
+    };
+    let scopes =
+        Scope::parse_list(requested).map_err(|error| Error::InvalidScope(error.to_string()))?;
+    if let Some(missing) = scopes.iter().find(|scope| !app.scopes.contains(scope)) {
+        return Err(Error::InvalidScope(format!(
+            "the client may not request {missing}"
+        )));
+    }
+    Ok(scopes.into_iter().collect())
+}
+
+/// `POST /oauth2/introspect`: a client learns about its own tokens only; anything else,
+/// including other clients' tokens, is `{"active": false}`.
+async fn introspect(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
+    answer(introspection(&identity, &headers, &body).await)
+}
+
+async fn introspection(
+    identity: &Identity,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, Error> {
+    let now = identity.now();
+    let form = Form::parse(headers, body)?;
+    let endpoint = identity.issuer().url(INTROSPECTION_PATH);
+    let app = identity
+        .authenticate_client(headers, &form, &endpoint, now)
+        .await?;
+    let token = form.require("token")?;
+    let claims = match identity.verify_access_token(token, now).await {
+        Ok(claims) if claims.client_id == app.client_id => claims,
+        Ok(_) | Err(Error::InvalidToken(_)) => return Ok(json!({ "active": false })),
+        Err(error) => return Err(error),
+    };
+    let mut body = json!({
+        "active": true,
+        "scope": claims.scope,
+        "client_id": claims.client_id,
+        "sub": claims.sub,
+        "token_type": claims.token_type(),
+        "iss": claims.iss,
+        "aud": claims.aud,
+        "jti": claims.jti,
+        "iat": claims.iat,
+        "exp": claims.exp,
+    });
+    if let Some(confirmation) = &claims.cnf {
+        body["cnf"] = json!({ "jkt": confirmation.jkt });
+    }
+    Ok(body)
+}
+
+/// `POST /oauth2/revoke`: the token stops working on the next call. Unknown, malformed or
+/// expired tokens are answered 200 too (RFC 7009 §2.2); another client's token is refused.
+async fn revoke(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
+    match revocation(&identity, &headers, &body).await {
+        Ok(()) => {
+            let mut response = StatusCode::OK.into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn revocation(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<(), Error> {
+    let now = identity.now();
+    let form = Form::parse(headers, body)?;
+    let endpoint = identity.issuer().url(REVOCATION_PATH);
+    let app = identity
+        .authenticate_client(headers, &form, &endpoint, now)
+        .await?;
+    let token = form.require("token")?;
+    let claims = match identity.decode_access_token(token, now).await {
+        Ok(claims) => claims,
+        Err(Error::InvalidToken(_)) => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    if claims.client_id != app.client_id {
+        return Err(Error::UnauthorizedClient(
+            "the token was issued to another client".into(),
+        ));
+    }
+    identity.revoke(&claims, now).await
+}

@@ -1,0 +1,143 @@
+//! The one error type of the crate. Each variant is an OAuth2 error code (RFC 6749 §5.2,
+//! RFC 6750 §3.1, RFC 9449 §5) — what the endpoints answer as `{"error": …}` — or an internal
+//! failure, which is logged once and answered as a bare `server_error`. On API calls (the
+//! [`TokenVerifier`](crate::TokenVerifier)) every refusal becomes the platform's
+//! `INVALID_TOKEN` reason, so REST answers problem+json and gRPC `UNAUTHENTICATED`.
+//!
+//! Descriptions are shown to the client: they say what is wrong with the request, never what a
+//! secret or token holds, and never whether a client id exists.
+
+use std::panic::Location;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use wekeza_domain::Reason;
+use wekeza_rpc::ApiError;
+
+/// Why an identity operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `invalid_request`: a parameter is missing, repeated or malformed.
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    /// `invalid_client`: client authentication failed (unknown client, wrong secret, bad
+    /// assertion, or a method the client may not use).
+    #[error("invalid_client: {0}")]
+    InvalidClient(String),
+    /// `unauthorized_client`: the client is authenticated but may not do this.
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
+    /// `unsupported_grant_type`: the grant type is not served.
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(String),
+    /// `invalid_scope`: a requested scope is unknown or not the client's.
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    /// `invalid_dpop_proof`: the DPoP proof is missing where needed, malformed, or does not
+    /// match the request.
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(String),
+    /// `invalid_token`: the access token is malformed, expired, revoked, or not ours.
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
+    /// The configuration cannot be used (e.g. the issuer URL).
+    #[error("invalid identity configuration: {0}")]
+    Config(String),
+    /// Storage failed.
+    #[error("identity storage failed: {0}")]
+    Store(#[from] wekeza_store::Error),
+    /// A signing key could not be created, read or used (a bug or a corrupt key row).
+    #[error("signing key failure: {0}")]
+    Key(String),
+}
+
+impl Error {
+    /// The RFC error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidClient(_) => "invalid_client",
+            Self::UnauthorizedClient(_) => "unauthorized_client",
+            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::Config(_) | Self::Store(_) | Self::Key(_) => "server_error",
+        }
+    }
+
+    /// The HTTP status the endpoints answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidClient(_) | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::Config(_) | Self::Store(_) | Self::Key(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn is_internal(&self) -> bool {
+        matches!(self, Self::Config(_) | Self::Store(_) | Self::Key(_))
+    }
+
+    /// The description safe to show the client.
+    fn description(&self) -> &str {
+        match self {
+            Self::InvalidRequest(text)
+            | Self::InvalidClient(text)
+            | Self::UnauthorizedClient(text)
+            | Self::UnsupportedGrantType(text)
+            | Self::InvalidScope(text)
+            | Self::InvalidDpopProof(text)
+            | Self::InvalidToken(text) => text,
+            Self::Config(_) | Self::Store(_) | Self::Key(_) => "internal error",
+        }
+    }
+
+    /// Logs an internal failure once, with the caller's location; client errors are not logged
+    /// (they are the client's business, and may be numerous).
+    #[track_caller]
+    pub(crate) fn log_if_internal(&self) {
+        if self.is_internal() {
+            let location = Location::caller();
+            tracing::error!(%location, error = %self, "identity internal error");
+        }
+    }
+}
+
+/// The RFC 6749 §5.2 error response: JSON, never cached; `invalid_client` carries the Basic
+/// challenge (RFC 6749 requires it when the client tried HTTP Basic; harmless otherwise).
+impl IntoResponse for Error {
+    #[track_caller]
+    fn into_response(self) -> Response {
+        self.log_if_internal();
+        let body = serde_json::json!({
+            "error": self.code(),
+            "error_description": self.description(),
+        });
+        let mut response = (self.status(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if matches!(self, Self::InvalidClient(_)) {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"wekeza\""),
+            );
+        }
+        response
+    }
+}
+
+/// On API calls every refusal is `INVALID_TOKEN`; internal failures are logged once and become
+/// `INTERNAL`.
+impl From<Error> for ApiError {
+    #[track_caller]
+    fn from(error: Error) -> ApiError {
+        if error.is_internal() {
+            ApiError::internal(&error)
+        } else {
+            ApiError::new(Reason::InvalidToken, error.description())
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The platform's signing keys: ES256 (P-256) key pairs persisted in the database, created on
+//! first start, rotated with overlap, and published as the JWKS.
+//!
+//! One key signs at a time: the newest unretired one. When it is [`ROTATION_PERIOD`] old the
+//! next load creates a new key and *retires* the old one, which stays in the JWKS — and keeps
+//! verifying — for [`RETIRED_KEY_PUBLISHED_FOR`], far longer than any token it signed lives.
+//! Every instance reloads the keys from the database at least every [`REFRESH_EVERY`], and at
+//! once (at most once a second) when a token names a key it does not know, so instances agree
+//! on the keys after another one rotated them.
+//!
+//! Private keys are stored as PKCS#8 DER, sealed with AES-256-GCM under the configured
+//! [`KeyEncryptionKey`] (`aes256gcm:<key fingerprint>:<nonce>:<ciphertext>`, the key id as
+//! associated data, so a sealed key cannot be moved to another row), or in the clear
+//! (`pkcs8:<base64>`) when none is configured. Keys stored in the clear stay readable after a
+//! key-encryption key is configured; new keys are sealed. Private keys never leave this module:
+//! no `Debug` output, no log line shows them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use rand::RngCore;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use wekeza_store::DatabaseConnection;
+use wekeza_store::identity::signing_keys::{self, SigningKey};
+
+use crate::Error;
+
+/// The algorithm of the platform's tokens.
+pub(crate) const SIGNING_ALGORITHM: Algorithm = Algorithm::ES256;
+/// The name of [`SIGNING_ALGORITHM`].
+pub(crate) const SIGNING_ALGORITHM_NAME: &str = "ES256";
+/// How long a key signs before a new one replaces it.
+pub const ROTATION_PERIOD: Duration = Duration::days(30);
+/// How long a retired key stays published (and verifies): much longer than any token lives.
+pub const RETIRED_KEY_PUBLISHED_FOR: Duration = Duration::hours(1);
+/// How often an instance re-reads the keys from the database.
+pub const REFRESH_EVERY: Duration = Duration::seconds(60);
+/// The least time between two reloads caused by unknown key ids.
+const RELOAD_FOR_UNKNOWN_KID_GAP: Duration = Duration::seconds(1);
+/// The stored format of private keys in the clear.
+const PKCS8_PREFIX: &str = "pkcs8:";
+/// The stored format of sealed private keys.
+const SEALED_PREFIX: &str = "aes256gcm:";
+
+/// The key that seals the signing keys at rest: 256 bits, configured as base64.
+#[derive(Clone)]
+pub struct KeyEncryptionKey([u8; 32]);
+
+impl fmt::Debug for KeyEncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyEncryptionKey({})", self.fingerprint())
+    }
+}
+
+impl KeyEncryptionKey {
+    /// Reads a key written as base64 (standard or URL-safe, padded or not) of 32 bytes.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let text = text.trim().trim_end_matches('=');
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+            .map_err(|_| Error::Config("the key-encryption key is not base64".into()))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| {
+            Error::Config("the key-encryption key must be 32 bytes (256 bits)".into())
+        })?;
+        Ok(Self(key))
+    }
+
+    /// Names the key without revealing it: the first 8 bytes of its SHA-256, hex.
+    fn fingerprint(&self) -> String {
+        Sha256::digest(self.0)
+            .iter()
+            .take(8)
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    fn cipher(&self) -> Result<Aes256Gcm, Error> {
+        Aes256Gcm::new_from_slice(&self.0).map_err(|_| Error::Key("bad key-encryption key".into()))
+    }
+
+    /// `der` sealed for the row `kid`.
+    fn seal(&self, kid: &str, der: &[u8]) -> Result<String, Error> {
+        let mut nonce = [0u8; 12];
+        wekeza_store::secret::os_rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher()?
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: der,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .map_err(|_| Error::Key("cannot seal a signing key".into()))?;
+        Ok(format!(
+            "{SEALED_PREFIX}{}:{}:{}",
+            self.fingerprint(),
+            URL_SAFE_NO_PAD.encode(nonce),
+            URL_SAFE_NO_PAD.encode(sealed)
+        ))
+    }
+
+    /// The DER sealed in `stored` (without its prefix) for the row `kid`.
+    fn open(&self, kid: &str, stored: &str) -> Result<Vec<u8>, Error> {
+        let corrupt = || Error::Key(format!("unreadable sealed private key {kid}"));
+        let mut parts = stored.split(':');
+        let (Some(fingerprint), Some(nonce), Some(sealed), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(corrupt());
+        };
+        if fingerprint != self.fingerprint() {
+            return Err(Error::Key(format!(
+                "private key {kid} is sealed under another key-encryption key ({fingerprint})"
+            )));
+        }
+        let nonce = URL_SAFE_NO_PAD.decode(nonce).map_err(|_| corrupt())?;
+        let sealed = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| corrupt())?;
+        if nonce.len() != 12 {
+            return Err(corrupt());
+        }
+        self.cipher()?
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &sealed,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .map_err(|_| corrupt())
+    }
+}
+
+/// The key that signs.
+#[derive(Clone)]
+pub(crate) struct ActiveKey {
+    /// Its id, put in every token's header.
+    pub(crate) kid: String,
+    /// The private key.
+    pub(crate) encoding: EncodingKey,
+}
+
+/// What was read from the database in one go.
+struct Loaded {
+    active: ActiveKey,
+    verifying: HashMap<String, DecodingKey>,
+    jwks: Arc<Value>,
+    loaded_at: DateTime<Utc>,
+}
+
+/// The keys, cached in memory and refreshed from the database.
+pub(crate) struct KeyRing {
+    db: DatabaseConnection,
+    sealing: Option<KeyEncryptionKey>,
+    state: RwLock<Arc<Loaded>>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.snapshot();
+        f.debug_struct("KeyRing")
+            .field("signing_kid", &state.active.kid)
+            .field("published", &state.verifying.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    /// Loads the keys, creating the first one (or a replacement for one past its rotation
+    /// period) when needed.
+    pub(crate) async fn load(
+        db: DatabaseConnection,
+        sealing: Option<KeyEncryptionKey>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Error> {
+        let loaded = fetch(&db, sealing.as_ref(), now).await?;
+        Ok(Self {
+            db,
+            sealing,
+            state: RwLock::new(Arc::new(loaded)),
+        })
+    }
+
+    fn snapshot(&self) -> Arc<Loaded> {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn reload(&self, now: DateTime<Utc>) -> Result<Arc<Loaded>, Error> {
+        let loaded = Arc::new(fetch(&self.db, self.sealing.as_ref(), now).await?);
+        *self.state.write().unwrap_or_else(PoisonError::into_inner) = loaded.clone();
+        Ok(loaded)
+    }
+
+    /// The keys, re-read when the cache is older than [`REFRESH_EVERY`].
+    async fn current(&self, now: DateTime<Utc>) -> Result<Arc<Loaded>, Error> {
+        let state = self.snapshot();
+        if now - state.loaded_at >= REFRESH_EVERY || now < state.loaded_at {
+            self.reload(now).await
+        } else {
+            Ok(state)
+        }
+    }
+
+    /// The key to sign with now.
+    pub(crate) async fn signer(&self, now: DateTime<Utc>) -> Result<ActiveKey, Error> {
+        Ok(self.current(now).await?.active.clone())
+    }
+
+    /// The public key named `kid`, if it is published.
+    pub(crate) async fn verifying_key(
+        &self,
+        kid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DecodingKey>, Error> {
+        let state = self.current(now).await?;
+        if let Some(key) = state.verifying.get(kid) {
+            return Ok(Some(key.clone()));
+        }
+        // Another instance may have rotated: look again, but not for every garbage kid.
+        if now - state.loaded_at < RELOAD_FOR_UNKNOWN_KID_GAP {
+            return Ok(None);
+        }
+        Ok(self.reload(now).await?.verifying.get(kid).cloned())
+    }
+
+    /// The JWKS document: every published public key.
+    pub(crate) async fn jwks(&self, now: DateTime<Utc>) -> Result<Arc<Value>, Error> {
+        Ok(self.current(now).await?.jwks.clone())
+    }
+}
+
+/// Reads the published keys, rotating first if no key may sign any more.
+async fn fetch(
+    db: &DatabaseConnection,
+    sealing: Option<&KeyEncryptionKey>,
+    now: DateTime<Utc>,
+) -> Result<Loaded, Error> {
+    let retired_after = now - RETIRED_KEY_PUBLISHED_FOR;
+    let mut rows = signing_keys::published(db, retired_after).await?;
+    let needs_rotation = rows
+        .iter()
+        .rev()
+        .find(|row| row.retired_at.is_none())
+        .is_none_or(|row| now - row.created_at >= ROTATION_PERIOD);
+    if needs_rotation {
+        let key = generate(sealing, now)?;
+        tracing::info!(kid = %key.kid, "created a new token-signing key");
+        signing_keys::rotate_to(db, key).await?;
+        signing_keys::delete_retired(db, retired_after).await?;
+        rows = signing_keys::published(db, retired_after).await?;
+    }
+    let active_row = rows
+        .iter()
+        .rev()
+        .find(|row| row.retired_at.is_none())
+        .ok_or_else(|| Error::Key("no signing key after rotation".into()))?;
+    let active = ActiveKey {
+        kid: active_row.kid.clone(),
+        encoding: encoding_key(active_row, sealing)?,
+    };
+    let mut verifying = HashMap::new();
+    let mut published = Vec::new();
+    for row in &rows {
+        let jwk: Value = serde_json::from_str(&row.public_jwk)
+            .map_err(|_| Error::Key(format!("unreadable public key {}", row.kid)))?;
+        let typed: Jwk = serde_json::from_value(jwk.clone())
+            .map_err(|_| Error::Key(format!("unreadable public key {}", row.kid)))?;
+        let decoding = DecodingKey::from_jwk(&typed)
+            .map_err(|_| Error::Key(format!("unusable public key {}", row.kid)))?;
+        verifying.insert(row.kid.clone(), decoding);
+        published.push(jwk);
+    }
+    Ok(Loaded {
+        active,
+        verifying,
+        jwks: Arc::new(json!({ "keys": published })),
+        loaded_at: now,
+    })
+}
+
+/// The signing key of a stored row, checked to be a P-256 private key.
+fn encoding_key(
+    row: &SigningKey,
+    sealing: Option<&KeyEncryptionKey>,
+) -> Result<EncodingKey, Error> {
+    let corrupt = || Error::Key(format!("unreadable private key {}", row.kid));
+    let der = if let Some(clear) = row.private_key.strip_prefix(PKCS8_PREFIX) {
+        STANDARD.decode(clear).map_err(|_| corrupt())?
+    } else if let Some(sealed) = row.private_key.strip_prefix(SEALED_PREFIX) {
+        let key = sealing.ok_or_else(|| {
+            Error::Key(format!(
+                "private key {} is sealed: configure its key-encryption key",
+                row.kid
+            ))
+        })?;
+        key.open(&row.kid, sealed)?
+    } else {
+        return Err(corrupt());
+    };
+    p256::SecretKey::from_pkcs8_der(&der).map_err(|_| corrupt())?;
+    Ok(EncodingKey::from_ec_der(&der))
+}
+
+/// A fresh P-256 key pair as a row, created at `now`, its private key sealed if `sealing`.
+fn generate(sealing: Option<&KeyEncryptionKey>, now: DateTime<Utc>) -> Result<SigningKey, Error> {
+    let mut rng = wekeza_store::secret::os_rng();
+    let secret = loop {
+        // A random 256-bit string is a valid scalar but with probability ~2^-32 of being ≥ n.
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        if let Ok(secret) = p256::SecretKey::from_slice(&bytes) {
+            break secret;
+        }
+    };
+    let der = secret
+        .to_pkcs8_der()
+        .map_err(|_| Error::Key("cannot encode a new key".into()))?;
+    let point = secret.public_key().to_encoded_point(false);
+    let (Some(x), Some(y)) = (point.x(), point.y()) else {
+        return Err(Error::Key("new key has no affine coordinates".into()));
+    };
+    let kid = wekeza_store::secret::random_token(12, &mut rng);
+    let jwk = json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": URL_SAFE_NO_PAD.encode(x),
+        "y": URL_SAFE_NO_PAD.encode(y),
+        "kid": kid,
+        "alg": SIGNING_ALGORITHM_NAME,
+        "use": "sig",
+    });
+    let private_key = match sealing {
+        Some(key) => key.seal(&kid, der.as_bytes())?,
+        None => format!("{PKCS8_PREFIX}{}", STANDARD.encode(der.as_bytes())),
+    };
+    Ok(SigningKey {
+        kid,
+        algorithm: SIGNING_ALGORITHM_NAME.to_owned(),
+        private_key,
+        public_jwk: jwk.to_string(),
+        created_at: now,
+        retired_at: None,
+    })
+}

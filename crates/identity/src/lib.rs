@@ -1,0 +1,130 @@
+//! The platform's OAuth2 authorization server, and the verifier of the access tokens it issues.
+//!
+//! Owns the token-signing keys (ES256, persisted, rotated with overlap) and what is published
+//! about them (JWKS, discovery), the token endpoint (the client-credentials grant; client
+//! authentication by `private_key_jwt`, or by client secret for sandbox apps; DPoP-bound tokens,
+//! RFC 9449), introspection (RFC 7662) and revocation (RFC 7009) — and [`TokenVerifier`], the
+//! gateway's production authenticator, which turns those tokens back into a
+//! [`Principal`](wekeza_domain::Principal) on every API call, REST and gRPC alike.
+//!
+//! Depends on `domain`, `store` (apps, and the identity tables), the gateway's authentication
+//! seam and `rpc`'s error type; never on a service crate. Time comes from the injected
+//! [`Clock`]: no check here reads the wall clock. No secret, key or token reaches a log line.
+//!
+//! # Layout
+//! - [`issuer`] — the issuer URL, the endpoint paths, URL normalisation for DPoP.
+//! - `keys` — the signing keys: creation, rotation, reload, JWKS.
+//! - `tokens` — access tokens: claims, signing, verification, revocation.
+//! - `client_auth` — client authentication at the endpoints.
+//! - `dpop` — DPoP proof checks (RFC 9449 §4.3).
+//! - `replay` — single-use `jti`s and the purge of expired rows.
+//! - `endpoints` — the HTTP routes; `form` — their form bodies; `jwt` — JOSE helpers.
+//! - [`verifier`] — [`TokenVerifier`]; [`challenge`] — `WWW-Authenticate` on refused calls.
+//! - [`error`] — [`Error`], the OAuth2 error codes.
+//! - `testing` (feature `testing`) — `ClientKey`, a client's key for tests.
+
+pub mod challenge;
+mod client_auth;
+mod dpop;
+mod endpoints;
+pub mod error;
+mod form;
+pub mod issuer;
+mod jwt;
+mod keys;
+mod replay;
+mod tokens;
+pub mod verifier;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use wekeza_domain::Clock;
+use wekeza_store::DatabaseConnection;
+
+pub use client_auth::ASSERTION_TYPE;
+pub use dpop::DPOP_HEADER;
+pub use error::Error;
+pub use issuer::Issuer;
+pub use keys::{KeyEncryptionKey, RETIRED_KEY_PUBLISHED_FOR, ROTATION_PERIOD};
+pub use tokens::ACCESS_TOKEN_TTL;
+pub use verifier::TokenVerifier;
+
+/// What the authorization server is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `iss` of every token, and the public base URL.
+    pub issuer: Issuer,
+    /// Seals the private signing keys at rest; `None` stores them in the clear.
+    pub key_encryption_key: Option<KeyEncryptionKey>,
+}
+
+/// The authorization server: cheap to clone, all clones share one state.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Apps, keys, revocations and used ids.
+    db: DatabaseConnection,
+    /// Every time check reads this clock.
+    clock: Arc<dyn Clock>,
+    /// `iss` of every token, and the public base URL.
+    issuer: Issuer,
+    /// The signing keys.
+    keys: keys::KeyRing,
+    /// Single-use ids.
+    replays: replay::Replays,
+}
+
+impl Identity {
+    /// Loads the signing keys (creating the first one on a fresh database, or a replacement
+    /// for one past its rotation period) and serves as `settings.issuer`.
+    pub async fn start(
+        db: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Result<Self, Error> {
+        let Settings {
+            issuer,
+            key_encryption_key,
+        } = settings;
+        let keys = keys::KeyRing::load(db.clone(), key_encryption_key, clock.now()).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                replays: replay::Replays::new(db.clone()),
+                db,
+                clock,
+                issuer,
+                keys,
+            }),
+        })
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &Issuer {
+        &self.inner.issuer
+    }
+
+    /// The authenticator the gateway runs on every request.
+    pub fn verifier(&self) -> TokenVerifier {
+        TokenVerifier::new(self.clone())
+    }
+
+    /// The routes of discovery, JWKS, token, introspection and revocation.
+    pub fn router(&self) -> axum::Router {
+        endpoints::router(self.clone())
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+}
+
+#[cfg(test)]
+mod tests;

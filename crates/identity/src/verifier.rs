@@ -1,0 +1,112 @@
+//! [`TokenVerifier`]: the gateway's production authenticator. Turns the access token of an API
+//! call — `Authorization: Bearer <jwt>`, or `Authorization: DPoP <jwt>` with a `DPoP` proof —
+//! into the [`Principal`] the services read.
+//!
+//! A DPoP-bound token presented as Bearer is refused (RFC 9449 §7.1), and so is an unbound
+//! token presented with the DPoP scheme. The proof's `htu` is compared with the request's URL
+//! as the client addressed it: the issuer (the public base URL) followed by the request path.
+
+use async_trait::async_trait;
+use http::header;
+use subtle::ConstantTimeEq;
+use wekeza_domain::{AppId, Principal, Scope};
+use wekeza_gateway::authn::{Authenticate, Credentials};
+use wekeza_rpc::ApiError;
+
+use crate::dpop::ProofTarget;
+use crate::tokens::AccessClaims;
+use crate::{Error, Identity};
+
+/// Verifies the platform's own access tokens on API calls.
+#[derive(Debug, Clone)]
+pub struct TokenVerifier {
+    identity: Identity,
+}
+
+impl TokenVerifier {
+    pub(crate) fn new(identity: Identity) -> Self {
+        Self { identity }
+    }
+
+    async fn verify(&self, credentials: Credentials<'_>) -> Result<Option<Principal>, Error> {
+        let invalid = |why: &str| Error::InvalidToken(why.to_owned());
+        let mut values = credentials.headers.get_all(header::AUTHORIZATION).iter();
+        let Some(value) = values.next() else {
+            // API keys identify an app for limits; they never stand for a token.
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(invalid("more than one Authorization header"));
+        }
+        let (scheme, token) = value
+            .to_str()
+            .ok()
+            .and_then(|value| value.split_once(' '))
+            .map(|(scheme, token)| (scheme, token.trim()))
+            .ok_or_else(|| invalid("malformed Authorization header"))?;
+        let dpop = if scheme.eq_ignore_ascii_case("dpop") {
+            true
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            false
+        } else {
+            return Err(invalid("use the Bearer or DPoP scheme"));
+        };
+        let now = self.identity.now();
+        let claims = self.identity.verify_access_token(token, now).await?;
+        match (&claims.cnf, dpop) {
+            (None, false) => {}
+            (Some(_), false) => {
+                return Err(invalid(
+                    "this token is bound to a DPoP key: use the DPoP scheme with a proof",
+                ));
+            }
+            (None, true) => return Err(invalid("this token is not DPoP-bound: use Bearer")),
+            (Some(confirmation), true) => {
+                let url = self.identity.issuer().url(credentials.uri.path());
+                let target = ProofTarget {
+                    method: credentials.method,
+                    url: &url,
+                    access_token: Some(token),
+                };
+                let thumbprint = self
+                    .identity
+                    .verify_dpop_proof(credentials.headers, target, now)
+                    .await?;
+                if !bool::from(thumbprint.as_bytes().ct_eq(confirmation.jkt.as_bytes())) {
+                    return Err(invalid("the DPoP proof is not signed by the token's key"));
+                }
+            }
+        }
+        principal(&claims).map(Some)
+    }
+}
+
+/// The caller a verified token stands for.
+///
+/// Client-credentials tokens act for the app alone. Consent-bound tokens (authorization code,
+/// CIBA) will carry a `consent_id`: the consent lookup that resolves it into the customer and a
+/// `ConsentGrant` — refusing a consent that is no longer AUTHORISED — plugs in here.
+fn principal(claims: &AccessClaims) -> Result<Principal, Error> {
+    let app_id: AppId = claims
+        .client_id
+        .parse()
+        .map_err(|_| Error::InvalidToken("unknown client".into()))?;
+    let scopes = Scope::parse_list(&claims.scope)
+        .map_err(|_| Error::InvalidToken("unknown scope".into()))?;
+    Ok(Principal {
+        app_id,
+        scopes: scopes.into_iter().collect(),
+        customer_id: None,
+        consent: None,
+    })
+}
+
+#[async_trait]
+impl Authenticate for TokenVerifier {
+    async fn authenticate(
+        &self,
+        credentials: Credentials<'_>,
+    ) -> Result<Option<Principal>, ApiError> {
+        self.verify(credentials).await.map_err(ApiError::from)
+    }
+}

@@ -1,0 +1,95 @@
+//! The transactional outbox: events are appended in the transaction of the state change they
+//! describe, so a change is never committed without its event (nor an event without its
+//! change). The relay reads [`unpublished`] events in id order, publishes them and
+//! [`mark_published`]s them; a crash in between publishes again, and consumers dedupe by id.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use wekeza_domain::EventId;
+
+use crate::entity::outbox_events::{self, Column, Entity};
+use crate::{Error, Result};
+
+/// One event in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    /// `evt_…`, stable across redeliveries. Ids made with `EventId::new_monotonic` keep the
+    /// order the events were appended in.
+    pub id: EventId,
+    /// The bus subject, e.g. `wekeza.events.consent.status_changed`.
+    pub subject: String,
+    /// The event type, e.g. `consent.status_changed`.
+    pub event_type: String,
+    /// The id of what changed (`cns_…`, `pay_…`).
+    pub aggregate_id: String,
+    /// The encoded event envelope.
+    pub payload: Vec<u8>,
+    /// When the change happened.
+    pub created_at: DateTime<Utc>,
+    /// When the relay published it.
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// Appends `event`. Run it in the transaction of the change it describes.
+pub async fn append(db: &impl ConnectionTrait, event: OutboxEvent) -> Result<()> {
+    let row = outbox_events::Model {
+        id: event.id.to_string(),
+        subject: event.subject,
+        event_type: event.event_type,
+        aggregate_id: event.aggregate_id,
+        payload: event.payload,
+        created_at: event.created_at,
+        published_at: event.published_at,
+    };
+    Entity::insert(outbox_events::ActiveModel::from(row))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Up to `limit` events not yet published, oldest id first.
+pub async fn unpublished(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<OutboxEvent>> {
+    Entity::find()
+        .filter(Column::PublishedAt.is_null())
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Records that the events `ids` were published at `now` (the first publication counts).
+pub async fn mark_published(
+    db: &impl ConnectionTrait,
+    ids: &[EventId],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    Entity::update_many()
+        .col_expr(Column::PublishedAt, Expr::value(Some(now)))
+        .filter(Column::Id.is_in(ids.iter().map(EventId::as_str)))
+        .filter(Column::PublishedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+fn from_row(row: outbox_events::Model) -> Result<OutboxEvent> {
+    Ok(OutboxEvent {
+        id: row
+            .id
+            .parse()
+            .map_err(|_| Error::Corrupt(format!("outbox_events.id {}", row.id)))?,
+        subject: row.subject,
+        event_type: row.event_type,
+        aggregate_id: row.aggregate_id,
+        payload: row.payload,
+        created_at: row.created_at,
+        published_at: row.published_at,
+    })
+}
