@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, Method, Uri};
-use wekeza_domain::{Principal, Reason};
+use wekeza_domain::Principal;
 use wekeza_rpc::ApiError;
 
 /// What an authenticator sees of a request.
@@ -26,14 +26,6 @@ pub struct Credentials<'a> {
     pub uri: &'a Uri,
 }
 
-impl Credentials<'_> {
-    /// Whether the request carries any credential at all.
-    pub fn present(&self) -> bool {
-        self.headers.contains_key(http::header::AUTHORIZATION)
-            || self.headers.contains_key("x-api-key")
-    }
-}
-
 /// Verifies credentials.
 #[async_trait]
 pub trait Authenticate: Send + Sync + std::fmt::Debug {
@@ -42,28 +34,6 @@ pub trait Authenticate: Send + Sync + std::fmt::Debug {
         &self,
         credentials: Credentials<'_>,
     ) -> Result<Option<Principal>, ApiError>;
-}
-
-/// The authenticator of a platform without a token verifier: requests without credentials are
-/// anonymous, and any credential presented is refused as not verifiable.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoVerifier;
-
-#[async_trait]
-impl Authenticate for NoVerifier {
-    async fn authenticate(
-        &self,
-        credentials: Credentials<'_>,
-    ) -> Result<Option<Principal>, ApiError> {
-        if credentials.present() {
-            Err(ApiError::new(
-                Reason::InvalidToken,
-                "the credentials could not be verified",
-            ))
-        } else {
-            Ok(None)
-        }
-    }
 }
 
 /// The outcome of authentication, stored in the request extensions.

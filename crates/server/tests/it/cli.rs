@@ -179,7 +179,7 @@ async fn serve_starts_answers_and_stops_on_sigterm() {
     assert_eq!(
         anonymous.status(),
         401,
-        "no verifier accepts a missing token"
+        "a missing token is refused"
     );
 
     let pid = child.id().to_string();
