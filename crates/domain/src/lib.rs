@@ -1,5 +1,5 @@
 //! The banking vocabulary every other crate speaks: typed ids, money, scopes, the caller's
-//! [`Principal`], the [`Consent`] lifecycle, the injectable [`Clock`] and the stable error
+//! [`Principal`], the [`Consent`] and [`Payment`] lifecycles, the injectable [`Clock`] and the stable error
 //! [`Reason`] codes.
 //!
 //! Owns no I/O and depends on no framework (no tonic, axum or sea-orm): services, storage and
@@ -11,6 +11,7 @@
 //! - [`scope`] — OAuth2 scopes and consent permissions.
 //! - [`principal`] — who is calling, as the gateway established it.
 //! - [`consent`] — consents and their lifecycle (transitions take `now`; expiry is lazy).
+//! - [`payment`] — payments and their lifecycle (transitions take `now`).
 //! - [`clock`] — the time source, swappable in tests.
 //! - [`reason`] — machine-readable error reasons shared by gRPC and REST.
 
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod consent;
 pub mod id;
 pub mod money;
+pub mod payment;
 pub mod principal;
 pub mod reason;
 pub mod scope;
@@ -32,6 +34,7 @@ pub use id::{
     InvoiceId, PaymentId, TransactionId,
 };
 pub use money::{Currency, Money, MoneyError};
+pub use payment::{Creditor, NewPayment, Payment, PaymentError, PaymentStatus};
 pub use principal::{ConsentGrant, Principal};
 pub use reason::{ErrorClass, Reason};
 pub use scope::{Permission, Scope};

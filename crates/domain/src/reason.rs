@@ -114,6 +114,12 @@ reasons! {
     InsufficientFunds => "INSUFFICIENT_FUNDS", FailedPrecondition;
     /// The fraud checks refused the payment.
     FraudSuspected => "FRAUD_SUSPECTED", FailedPrecondition;
+    /// The fraud checks want the customer to pass a step-up authentication (an extra factor)
+    /// before the payment can be made.
+    StepUpRequired => "STEP_UP_REQUIRED", FailedPrecondition;
+    /// The payment was accepted, but the ledger could not settle it (a payment's
+    /// `status_reason`, not an error answer).
+    SettlementFailed => "SETTLEMENT_FAILED", FailedPrecondition;
     /// The state of the resource does not allow the operation.
     InvalidStateTransition => "INVALID_STATE_TRANSITION", FailedPrecondition;
     /// A rate limit or quota was hit.
@@ -122,6 +128,16 @@ reasons! {
     Unavailable => "UNAVAILABLE", Unavailable;
     /// An unexpected failure; the request id identifies it in the logs.
     Internal => "INTERNAL", Internal;
+}
+
+impl Reason {
+    /// The reason whose code is `code`, if any (for reading stored reasons back).
+    pub fn from_code(code: &str) -> Option<Reason> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|reason| reason.code() == code)
+    }
 }
 
 impl fmt::Display for Reason {
@@ -140,6 +156,7 @@ mod tests {
         for reason in Reason::ALL {
             let code = reason.code();
             assert!(seen.insert(code), "duplicate {code}");
+            assert_eq!(Reason::from_code(code), Some(*reason));
             assert!(
                 code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
                 "{code}"

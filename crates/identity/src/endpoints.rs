@@ -1,6 +1,7 @@
 //! The HTTP endpoints of the authorization server: discovery (OpenID Connect Discovery and
-//! RFC 8414 metadata, one document), the JWKS, the token endpoint (client credentials),
-//! introspection (RFC 7662) and revocation (RFC 7009).
+//! RFC 8414 metadata, one document), the JWKS, the token endpoint (client credentials,
+//! authorization code, refresh token), introspection (RFC 7662) and revocation (RFC 7009) of
+//! access and refresh tokens.
 //!
 //! Errors follow RFC 6749 §5.2 (`{"error": …, "error_description": …}`, see [`Error`]); token
 //! and introspection answers are never cached.
@@ -13,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use wekeza_domain::Scope;
 use wekeza_store::apps::App;
@@ -20,7 +22,8 @@ use wekeza_store::apps::App;
 use crate::dpop::{DPOP_HEADER, ProofTarget};
 use crate::form::Form;
 use crate::issuer::{
-    DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, METADATA_PATH, REVOCATION_PATH, TOKEN_PATH,
+    AUTHORIZATION_PATH, DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, METADATA_PATH, PAR_PATH,
+    REVOCATION_PATH, TOKEN_PATH,
 };
 use crate::jwt::CLIENT_ALGORITHM_NAMES;
 use crate::tokens::ACCESS_TOKEN_TTL;
@@ -39,6 +42,7 @@ pub(crate) fn router(identity: Identity) -> Router {
         .route(DISCOVERY_PATH, get(discovery))
         .route(METADATA_PATH, get(discovery))
         .route(JWKS_PATH, get(jwks))
+        .route(PAR_PATH, post(par))
         .route(TOKEN_PATH, post(token))
         .route(INTROSPECTION_PATH, post(introspect))
         .route(REVOCATION_PATH, post(revoke))
@@ -68,10 +72,18 @@ async fn discovery(State(identity): State<Identity>) -> Response {
     let document = json!({
         "issuer": issuer.as_str(),
         "jwks_uri": issuer.url(JWKS_PATH),
+        "authorization_endpoint": issuer.url(AUTHORIZATION_PATH),
+        "pushed_authorization_request_endpoint": issuer.url(PAR_PATH),
+        "require_pushed_authorization_requests": true,
         "token_endpoint": issuer.url(TOKEN_PATH),
         "introspection_endpoint": issuer.url(INTROSPECTION_PATH),
         "revocation_endpoint": issuer.url(REVOCATION_PATH),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": [crate::pkce::S256],
+        "authorization_response_iss_parameter_supported": true,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [crate::keys::SIGNING_ALGORITHM_NAME],
         "scopes_supported": scopes,
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": CLIENT_ALGORITHM_NAMES,
@@ -105,6 +117,18 @@ async fn jwks(State(identity): State<Identity>) -> Response {
     }
 }
 
+/// `POST /oauth2/par` (RFC 9126): 201 with the `request_uri`.
+async fn par(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
+    let now = identity.now();
+    match identity
+        .push_authorization_request(&headers, &body, now)
+        .await
+    {
+        Ok(body) => no_store(StatusCode::CREATED, &body),
+        Err(error) => error.into_response(),
+    }
+}
+
 /// `POST /oauth2/token`.
 async fn token(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
     answer(grant(&identity, &headers, &body).await)
@@ -114,7 +138,10 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
     let now = identity.now();
     let form = Form::parse(headers, body)?;
     let grant_type = form.require("grant_type")?;
-    if grant_type != "client_credentials" {
+    if !matches!(
+        grant_type,
+        "client_credentials" | "authorization_code" | "refresh_token"
+    ) {
         return Err(Error::UnsupportedGrantType(format!(
             "grant_type {grant_type} is not supported"
         )));
@@ -123,7 +150,7 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
     let app = identity
         .authenticate_client(headers, &form, &endpoint, now)
         .await?;
-    let scopes = granted_scopes(&app, form.get("scope"))?;
+    // A valid proof binds the new access token to its key, whatever the grant.
     let jkt = if headers.contains_key(DPOP_HEADER) {
         let target = ProofTarget {
             method: &Method::POST,
@@ -134,18 +161,37 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
     } else {
         None
     };
-    let issued = identity.issue_client_token(&app, &scopes, jkt, now).await?;
-    tracing::info!(
-        client_id = %app.client_id,
-        token_type = issued.claims.token_type(),
-        "issued a client-credentials token"
-    );
-    Ok(json!({
-        "access_token": issued.token,
-        "token_type": issued.claims.token_type(),
+    let tokens = match grant_type {
+        "authorization_code" => identity.redeem_code(&app, &form, jkt, now).await?,
+        "refresh_token" => identity.refresh(&app, &form, jkt, now).await?,
+        _ => {
+            let scopes = granted_scopes(&app, form.get("scope"))?;
+            let issued = identity.issue_client_token(&app, &scopes, jkt, now).await?;
+            tracing::info!(
+                client_id = %app.client_id,
+                token_type = issued.claims.token_type(),
+                "issued a client-credentials token"
+            );
+            return Ok(json!({
+                "access_token": issued.token,
+                "token_type": issued.claims.token_type(),
+                "expires_in": ACCESS_TOKEN_TTL.num_seconds(),
+                "scope": issued.claims.scope,
+            }));
+        }
+    };
+    let mut body = json!({
+        "access_token": tokens.access.token,
+        "token_type": tokens.access.claims.token_type(),
         "expires_in": ACCESS_TOKEN_TTL.num_seconds(),
-        "scope": issued.claims.scope,
-    }))
+        "scope": tokens.access.claims.scope,
+        "refresh_token": tokens.refresh_token,
+        "consent_id": tokens.access.claims.consent_id,
+    });
+    if let Some(id_token) = tokens.id_token {
+        body["id_token"] = json!(id_token);
+    }
+    Ok(body)
 }
 
 /// The scopes a client-credentials token gets: those requested, each of which the app must
@@ -182,11 +228,23 @@ async fn introspection(
         .authenticate_client(headers, &form, &endpoint, now)
         .await?;
     let token = form.require("token")?;
+    let inactive = json!({ "active": false });
+    if !token.contains('.') {
+        return refresh_introspection(identity, &app, token, now).await;
+    }
     let claims = match identity.verify_access_token(token, now).await {
         Ok(claims) if claims.client_id == app.client_id => claims,
-        Ok(_) | Err(Error::InvalidToken(_)) => return Ok(json!({ "active": false })),
+        Ok(_) | Err(Error::InvalidToken(_)) => return Ok(inactive),
         Err(error) => return Err(error),
     };
+    if let Some(consent_id) = &claims.consent_id
+        && identity
+            .bound_consent(&app.id, consent_id, &claims.sub, now)
+            .await?
+            .is_err()
+    {
+        return Ok(inactive);
+    }
     let mut body = json!({
         "active": true,
         "scope": claims.scope,
@@ -202,7 +260,47 @@ async fn introspection(
     if let Some(confirmation) = &claims.cnf {
         body["cnf"] = json!({ "jkt": confirmation.jkt });
     }
+    if let Some(consent_id) = &claims.consent_id {
+        body["consent_id"] = json!(consent_id);
+    }
     Ok(body)
+}
+
+/// Introspection of a refresh token (anything that is not a JWT): active while unused,
+/// unrevoked, unexpired, the asking client's, and its consent still authorised.
+async fn refresh_introspection(
+    identity: &Identity,
+    app: &App,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, Error> {
+    let inactive = json!({ "active": false });
+    let Some(row) = identity.find_refresh_token(token).await? else {
+        return Ok(inactive);
+    };
+    let live = row.client_id == app.client_id
+        && row.rotated_at.is_none()
+        && row.revoked_at.is_none()
+        && now < row.expires_at;
+    if !live
+        || identity
+            .bound_consent(&app.id, &row.consent_id, &row.customer_id, now)
+            .await?
+            .is_err()
+    {
+        return Ok(inactive);
+    }
+    Ok(json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "scope": row.scope,
+        "client_id": row.client_id,
+        "sub": row.customer_id,
+        "iss": identity.issuer().as_str(),
+        "iat": row.created_at.timestamp(),
+        "exp": row.expires_at.timestamp(),
+        "consent_id": row.consent_id,
+    }))
 }
 
 /// `POST /oauth2/revoke`: the token stops working on the next call. Unknown, malformed or
@@ -228,6 +326,20 @@ async fn revocation(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Re
         .authenticate_client(headers, &form, &endpoint, now)
         .await?;
     let token = form.require("token")?;
+    if !token.contains('.') {
+        // A refresh token: revoking it revokes its family (RFC 7009 §2.1).
+        let Some(row) = identity.find_refresh_token(token).await? else {
+            return Ok(());
+        };
+        if row.client_id != app.client_id {
+            return Err(Error::UnauthorizedClient(
+                "the token was issued to another client".into(),
+            ));
+        }
+        identity.revoke_family(&row.grant_id, now).await?;
+        tracing::info!(client_id = %app.client_id, "refresh token revoked");
+        return Ok(());
+    }
     let claims = match identity.decode_access_token(token, now).await {
         Ok(claims) => claims,
         Err(Error::InvalidToken(_)) => return Ok(()),

@@ -7,6 +7,7 @@
 //! Descriptions are shown to the client: they say what is wrong with the request, never what a
 //! secret or token holds, and never whether a client id exists.
 
+use std::borrow::Cow;
 use std::panic::Location;
 
 use axum::Json;
@@ -21,6 +22,10 @@ pub enum Error {
     /// `invalid_request`: a parameter is missing, repeated or malformed.
     #[error("invalid_request: {0}")]
     InvalidRequest(String),
+    /// `invalid_request` about one named parameter of an authorization request (redirect URI,
+    /// PKCE), so that callers can point at the field.
+    #[error("invalid_request: {0} {1}")]
+    InvalidParameter(&'static str, String),
     /// `invalid_client`: client authentication failed (unknown client, wrong secret, bad
     /// assertion, or a method the client may not use).
     #[error("invalid_client: {0}")]
@@ -28,6 +33,11 @@ pub enum Error {
     /// `unauthorized_client`: the client is authenticated but may not do this.
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(String),
+    /// `invalid_grant`: the authorization code or refresh token is unknown, expired, used,
+    /// revoked, another client's, or does not match the request (redirect URI, PKCE verifier),
+    /// or the consent behind it is no longer authorised.
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
     /// `unsupported_grant_type`: the grant type is not served.
     #[error("unsupported_grant_type: {0}")]
     UnsupportedGrantType(String),
@@ -41,12 +51,19 @@ pub enum Error {
     /// `invalid_token`: the access token is malformed, expired, revoked, or not ours.
     #[error("invalid_token: {0}")]
     InvalidToken(String),
+    /// The consent changed (another request decided on it or revoked it) while a customer's
+    /// decision was being recorded; nothing was written.
+    #[error("the consent changed meanwhile")]
+    ConsentChanged,
     /// The configuration cannot be used (e.g. the issuer URL).
     #[error("invalid identity configuration: {0}")]
     Config(String),
     /// Storage failed.
     #[error("identity storage failed: {0}")]
     Store(#[from] wekeza_store::Error),
+    /// The core banking system failed (accounts for the consent screen).
+    #[error("core banking: {0}")]
+    CoreBanking(#[from] wekeza_ledger::CoreBankingError),
     /// A signing key could not be created, read or used (a bug or a corrupt key row).
     #[error("signing key failure: {0}")]
     Key(String),
@@ -56,14 +73,18 @@ impl Error {
     /// The RFC error code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidRequest(_) | Self::InvalidParameter(..) => "invalid_request",
             Self::InvalidClient(_) => "invalid_client",
             Self::UnauthorizedClient(_) => "unauthorized_client",
+            Self::InvalidGrant(_) => "invalid_grant",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidDpopProof(_) => "invalid_dpop_proof",
             Self::InvalidToken(_) => "invalid_token",
-            Self::Config(_) | Self::Store(_) | Self::Key(_) => "server_error",
+            Self::ConsentChanged => "invalid_request",
+            Self::Config(_) | Self::Store(_) | Self::CoreBanking(_) | Self::Key(_) => {
+                "server_error"
+            }
         }
     }
 
@@ -71,27 +92,37 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidClient(_) | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Self::Config(_) | Self::Store(_) | Self::Key(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Config(_) | Self::Store(_) | Self::CoreBanking(_) | Self::Key(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
     fn is_internal(&self) -> bool {
-        matches!(self, Self::Config(_) | Self::Store(_) | Self::Key(_))
+        matches!(
+            self,
+            Self::Config(_) | Self::Store(_) | Self::CoreBanking(_) | Self::Key(_)
+        )
     }
 
     /// The description safe to show the client.
-    fn description(&self) -> &str {
-        match self {
+    fn description(&self) -> Cow<'_, str> {
+        Cow::Borrowed(match self {
             Self::InvalidRequest(text)
             | Self::InvalidClient(text)
             | Self::UnauthorizedClient(text)
+            | Self::InvalidGrant(text)
             | Self::UnsupportedGrantType(text)
             | Self::InvalidScope(text)
             | Self::InvalidDpopProof(text)
             | Self::InvalidToken(text) => text,
-            Self::Config(_) | Self::Store(_) | Self::Key(_) => "internal error",
-        }
+            Self::InvalidParameter(name, text) => return Cow::Owned(format!("{name} {text}")),
+            Self::ConsentChanged => "the consent changed meanwhile; retry",
+            Self::Config(_) | Self::Store(_) | Self::CoreBanking(_) | Self::Key(_) => {
+                "internal error"
+            }
+        })
     }
 
     /// Logs an internal failure once, with the caller's location; client errors are not logged

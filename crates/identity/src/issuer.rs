@@ -21,6 +21,16 @@ pub const TOKEN_PATH: &str = "/oauth2/token";
 pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 /// Path of the revocation endpoint (RFC 7009).
 pub const REVOCATION_PATH: &str = "/oauth2/revoke";
+/// Path of the pushed authorization request endpoint (RFC 9126).
+pub const PAR_PATH: &str = "/oauth2/par";
+/// Path of the authorization endpoint, where the customer's browser arrives.
+pub const AUTHORIZATION_PATH: &str = "/oauth2/authorize";
+/// Path the sign-in form posts to.
+pub const SIGN_IN_PATH: &str = "/oauth2/authorize/sign-in";
+/// Path the one-time-password form posts to.
+pub const SECOND_FACTOR_PATH: &str = "/oauth2/authorize/second-factor";
+/// Path the consent screen's decision posts to.
+pub const DECISION_PATH: &str = "/oauth2/authorize/decision";
 
 /// A checked issuer URL: `http` or `https`, a host, no query or fragment, no trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]

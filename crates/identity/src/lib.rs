@@ -1,20 +1,32 @@
 //! The platform's OAuth2 authorization server, and the verifier of the access tokens it issues.
 //!
 //! Owns the token-signing keys (ES256, persisted, rotated with overlap) and what is published
-//! about them (JWKS, discovery), the token endpoint (the client-credentials grant; client
-//! authentication by `private_key_jwt`, or by client secret for sandbox apps; DPoP-bound tokens,
-//! RFC 9449), introspection (RFC 7662) and revocation (RFC 7009) — and [`TokenVerifier`], the
-//! gateway's production authenticator, which turns those tokens back into a
-//! [`Principal`](wekeza_domain::Principal) on every API call, REST and gRPC alike.
+//! about them (JWKS, discovery), the authorisation step of consents (the customer's decision,
+//! and the authorization code it yields), the token endpoint (client credentials; authorization
+//! code with PKCE S256 through pushed authorization requests and the customer's sign-in pages
+//! (password, TOTP second factor, consent screen); rotating refresh tokens; client authentication by `private_key_jwt`, or
+//! by client secret for sandbox apps; DPoP-bound tokens, RFC 9449), introspection (RFC 7662)
+//! and revocation (RFC 7009) — and [`TokenVerifier`], the gateway's production authenticator,
+//! which turns those tokens back into a [`Principal`](wekeza_domain::Principal) on every API
+//! call, REST and gRPC alike, consent-bound tokens with their consent as it stands now.
 //!
-//! Depends on `domain`, `store` (apps, and the identity tables), the gateway's authentication
-//! seam and `rpc`'s error type; never on a service crate. Time comes from the injected
-//! [`Clock`]: no check here reads the wall clock. No secret, key or token reaches a log line.
+//! Depends on `domain`, `store` (apps, consents, and the identity tables), the gateway's
+//! authentication seam, `rpc`'s error type, and of the consent service only its `lifecycle`
+//! module — the one writer of consent changes, which the authorisation step must go through.
+//! Time comes from the injected [`Clock`]: no check here reads the wall clock. No secret, code,
+//! key or token reaches a log line.
 //!
 //! # Layout
 //! - [`issuer`] — the issuer URL, the endpoint paths, URL normalisation for DPoP.
 //! - `keys` — the signing keys: creation, rotation, reload, JWKS.
+//! - [`authorization`] — the customer's decision on a consent, and authorization codes;
+//!   `pkce` — RFC 7636 S256.
 //! - `tokens` — access tokens: claims, signing, verification, revocation.
+//! - `grants` — the authorization-code and refresh-token grants, token families, ID tokens.
+//! - `par` — pushed authorization requests (RFC 9126).
+//! - `signin` — the authorization endpoint and the customer's browser session: sign-in,
+//!   second factor, consent screen, lock-out, CSRF; `pages` — their HTML.
+//! - [`totp`] — RFC 6238 one-time passwords (the second factor of test users).
 //! - `client_auth` — client authentication at the endpoints.
 //! - `dpop` — DPoP proof checks (RFC 9449 §4.3).
 //! - `replay` — single-use `jti`s and the purge of expired rows.
@@ -23,17 +35,24 @@
 //! - [`error`] — [`Error`], the OAuth2 error codes.
 //! - `testing` (feature `testing`) — `ClientKey`, a client's key for tests.
 
+pub mod authorization;
 pub mod challenge;
 mod client_auth;
 mod dpop;
 mod endpoints;
 pub mod error;
 mod form;
+mod grants;
 pub mod issuer;
 mod jwt;
 mod keys;
+mod pages;
+mod par;
+mod pkce;
 mod replay;
+mod signin;
 mod tokens;
+pub mod totp;
 pub mod verifier;
 
 #[cfg(feature = "testing")]
@@ -45,11 +64,18 @@ use chrono::{DateTime, Utc};
 use wekeza_domain::Clock;
 use wekeza_store::DatabaseConnection;
 
+pub use authorization::{
+    AuthorizationParams, AuthorizationRequest, CODE_TTL, IssuedCode, redirect_uri,
+};
 pub use client_auth::ASSERTION_TYPE;
 pub use dpop::DPOP_HEADER;
 pub use error::Error;
+pub use grants::REFRESH_TOKEN_TTL;
 pub use issuer::Issuer;
 pub use keys::{KeyEncryptionKey, RETIRED_KEY_PUBLISHED_FOR, ROTATION_PERIOD};
+pub use par::REQUEST_URI_TTL;
+pub use pkce::S256;
+pub use signin::{LOCK_FOR, LOCK_LIMIT, LOCK_WINDOW, SESSION_ATTEMPTS, SESSION_TTL};
 pub use tokens::ACCESS_TOKEN_TTL;
 pub use verifier::TokenVerifier;
 
@@ -70,7 +96,7 @@ pub struct Identity {
 
 #[derive(Debug)]
 struct Inner {
-    /// Apps, keys, revocations and used ids.
+    /// Apps, consents, keys, codes, refresh tokens, revocations and used ids.
     db: DatabaseConnection,
     /// Every time check reads this clock.
     clock: Arc<dyn Clock>,
@@ -116,9 +142,11 @@ impl Identity {
         TokenVerifier::new(self.clone())
     }
 
-    /// The routes of discovery, JWKS, token, introspection and revocation.
-    pub fn router(&self) -> axum::Router {
-        endpoints::router(self.clone())
+    /// The routes of discovery, JWKS, PAR, token, introspection and revocation, and the
+    /// customer's pages (authorization endpoint, sign-in, second factor, consent screen), which
+    /// list the customer's accounts from `core`.
+    pub fn router(&self, core: std::sync::Arc<dyn wekeza_ledger::CoreBanking>) -> axum::Router {
+        endpoints::router(self.clone()).merge(signin::router(self.clone(), core))
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -2,16 +2,21 @@
 //!
 //! The ids themselves are kept in the database (`wekeza_store::identity::used_jtis`), so a
 //! replay is refused by whichever instance it reaches. Rows of expired JWTs — used ids and
-//! revocations alike — are purged at most once per [`PURGE_EVERY`], by the first request that
-//! finds the purge due: no background task to start or stop.
+//! revocations alike — expired refresh tokens, and authorization codes a while after their
+//! expiry are purged at most once per [`PURGE_EVERY`], by the first request that finds the
+//! purge due: no background task to start or stop.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use wekeza_store::DatabaseConnection;
-use wekeza_store::identity::{revoked_tokens, used_jtis};
+use wekeza_store::identity::{
+    authorization_codes, authorization_requests, refresh_tokens, revoked_tokens, used_jtis,
+};
 
 use crate::Error;
+use crate::grants::CODE_RETENTION;
+use crate::signin::SESSION_TTL;
 
 /// How often expired rows are purged.
 const PURGE_EVERY: Duration = Duration::minutes(10);
@@ -58,11 +63,17 @@ impl Replays {
         }
         let ids = used_jtis::purge_expired(&self.db, now).await?;
         let revocations = revoked_tokens::purge_expired(&self.db, now).await?;
-        if ids + revocations > 0 {
+        let codes = authorization_codes::purge_expired(&self.db, now - CODE_RETENTION).await?;
+        let refresh_tokens = refresh_tokens::purge_expired(&self.db, now).await?;
+        let requests = authorization_requests::purge_expired(&self.db, now - SESSION_TTL).await?;
+        if ids + revocations + codes + refresh_tokens + requests > 0 {
             tracing::debug!(
                 ids,
                 revocations,
-                "purged expired single-use ids and revocations"
+                codes,
+                refresh_tokens,
+                requests,
+                "purged expired single-use ids, revocations, codes and refresh tokens"
             );
         }
         Ok(())

@@ -2,9 +2,9 @@
 //! endpoint and checked on every API call, at introspection and at revocation.
 //!
 //! Claims: `iss` and `aud` (both the issuer: the platform is its own resource server),
-//! `client_id`, `sub` (the client for client-credentials tokens; the customer once the
-//! authorization-code flow exists), `scope`, `jti`, `iat`, `exp`, and `cnf.jkt` when the token
-//! is bound to a DPoP key (RFC 9449 §6).
+//! `client_id`, `sub` (the client for client-credentials tokens; the customer for tokens of the
+//! authorization-code flow), `consent_id` (the consent a customer's token acts under), `scope`,
+//! `jti`, `iat`, `exp`, and `cnf.jkt` when the token is bound to a DPoP key (RFC 9449 §6).
 
 use std::collections::BTreeSet;
 
@@ -30,7 +30,8 @@ const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 pub(crate) struct AccessClaims {
     /// The issuer.
     pub(crate) iss: String,
-    /// For whom the token acts: the client itself for client credentials.
+    /// For whom the token acts: the client itself for client credentials, the customer (`cus_…`)
+    /// for consent-bound tokens.
     pub(crate) sub: String,
     /// Who may accept it: the platform's API, named by the issuer.
     pub(crate) aud: String,
@@ -47,6 +48,9 @@ pub(crate) struct AccessClaims {
     /// The DPoP key the token is bound to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) cnf: Option<Confirmation>,
+    /// The consent the token acts under (`cns_…`): present exactly on customers' tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) consent_id: Option<String>,
 }
 
 /// RFC 9449 §6.1: the bound key's JWK SHA-256 thumbprint.
@@ -70,6 +74,28 @@ pub(crate) struct Issued {
     pub(crate) claims: AccessClaims,
 }
 
+/// What an access token is issued for.
+#[derive(Debug)]
+pub(crate) struct TokenGrant<'a> {
+    /// The client.
+    pub(crate) client_id: &'a str,
+    /// The consent and its customer, for a customer's token; `None` for the app's own.
+    pub(crate) consent: Option<(&'a str, &'a str)>,
+    /// The granted scopes, space-separated.
+    pub(crate) scope: String,
+    /// The DPoP key thumbprint to bind the token to, if any.
+    pub(crate) jkt: Option<String>,
+}
+
+/// Scopes as the space-separated list tokens carry.
+pub(crate) fn scope_text(scopes: &BTreeSet<Scope>) -> String {
+    scopes
+        .iter()
+        .map(|scope| scope.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Identity {
     /// Signs a client-credentials access token for `app` with `scopes`, bound to the DPoP key
     /// `jkt` if given.
@@ -80,21 +106,37 @@ impl Identity {
         jkt: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Issued, Error> {
+        let grant = TokenGrant {
+            client_id: &app.client_id,
+            consent: None,
+            scope: scope_text(scopes),
+            jkt,
+        };
+        self.issue_access_token(grant, now).await
+    }
+
+    /// Signs an access token for `grant`.
+    pub(crate) async fn issue_access_token(
+        &self,
+        grant: TokenGrant<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Issued, Error> {
         let key = self.inner.keys.signer(now).await?;
+        let (sub, consent_id) = match grant.consent {
+            Some((consent_id, customer_id)) => (customer_id, Some(consent_id.to_owned())),
+            None => (grant.client_id, None),
+        };
         let claims = AccessClaims {
             iss: self.issuer().to_string(),
-            sub: app.client_id.clone(),
+            sub: sub.to_owned(),
             aud: self.issuer().to_string(),
-            client_id: app.client_id.clone(),
-            scope: scopes
-                .iter()
-                .map(|scope| scope.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
+            client_id: grant.client_id.to_owned(),
+            scope: grant.scope,
             jti: wekeza_store::secret::random_token(16, &mut wekeza_store::secret::os_rng()),
             iat: now.timestamp(),
             exp: (now + ACCESS_TOKEN_TTL).timestamp(),
-            cnf: jkt.map(|jkt| Confirmation { jkt }),
+            cnf: grant.jkt.map(|jkt| Confirmation { jkt }),
+            consent_id,
         };
         let mut header = Header::new(SIGNING_ALGORITHM);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());

@@ -5,11 +5,24 @@
 //! A DPoP-bound token presented as Bearer is refused (RFC 9449 §7.1), and so is an unbound
 //! token presented with the DPoP scheme. The proof's `htu` is compared with the request's URL
 //! as the client addressed it: the issuer (the public base URL) followed by the request path.
+//!
+//! A customer's token (one carrying `consent_id`) is worth only what its consent is worth *now*:
+//! the consent is read from the database on every call — no cache, so a revoked or expired
+//! consent stops its tokens on the very next call (the bound the issue allows is ≤ 1 s; ours is
+//! 0). A consent that is not AUTHORISED (revoked, expired, consumed, …), that is another
+//! app's, or that is gone refuses the call as `INVALID_TOKEN` (HTTP 401 with
+//! `error="invalid_token"`, gRPC UNAUTHENTICATED), the description naming the consent's state:
+//! the token itself is what stopped being valid, and that is the answer OAuth clients act on
+//! (refresh, or send the customer through authorisation again). The consent's reasons
+//! (`CONSENT_REVOKED`, …) stay for the calls that name a consent.
+
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use http::header;
 use subtle::ConstantTimeEq;
-use wekeza_domain::{AppId, Principal, Scope};
+use wekeza_domain::{AppId, ConsentGrant, ConsentTerms, Principal, Scope};
 use wekeza_gateway::authn::{Authenticate, Credentials};
 use wekeza_rpc::ApiError;
 
@@ -77,28 +90,53 @@ impl TokenVerifier {
                 }
             }
         }
-        principal(&claims).map(Some)
+        self.principal(&claims, now).await.map(Some)
     }
-}
 
-/// The caller a verified token stands for.
-///
-/// Client-credentials tokens act for the app alone. Consent-bound tokens (authorization code,
-/// CIBA) will carry a `consent_id`: the consent lookup that resolves it into the customer and a
-/// `ConsentGrant` — refusing a consent that is no longer AUTHORISED — plugs in here.
-fn principal(claims: &AccessClaims) -> Result<Principal, Error> {
-    let app_id: AppId = claims
-        .client_id
-        .parse()
-        .map_err(|_| Error::InvalidToken("unknown client".into()))?;
-    let scopes = Scope::parse_list(&claims.scope)
-        .map_err(|_| Error::InvalidToken("unknown scope".into()))?;
-    Ok(Principal {
-        app_id,
-        scopes: scopes.into_iter().collect(),
-        customer_id: None,
-        consent: None,
-    })
+    /// The caller a verified token stands for: the app alone for client-credentials tokens; for
+    /// consent-bound tokens the customer and the consent's accounts and permissions, read now.
+    async fn principal(
+        &self,
+        claims: &AccessClaims,
+        now: DateTime<Utc>,
+    ) -> Result<Principal, Error> {
+        let app_id: AppId = claims
+            .client_id
+            .parse()
+            .map_err(|_| Error::InvalidToken("unknown client".into()))?;
+        let scopes = Scope::parse_list(&claims.scope)
+            .map_err(|_| Error::InvalidToken("unknown scope".into()))?;
+        let Some(consent_id) = &claims.consent_id else {
+            return Ok(Principal {
+                app_id,
+                scopes: scopes.into_iter().collect(),
+                customer_id: None,
+                consent: None,
+            });
+        };
+        let consent = self
+            .identity
+            .bound_consent(&app_id, consent_id, &claims.sub, now)
+            .await?
+            .map_err(|why| Error::InvalidToken(why.into()))?;
+        let customer_id = consent
+            .customer_id
+            .ok_or_else(|| Error::InvalidToken("the consent is not authorised".into()))?;
+        let permissions = match consent.terms {
+            ConsentTerms::AccountAccess { permissions } => permissions,
+            ConsentTerms::Payment(_) | ConsentTerms::FundsConfirmation(_) => BTreeSet::new(),
+        };
+        Ok(Principal {
+            app_id,
+            scopes: scopes.into_iter().collect(),
+            customer_id: Some(customer_id),
+            consent: Some(ConsentGrant {
+                consent_id: consent.id,
+                account_ids: consent.account_ids,
+                permissions,
+            }),
+        })
+    }
 }
 
 #[async_trait]

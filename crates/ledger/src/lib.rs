@@ -5,12 +5,29 @@
 //! real core plugs in behind the trait later; today the sandbox ledger answers: a double-entry
 //! ledger whose balances are always the sum of its postings.
 //!
-//! Must not depend on tonic or any service crate: services depend on it, not the reverse.
+//! Must not depend on any service crate: services depend on it, not the reverse. Of the
+//! contracts it uses only the generated event messages (`wekeza-proto`), to write its postings'
+//! events.
+//!
+//! # Funds holds: where the seam is
+//!
+//! A payment reserves its amount when it is accepted and moves it when it settles. The
+//! reservation must commit atomically with the payment row (a payment without its hold could
+//! overdraw; a hold without its payment would lock funds forever), so in the sandbox it is
+//! placed by the payment service *inside its own database transaction*, with
+//! [`wekeza_store::holds::place`] on the shared ledger tables. Settling and releasing a hold are
+//! [`CoreBanking`] operations ([`CoreBanking::settle_hold`], [`CoreBanking::release_hold`]),
+//! keyed by the payment id as an idempotency reference, so a re-run after a crash never posts
+//! twice. A real core would also take the reservation itself (`hold_funds(reference, account,
+//! amount)`, called before the local commit and released by the same reference if that commit
+//! fails) — the one method this trait will gain when a real core plugs in; it is not declared
+//! today because nothing could call it.
 //!
 //! # Layout
 //! - this file: the trait and the model.
 //! - [`SandboxLedger`] (`sandbox.rs`): the trait answered from the store's double-entry ledger,
-//!   and [`SandboxLedger::post_journal`], the one way money moves in it.
+//!   and [`SandboxLedger::post_journal`], the one way money moves in it besides settled holds.
+//! - [`events`] — the `account.*` events every posting appends to the outbox.
 //! - [`journal`] — what a journal to post looks like, and the checks made before posting.
 //! - [`internal`] — the bank's own accounts (clearing, settlement, …), the other leg of every
 //!   customer posting.
@@ -22,6 +39,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use wekeza_domain::{AccountId, Currency, CustomerId, Money, TransactionId};
 
+pub mod events;
 pub mod internal;
 pub mod journal;
 mod sandbox;
@@ -57,6 +75,24 @@ pub enum CoreBankingError {
     /// A journal without postings, or with a zero-amount posting.
     #[error("journal has no postings or a zero-amount posting")]
     EmptyJournal,
+    /// No funds are held under this reference.
+    #[error("no such hold")]
+    NoSuchHold,
+    /// The hold was already released (it cannot be settled) or settled (it cannot be
+    /// released).
+    #[error("the hold is no longer active")]
+    HoldNotActive,
+    /// The account to credit is blocked.
+    #[error("the account is disabled")]
+    AccountDisabled,
+}
+
+impl CoreBankingError {
+    /// Whether asking again may succeed: the core was unavailable. Every other error is an
+    /// answer about the request itself.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
 }
 
 /// Shorthand for core-banking results.
@@ -146,6 +182,21 @@ pub struct Account {
     pub opened_at: DateTime<Utc>,
     /// The overdraft limit (zero when none), a non-negative amount.
     pub overdraft_limit: Money,
+    /// Whether it is the customer's main account (one per customer).
+    pub is_primary: bool,
+}
+
+/// How a held debit is settled: who is credited, and what both statements say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// The creditor's account number: credited directly when it is a customer account of the
+    /// bank (in the hold's currency), else the money leaves through the interbank clearing
+    /// account.
+    pub creditor_account_number: String,
+    /// The creditor's name, on the debtor's statement.
+    pub creditor_name: String,
+    /// The reference both statements show.
+    pub reference: String,
 }
 
 /// An account's balances at one instant.
@@ -257,4 +308,18 @@ pub trait CoreBanking: Send + Sync + std::fmt::Debug {
         account: &AccountId,
         query: &TransactionQuery,
     ) -> Result<Vec<Transaction>>;
+
+    /// Turns the funds held under `reference` into a booked debit of the held account and a
+    /// credit as `settlement` says, in one journal recorded under `reference`; the hold's
+    /// amount stops being held.
+    ///
+    /// Idempotent: settling a hold again answers the journal it was posted as. Refused with
+    /// [`CoreBankingError::NoSuchHold`] or, for a released hold, [`CoreBankingError::HoldNotActive`];
+    /// a credit that cannot be made ([`CoreBankingError::CurrencyMismatch`],
+    /// [`CoreBankingError::AccountDisabled`]) leaves the hold as it was.
+    async fn settle_hold(&self, reference: &str, settlement: &Settlement) -> Result<PostedJournal>;
+
+    /// Gives the funds held under `reference` back without posting anything. Idempotent:
+    /// releasing a released hold succeeds; a settled one is [`CoreBankingError::HoldNotActive`].
+    async fn release_hold(&self, reference: &str) -> Result<()>;
 }

@@ -1,28 +1,32 @@
 //! The sandbox ledger: [`CoreBanking`] answered from the store's double-entry tables, and
-//! [`SandboxLedger::post_journal`], the only way money moves in them.
+//! [`SandboxLedger::post_journal`] / [`CoreBanking::settle_hold`], the only ways money moves in
+//! them.
 //!
 //! Every posting updates its account's running booked balance in the same database
-//! transaction, so a balance is always the sum of its postings. Debits of customer accounts
+//! transaction, so a balance is always the sum of its postings; the same transaction appends
+//! the postings' `account.transaction_created` and `account.balance_changed` events to the
+//! outbox. Debits of customer accounts
 //! are checked against the overdraft limit by the conditional update itself
 //! ([`wekeza_store::accounts::apply_delta`]), which makes concurrent debits safe on both
 //! backends.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::SubsecRound;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use wekeza_domain::{AccountId, Clock, Currency, CustomerId, Money, TransactionId};
-use wekeza_store::entity::{accounts, customers, enums, journals, postings};
+use wekeza_store::entity::{accounts, customers, enums, holds, journals, postings};
 use wekeza_store::postings::PostingFilter;
 use wekeza_store::{JournalId, accounts::AccountFilter};
 
 use crate::journal::check_balanced;
 use crate::{
     Account, AccountBalance, AccountQuery, AccountStatus, AccountSubtype, CoreBanking,
-    CoreBankingError, Customer, CustomerKind, DEFAULT_PAGE_SIZE, InternalAccount, MAX_PAGE_SIZE,
-    NewJournal, PostalAddress, PostedJournal, Result, Transaction, TransactionQuery,
-    TransactionStatus,
+    CoreBankingError, Customer, CustomerKind, DEFAULT_PAGE_SIZE, InternalAccount, JournalKind,
+    MAX_PAGE_SIZE, NewJournal, NewPosting, PostalAddress, PostedJournal, Result, Settlement,
+    Transaction, TransactionQuery, TransactionStatus,
 };
 
 /// The sandbox's core banking system: a double-entry ledger in the platform's database.
@@ -40,8 +44,13 @@ impl SandboxLedger {
         Self { db, clock }
     }
 
-    /// Posts a journal atomically, booked now: either every posting is written and every
-    /// account's balance moved, or nothing is.
+    /// Now, in microseconds: what PostgreSQL keeps, so what is returned is what is stored.
+    fn booking_time(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+
+    /// Posts a journal atomically, booked now: either every posting is written, every
+    /// account's balance moved and every event appended to the outbox, or nothing is.
     ///
     /// Refuses a journal that does not balance per currency ([`CoreBankingError::UnbalancedJournal`],
     /// [`CoreBankingError::EmptyJournal`]), a posting to an unknown account
@@ -50,95 +59,12 @@ impl SandboxLedger {
     /// below its overdraft limit ([`CoreBankingError::InsufficientFunds`]).
     pub async fn post_journal(&self, journal: NewJournal) -> Result<PostedJournal> {
         check_balanced(&journal.postings)?;
-        // Microseconds: what PostgreSQL keeps, so what is returned is what is stored.
-        let booking_time = self.clock.now().trunc_subsecs(6);
-        let (journal_id, transaction_ids) = {
-            let mut rng = rand::rng();
-            let journal_id = JournalId::generate(booking_time, &mut rng);
-            let ids: Vec<TransactionId> = journal
-                .postings
-                .iter()
-                .map(|_| TransactionId::generate(booking_time, &mut rng))
-                .collect();
-            (journal_id, ids)
-        };
-
+        let booking_time = self.booking_time();
         let txn = self.db.begin().await.map_err(unavailable)?;
-        // Move balances in account-id order, so that concurrent journals over the same
-        // accounts lock their rows in the same order and cannot deadlock on PostgreSQL.
-        let mut order: Vec<usize> = (0..journal.postings.len()).collect();
-        order.sort_by(|&a, &b| {
-            let account = |i: usize| journal.postings.get(i).map(|p| &p.account_id);
-            account(a).cmp(&account(b))
-        });
-        let mut balances_after = vec![0i64; journal.postings.len()];
-        for index in order {
-            let Some(posting) = journal.postings.get(index) else {
-                continue;
-            };
-            let account = wekeza_store::accounts::find(&txn, &posting.account_id)
-                .await
-                .map_err(unavailable)?
-                .ok_or(CoreBankingError::NoSuchAccount)?;
-            if account.currency != posting.amount.currency().code() {
-                return Err(CoreBankingError::CurrencyMismatch);
-            }
-            let after = wekeza_store::accounts::apply_delta(
-                &txn,
-                &posting.account_id,
-                posting.amount.minor(),
-            )
-            .await
-            .map_err(unavailable)?
-            .ok_or(CoreBankingError::InsufficientFunds)?;
-            if let Some(slot) = balances_after.get_mut(index) {
-                *slot = after;
-            }
-        }
-
-        let rows: Vec<postings::Model> = journal
-            .postings
-            .iter()
-            .zip(transaction_ids)
-            .zip(&balances_after)
-            .map(|((posting, id), &balance_after)| postings::Model {
-                id: id.to_string(),
-                journal_id: journal_id.to_string(),
-                account_id: posting.account_id.to_string(),
-                amount_minor: posting.amount.minor(),
-                currency: posting.amount.currency().code().to_owned(),
-                status: enums::PostingStatus::Booked,
-                booking_time,
-                value_time: booking_time,
-                description: posting.description.clone(),
-                reference: posting.reference.clone(),
-                category: posting.category.clone(),
-                merchant_name: posting.merchant_name.clone(),
-                merchant_category_code: posting.merchant_category_code.clone(),
-                counterparty_name: posting.counterparty_name.clone(),
-                balance_after_minor: balance_after,
-            })
-            .collect();
-        let transactions = rows
-            .iter()
-            .map(transaction_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let journal_row = journals::Model {
-            id: journal_id.to_string(),
-            kind: journal.kind,
-            description: journal.description,
-            created_at: booking_time,
-        };
-        wekeza_store::journals::insert(&txn, journal_row, rows)
-            .await
-            .map_err(unavailable)?;
+        let posted = post_in(&txn, journal, None, booking_time).await?;
         txn.commit().await.map_err(unavailable)?;
-        tracing::debug!(journal_id = %journal_id, postings = transactions.len(), "journal posted");
-        Ok(PostedJournal {
-            id: journal_id,
-            booking_time,
-            postings: transactions,
-        })
+        tracing::debug!(journal_id = %posted.id, postings = posted.postings.len(), "journal posted");
+        Ok(posted)
     }
 
     /// The bank's internal account for `purpose` in `currency`.
@@ -147,14 +73,240 @@ impl SandboxLedger {
         purpose: InternalAccount,
         currency: Currency,
     ) -> Result<AccountId> {
-        let row =
-            wekeza_store::accounts::find_by_number(&self.db, &purpose.account_number(currency))
+        internal_account_in(&self.db, purpose, currency).await
+    }
+
+    /// Settles the active hold `hold` in `txn`: ends it, then posts its debit against the
+    /// creditor's account or the clearing account, recorded under the hold's reference.
+    async fn settle_in(
+        &self,
+        txn: &DatabaseTransaction,
+        hold: &holds::Model,
+        settlement: &Settlement,
+    ) -> Result<PostedJournal> {
+        let booking_time = self.booking_time();
+        let currency = parse_currency(&hold.currency)?;
+        let amount = Money::from_minor(hold.amount_minor, currency);
+        let debtor =
+            wekeza_store::accounts::find(txn, &parse(&hold.account_id, "holds.account_id")?)
                 .await
                 .map_err(unavailable)?
-                .filter(|row| row.owner == enums::AccountOwner::Internal)
                 .ok_or(CoreBankingError::NoSuchAccount)?;
-        parse(&row.id, "accounts.id")
+        let creditor =
+            wekeza_store::accounts::find_by_number(txn, &settlement.creditor_account_number)
+                .await
+                .map_err(unavailable)?
+                .filter(|row| row.owner == enums::AccountOwner::Customer);
+        let (credit_account, credit_text) = match creditor {
+            Some(row) => {
+                if row.status != enums::AccountStatus::Enabled {
+                    return Err(CoreBankingError::AccountDisabled);
+                }
+                // In the bank: credited directly (in the hold's currency, or refused below).
+                let text = format!("Payment from {}", debtor.holder_name);
+                (parse(&row.id, "accounts.id")?, text)
+            }
+            None => {
+                let clearing =
+                    internal_account_in(txn, InternalAccount::Clearing, currency).await?;
+                let text = format!(
+                    "Outgoing payment to {} {}",
+                    settlement.creditor_name, settlement.creditor_account_number
+                );
+                (clearing, text)
+            }
+        };
+        if !wekeza_store::holds::finish(txn, hold, enums::HoldStatus::Settled, booking_time)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(CoreBankingError::HoldNotActive);
+        }
+        let debit = Money::from_minor(-amount.minor(), currency);
+        let mut debtor_leg = NewPosting::new(
+            parse(&debtor.id, "accounts.id")?,
+            debit,
+            format!("Payment to {}", settlement.creditor_name),
+            settlement.reference.clone(),
+            "transfers",
+        );
+        debtor_leg.counterparty_name = Some(settlement.creditor_name.clone());
+        let mut creditor_leg = NewPosting::new(
+            credit_account,
+            amount,
+            credit_text,
+            settlement.reference.clone(),
+            "transfers",
+        );
+        creditor_leg.counterparty_name = Some(debtor.holder_name.clone());
+        let journal = NewJournal {
+            kind: JournalKind::Payment,
+            description: format!(
+                "Payment {} to {} ({})",
+                hold.reference, settlement.creditor_name, settlement.creditor_account_number
+            ),
+            postings: vec![debtor_leg, creditor_leg],
+        };
+        check_balanced(&journal.postings)?;
+        post_in(txn, journal, Some(&hold.reference), booking_time).await
     }
+}
+
+/// The bank's internal account for `purpose` in `currency`, read through `db`.
+async fn internal_account_in(
+    db: &impl ConnectionTrait,
+    purpose: InternalAccount,
+    currency: Currency,
+) -> Result<AccountId> {
+    let row = wekeza_store::accounts::find_by_number(db, &purpose.account_number(currency))
+        .await
+        .map_err(unavailable)?
+        .filter(|row| row.owner == enums::AccountOwner::Internal)
+        .ok_or(CoreBankingError::NoSuchAccount)?;
+    parse(&row.id, "accounts.id")
+}
+
+/// Posts a balanced journal in `txn`, booked at `booking_time`, recorded under
+/// `external_reference` if given, and appends its events.
+async fn post_in(
+    txn: &DatabaseTransaction,
+    journal: NewJournal,
+    external_reference: Option<&str>,
+    booking_time: DateTime<Utc>,
+) -> Result<PostedJournal> {
+    let journal_id = JournalId::generate(booking_time, &mut rand::rng());
+    // Monotonic: ids sort in the journal's order (and after earlier postings booked in the same
+    // millisecond), so a journal read back lists its postings as posted.
+    let transaction_ids: Vec<TransactionId> = journal
+        .postings
+        .iter()
+        .map(|_| TransactionId::new_monotonic(booking_time))
+        .collect();
+
+    // Move balances in account-id order, so that concurrent journals over the same
+    // accounts lock their rows in the same order and cannot deadlock on PostgreSQL.
+    let mut order: Vec<usize> = (0..journal.postings.len()).collect();
+    order.sort_by(|&a, &b| {
+        let account = |i: usize| journal.postings.get(i).map(|p| &p.account_id);
+        account(a).cmp(&account(b))
+    });
+    let mut balances_after = vec![0i64; journal.postings.len()];
+    // Each customer account moved, with its row and its booked balance after the journal.
+    let mut moved: BTreeMap<AccountId, (accounts::Model, i64)> = BTreeMap::new();
+    for index in order {
+        let Some(posting) = journal.postings.get(index) else {
+            continue;
+        };
+        let account = wekeza_store::accounts::find(txn, &posting.account_id)
+            .await
+            .map_err(unavailable)?
+            .ok_or(CoreBankingError::NoSuchAccount)?;
+        if account.currency != posting.amount.currency().code() {
+            return Err(CoreBankingError::CurrencyMismatch);
+        }
+        let after =
+            wekeza_store::accounts::apply_delta(txn, &posting.account_id, posting.amount.minor())
+                .await
+                .map_err(unavailable)?
+                .ok_or(CoreBankingError::InsufficientFunds)?;
+        if let Some(slot) = balances_after.get_mut(index) {
+            *slot = after;
+        }
+        if account.owner == enums::AccountOwner::Customer {
+            moved.insert(posting.account_id.clone(), (account, after));
+        }
+    }
+
+    let rows: Vec<postings::Model> = journal
+        .postings
+        .iter()
+        .zip(transaction_ids)
+        .zip(&balances_after)
+        .map(|((posting, id), &balance_after)| postings::Model {
+            id: id.to_string(),
+            journal_id: journal_id.to_string(),
+            account_id: posting.account_id.to_string(),
+            amount_minor: posting.amount.minor(),
+            currency: posting.amount.currency().code().to_owned(),
+            status: enums::PostingStatus::Booked,
+            booking_time,
+            value_time: booking_time,
+            description: posting.description.clone(),
+            reference: posting.reference.clone(),
+            category: posting.category.clone(),
+            merchant_name: posting.merchant_name.clone(),
+            merchant_category_code: posting.merchant_category_code.clone(),
+            counterparty_name: posting.counterparty_name.clone(),
+            balance_after_minor: balance_after,
+        })
+        .collect();
+    let transactions = rows
+        .iter()
+        .map(transaction_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let journal_row = journals::Model {
+        id: journal_id.to_string(),
+        kind: journal.kind,
+        description: journal.description,
+        created_at: booking_time,
+        external_reference: external_reference.map(str::to_owned),
+    };
+    wekeza_store::journals::insert(txn, journal_row, rows)
+        .await
+        .map_err(unavailable)?;
+
+    let customer_postings: Vec<Transaction> = transactions
+        .iter()
+        .filter(|posting| moved.contains_key(&posting.account_id))
+        .cloned()
+        .collect();
+    let balances = moved
+        .into_iter()
+        .map(|(id, (row, booked))| balance_of(id, &row, booked, booking_time))
+        .collect::<Result<Vec<_>>>()?;
+    crate::events::append(txn, &customer_postings, &balances, booking_time).await?;
+    Ok(PostedJournal {
+        id: journal_id,
+        booking_time,
+        postings: transactions,
+    })
+}
+
+/// The journal already posted under `reference`, as it was returned when it was posted.
+async fn posted_under(db: &impl ConnectionTrait, reference: &str) -> Result<PostedJournal> {
+    let (journal, rows) = wekeza_store::journals::find_by_external_reference(db, reference)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| corrupt("a settled hold without its journal"))?;
+    Ok(PostedJournal {
+        id: parse(&journal.id, "journals.id")?,
+        booking_time: journal.created_at,
+        postings: rows
+            .iter()
+            .map(transaction_from_row)
+            .collect::<Result<_>>()?,
+    })
+}
+
+/// A customer account's balances from its row, with `booked` as its booked balance.
+fn balance_of(
+    account_id: AccountId,
+    row: &accounts::Model,
+    booked: i64,
+    as_of: DateTime<Utc>,
+) -> Result<AccountBalance> {
+    let currency = parse_currency(&row.currency)?;
+    let available = booked
+        .checked_sub(row.held_minor)
+        .and_then(|minor| minor.checked_add(row.overdraft_limit_minor))
+        .ok_or_else(|| corrupt("accounts.booked_minor"))?;
+    Ok(AccountBalance {
+        account_id,
+        booked: Money::from_minor(booked, currency),
+        available: Money::from_minor(available, currency),
+        overdraft_limit: Money::from_minor(row.overdraft_limit_minor, currency),
+        as_of,
+    })
 }
 
 #[async_trait]
@@ -215,19 +367,51 @@ impl CoreBanking for SandboxLedger {
         if row.owner != enums::AccountOwner::Customer {
             return Ok(None);
         }
-        let currency = parse_currency(&row.currency)?;
-        let available = row
-            .booked_minor
-            .checked_sub(row.held_minor)
-            .and_then(|minor| minor.checked_add(row.overdraft_limit_minor))
-            .ok_or_else(|| corrupt("accounts.booked_minor"))?;
-        Ok(Some(AccountBalance {
-            account_id: id.clone(),
-            booked: Money::from_minor(row.booked_minor, currency),
-            available: Money::from_minor(available, currency),
-            overdraft_limit: Money::from_minor(row.overdraft_limit_minor, currency),
-            as_of: self.clock.now(),
-        }))
+        balance_of(id.clone(), &row, row.booked_minor, self.clock.now()).map(Some)
+    }
+
+    async fn settle_hold(&self, reference: &str, settlement: &Settlement) -> Result<PostedJournal> {
+        let txn = self.db.begin().await.map_err(unavailable)?;
+        let hold = wekeza_store::holds::find(&txn, reference)
+            .await
+            .map_err(unavailable)?
+            .ok_or(CoreBankingError::NoSuchHold)?;
+        let posted = match hold.status {
+            // Settled before (a re-run after a crash): the journal it was posted as.
+            enums::HoldStatus::Settled => return posted_under(&txn, reference).await,
+            enums::HoldStatus::Released => return Err(CoreBankingError::HoldNotActive),
+            enums::HoldStatus::Active => self.settle_in(&txn, &hold, settlement).await?,
+        };
+        txn.commit().await.map_err(unavailable)?;
+        tracing::debug!(journal_id = %posted.id, reference, "hold settled");
+        Ok(posted)
+    }
+
+    async fn release_hold(&self, reference: &str) -> Result<()> {
+        let txn = self.db.begin().await.map_err(unavailable)?;
+        let hold = wekeza_store::holds::find(&txn, reference)
+            .await
+            .map_err(unavailable)?
+            .ok_or(CoreBankingError::NoSuchHold)?;
+        match hold.status {
+            enums::HoldStatus::Released => return Ok(()),
+            enums::HoldStatus::Settled => return Err(CoreBankingError::HoldNotActive),
+            enums::HoldStatus::Active => {}
+        }
+        if !wekeza_store::holds::finish(
+            &txn,
+            &hold,
+            enums::HoldStatus::Released,
+            self.booking_time(),
+        )
+        .await
+        .map_err(unavailable)?
+        {
+            return Err(CoreBankingError::HoldNotActive);
+        }
+        txn.commit().await.map_err(unavailable)?;
+        tracing::debug!(reference, "hold released");
+        Ok(())
     }
 
     async fn transactions(
@@ -257,7 +441,7 @@ fn page_size(limit: u32) -> u64 {
     u64::from(limit.min(MAX_PAGE_SIZE))
 }
 
-fn unavailable(err: impl std::fmt::Display) -> CoreBankingError {
+pub(crate) fn unavailable(err: impl std::fmt::Display) -> CoreBankingError {
     CoreBankingError::Unavailable(err.to_string())
 }
 
@@ -324,6 +508,7 @@ fn account_from_row(row: accounts::Model) -> Result<Option<Account>> {
         holder_name: row.holder_name,
         opened_at: row.opened_at,
         overdraft_limit: Money::from_minor(row.overdraft_limit_minor, currency),
+        is_primary: row.is_primary,
     }))
 }
 

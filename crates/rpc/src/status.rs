@@ -73,6 +73,15 @@ impl ApiError {
         }
     }
 
+    /// A business rule refused the request because of some of its fields: `reason` (e.g.
+    /// `CONSENT_MISMATCH`) with each field path and what is wrong with it as a violation.
+    pub fn refused_fields(reason: Reason, violations: Vec<(String, String)>) -> Self {
+        Self {
+            reason,
+            ..Self::invalid_fields(violations)
+        }
+    }
+
     /// The resource does not exist for this caller (also for other callers' resources).
     pub fn not_found(what: &str) -> Self {
         Self::new(Reason::NotFound, format!("{what} not found"))

@@ -8,25 +8,34 @@
 //! OAuth2 endpoints }.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use wekeza_ais::{AccountInformation, Customers};
 use wekeza_consent::Consents;
+use wekeza_domain::Clock;
+use wekeza_events::{EventBus, OutboxRelay};
 use wekeza_gateway::authn::{self, Authenticate};
 use wekeza_gateway::policy::{self, AccessTable};
 use wekeza_gateway::request_id;
 use wekeza_identity::Identity;
 use wekeza_ledger::{CoreBanking, SandboxLedger};
+use wekeza_pis::{Payments, Settlement};
 use wekeza_proto::FILE_DESCRIPTOR_SET;
 use wekeza_proto::v1::account_information_service_server::AccountInformationServiceServer;
 use wekeza_proto::v1::consent_service_server::ConsentServiceServer;
 use wekeza_proto::v1::customer_service_server::CustomerServiceServer;
+use wekeza_proto::v1::payment_service_server::PaymentServiceServer;
+use wekeza_proto::v1::sandbox_service_server::SandboxServiceServer;
+use wekeza_sandbox::Sandbox;
 use wekeza_store::DatabaseConnection;
 
 use crate::config::Config;
@@ -40,16 +49,29 @@ pub struct Platform {
     core: Arc<dyn CoreBanking>,
     access: Arc<AccessTable>,
     consents: Consents,
+    payments: Payments,
+    /// Moves payments on in the background; started by [`Platform::start_workers`].
+    settlement: Settlement,
     identity: Identity,
     authenticator: Arc<dyn Authenticate>,
+    clock: Arc<dyn Clock>,
 }
 
 /// The gRPC services we serve, by full name (health reports each as SERVING).
-pub const SERVED: [&str; 3] = [
+pub const SERVED: [&str; 5] = [
     "wekeza.openbanking.v1.AccountInformationService",
     "wekeza.openbanking.v1.CustomerService",
     "wekeza.openbanking.v1.ConsentService",
+    "wekeza.openbanking.v1.PaymentService",
+    "wekeza.openbanking.v1.SandboxService",
 ];
+
+/// How often the settlement worker looks for unfinished payments when no new payment woke it
+/// (payments a crash or another instance left behind).
+const SETTLEMENT_IDLE: Duration = Duration::from_secs(1);
+
+/// How often the outbox relay polls an empty outbox.
+const RELAY_IDLE: Duration = Duration::from_millis(200);
 
 /// The OpenAPI document of the REST API an all-in-one server runs (what `/openapi.json` answers
 /// and `sdk/openapi/openapi.json` holds).
@@ -72,6 +94,16 @@ impl Platform {
         let core: Arc<dyn CoreBanking> =
             Arc::new(SandboxLedger::new(db.clone(), options.clock.clone()));
         let consents = Consents::new(db.clone(), core.clone(), options.clock.clone());
+        let sandbox = config.fraud.sandbox;
+        let settlement = Settlement::new(db.clone(), core.clone(), options.clock.clone(), sandbox);
+        let payments = Payments::new(
+            db.clone(),
+            core.clone(),
+            options.clock.clone(),
+            wekeza_fraud::build_assessor(&config.fraud)?,
+            sandbox,
+            settlement.waker(),
+        );
         let access = Arc::new(AccessTable::from_descriptors(
             FILE_DESCRIPTOR_SET,
             config.env.is_sandbox(),
@@ -85,9 +117,27 @@ impl Platform {
             core,
             access,
             consents,
+            payments,
+            settlement,
             identity,
             authenticator,
+            clock: options.clock,
         })
+    }
+
+    /// Starts the background workers — payment settlement, and the outbox relay onto `bus` —
+    /// each first finishing what an earlier run left (unsettled payments, unpublished events).
+    /// They stop when `stop` is cancelled; the handles end when they have.
+    pub fn start_workers(
+        &self,
+        bus: Arc<dyn EventBus>,
+        stop: &CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
+        let relay = OutboxRelay::new(self.db.clone(), bus, self.clock.clone(), RELAY_IDLE);
+        vec![
+            tokio::spawn(self.settlement.clone().run(stop.clone(), SETTLEMENT_IDLE)),
+            tokio::spawn(relay.run(stop.clone())),
+        ]
     }
 
     /// The gRPC router with every service, health and reflection, behind the access policy.
@@ -109,6 +159,14 @@ impl Platform {
             self.core.clone(),
         )))
         .add_service(ConsentServiceServer::new(self.consents.clone()))
+        .add_service(PaymentServiceServer::new(self.payments.clone()))
+        // Sandbox-only rpcs are refused by the access policy outside the sandbox.
+        .add_service(SandboxServiceServer::new(Sandbox::new(
+            self.db.clone(),
+            self.core.clone(),
+            self.identity.clone(),
+            self.clock.clone(),
+        )))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -133,7 +191,7 @@ impl Platform {
             .merge(docs)
             // Discovery, JWKS, token, introspection, revocation: they authenticate clients
             // themselves, so the access policy (which guards rpcs) does not apply.
-            .merge(self.identity.router())
+            .merge(self.identity.router(self.core.clone()))
             // Every other request is REST: transcoded into a call on the gRPC router (policy
             // included), or a problem+json 404/405.
             .fallback_service(transcoder.into_service(grpc))

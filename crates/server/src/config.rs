@@ -130,6 +130,33 @@ pub struct Config {
     /// Seals the identity service's private signing keys at rest (AES-256-GCM): base64 of 32
     /// random bytes. Empty: they are stored in the clear (refused in production).
     pub key_encryption_key: Redacted,
+    /// The fraud checks of payments (`[fraud]`). Its `sandbox` switch is not configurable: it
+    /// follows [`Config::env`] (on exactly in the sandbox).
+    pub fraud: wekeza_fraud::FraudConfig,
+}
+
+/// Environment variables that set a key inside a table, by its path.
+const NESTED_ENV: &[(&str, &[&str])] = &[
+    // The bank's fraud system; empty means none.
+    ("WEKEZA_FRAUD_ADDR", &["fraud", "external", "addr"]),
+];
+
+/// Sets the string `value` at `path` in `table`, creating the tables on the way.
+fn set_path(table: &mut toml::Table, path: &[&str], value: String) -> Result<(), ConfigError> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut current = table;
+    for key in parents {
+        let entry = current
+            .entry((*key).to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::Invalid(format!("{key} must be a table")))?;
+    }
+    current.insert((*last).to_owned(), toml::Value::String(value));
+    Ok(())
 }
 
 /// A configured secret: never printed, not even by `Debug`.
@@ -170,7 +197,12 @@ impl Config {
                 table.insert(key, value);
             }
         }
-        let keys: Vec<String> = table.keys().cloned().collect();
+        // Top-level scalars are set by WEKEZA_<KEY>; keys inside tables only by NESTED_ENV.
+        let keys: Vec<String> = table
+            .iter()
+            .filter(|(_, value)| !value.is_table())
+            .map(|(key, _)| key.clone())
+            .collect();
         for key in keys {
             let var = format!("WEKEZA_{}", key.to_ascii_uppercase());
             let Some(text) = env.var(&var) else { continue };
@@ -185,7 +217,22 @@ impl Config {
             };
             table.insert(key, value);
         }
-        let config: Config = toml::Value::Table(table).try_into()?;
+        for (var, path) in NESTED_ENV {
+            if let Some(text) = env.var(var) {
+                set_path(&mut table, path, text)?;
+            }
+        }
+        let sets_sandbox = table
+            .get("fraud")
+            .and_then(toml::Value::as_table)
+            .is_some_and(|fraud| fraud.contains_key("sandbox"));
+        if sets_sandbox {
+            return Err(ConfigError::Invalid(
+                "fraud.sandbox cannot be set: the sandbox magic values follow env".into(),
+            ));
+        }
+        let mut config: Config = toml::Value::Table(table).try_into()?;
+        config.fraud.sandbox = config.env.is_sandbox();
         config.validate()?;
         Ok(config)
     }
@@ -205,6 +252,9 @@ impl Config {
             wekeza_identity::Issuer::parse(&self.issuer)
                 .map_err(|error| ConfigError::Invalid(error.to_string()))?;
         }
+        self.fraud
+            .validate()
+            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
         let sealing = self.key_encryption_key()?;
         if sealing.is_none() && self.env == Environment::Production {
             return Err(ConfigError::Invalid(
@@ -323,6 +373,42 @@ mod tests {
         let config = Config::from_layers(None, &env(&[("WEKEZA_KEY_ENCRYPTION_KEY", key)]))?;
         assert!(config.key_encryption_key()?.is_some());
         assert!(!format!("{config:?}").contains(key));
+        Ok(())
+    }
+
+    #[test]
+    fn fraud_settings_layer_and_sandbox_follows_env() -> Result<(), ConfigError> {
+        let defaults = Config::from_layers(None, &env(&[]))?;
+        assert!(defaults.fraud.sandbox, "the default env is the sandbox");
+        assert_eq!(defaults.fraud.external.addr(), None);
+        assert_eq!(defaults.fraud.policy.step_up_threshold, 40);
+
+        let file = "[fraud]\npolicy = { step_up_threshold = 50, reject_threshold = 90 }\n";
+        let layered = Config::from_layers(
+            Some(file),
+            &env(&[
+                ("WEKEZA_ENV", "qa"),
+                ("WEKEZA_FRAUD_ADDR", "http://fraud.bank.internal:50051"),
+            ]),
+        )?;
+        assert!(!layered.fraud.sandbox, "magic values only in the sandbox");
+        assert_eq!(layered.fraud.policy.step_up_threshold, 50);
+        assert_eq!(
+            layered.fraud.external.addr(),
+            Some("http://fraud.bank.internal:50051")
+        );
+        assert_eq!(
+            layered.fraud.external.deadline_ms, 300,
+            "defaults fill the rest"
+        );
+
+        assert!(Config::from_layers(Some("[fraud]\nsandbox = true\n"), &env(&[])).is_err());
+        assert!(
+            Config::from_layers(None, &env(&[("WEKEZA_FRAUD_ADDR", "not a uri")])).is_err(),
+            "the address is validated"
+        );
+        let inverted = "[fraud]\npolicy = { step_up_threshold = 80, reject_threshold = 70 }\n";
+        assert!(Config::from_layers(Some(inverted), &env(&[])).is_err());
         Ok(())
     }
 

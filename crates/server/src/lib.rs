@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wekeza_domain::{Clock, SystemClock};
+use wekeza_events::InProcessBus;
 use wekeza_gateway::authn::Authenticate;
 use wekeza_identity::{Identity, TokenVerifier};
 
@@ -75,7 +76,10 @@ pub struct Running {
     pub public_addr: SocketAddr,
     /// The admin listener's address.
     pub admin_addr: SocketAddr,
-    /// Resolves when both listeners have drained after shutdown.
+    /// The event bus the outbox relay publishes to, for the start-up log (`in-process`).
+    pub event_bus: &'static str,
+    /// Resolves when both listeners have drained after shutdown, and then the background
+    /// workers (settlement, outbox relay) have stopped.
     pub task: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -108,6 +112,11 @@ pub async fn serve(
     let token = CancellationToken::new();
     let public_router = platform.public_router().await?;
     let admin_router = platform.admin_router();
+    // Workers stop after the listeners have drained, so the requests still in flight at
+    // shutdown get their payments settled and events relayed if time allows; what is left is
+    // picked up at the next start.
+    let workers_stop = CancellationToken::new();
+    let workers = platform.start_workers(Arc::new(InProcessBus::default()), &workers_stop);
 
     let stop = token.clone();
     tokio::spawn(async move {
@@ -129,6 +138,10 @@ pub async fn serve(
         let admin = axum::serve(admin, admin_router)
             .with_graceful_shutdown(async move { admin_stop.cancelled().await });
         let (public, admin) = tokio::join!(public, admin);
+        workers_stop.cancel();
+        for worker in workers {
+            worker.await?;
+        }
         public?;
         admin?;
         Ok(())
@@ -136,6 +149,7 @@ pub async fn serve(
     Ok(Running {
         public_addr,
         admin_addr,
+        event_bus: "in-process",
         task,
     })
 }

@@ -119,6 +119,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         public = %format!("http://{}", running.public_addr),
         admin = %format!("http://{}", running.admin_addr),
         %database,
+        bus = running.event_bus,
         %environment,
         "wekeza is serving gRPC, gRPC-web and REST"
     );

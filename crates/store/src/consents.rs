@@ -5,7 +5,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use wekeza_domain::{
     AccountId, Consent, ConsentId, ConsentKind, ConsentStatus, ConsentTerms, CustomerId, Money,
     Permission,
@@ -53,6 +55,11 @@ pub async fn find(db: &impl ConnectionTrait, id: &ConsentId) -> Result<Option<Co
         .await?
         .map(from_row)
         .transpose()
+}
+
+/// How many consents there are, of every app (what a sandbox reset removes).
+pub async fn count_all(db: &impl ConnectionTrait) -> Result<u64> {
+    Ok(Entity::find().count(db).await?)
 }
 
 /// Writes `consent`'s lifecycle fields (status, its time, expiry, customer, accounts) only if

@@ -1,7 +1,10 @@
 //! Idempotency records: `(app, Idempotency-Key, operation)` → the hash of the first request and
 //! the response it got, so a retried create is answered, not repeated.
 //!
-//! Use inside the one transaction that does the operation's work:
+//! Where the checks before the work are expensive or answer differently once the work is done
+//! (a payment consumes its consent), [`peek`] first, outside any transaction: a key already
+//! used is answered from its record whatever else is wrong with the request. Then, inside the
+//! one transaction that does the operation's work:
 //!
 //! 1. [`claim`] the key first. `Fresh`: this transaction owns it — do the work. `Replay`: answer
 //!    the stored response. `Mismatch`: the key was used for another request.
@@ -15,7 +18,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use wekeza_domain::AppId;
 
 use crate::entity::idempotency_keys::{self, Column, Entity};
@@ -84,6 +87,34 @@ pub async fn claim(
     stored
         .response
         .map(Claim::Replay)
+        .ok_or_else(|| Error::Corrupt("idempotency key stored without its response".into()))
+}
+
+/// What the record of `key` says about a request hashing to `request_hash`, without claiming
+/// it: `None` when the key is unused (or its first use has not committed yet), else
+/// [`Claim::Replay`] or [`Claim::Mismatch`]. Read-only; [`claim`] still decides, in the
+/// transaction, because a concurrent request may commit the key in between.
+pub async fn peek(
+    db: &impl ConnectionTrait,
+    key: Key<'_>,
+    request_hash: &str,
+) -> Result<Option<Claim>> {
+    let Some(stored) = Entity::find_by_id((
+        key.app.to_string(),
+        key.key.to_owned(),
+        key.operation.to_owned(),
+    ))
+    .one(db)
+    .await?
+    else {
+        return Ok(None);
+    };
+    if stored.request_hash != request_hash {
+        return Ok(Some(Claim::Mismatch));
+    }
+    stored
+        .response
+        .map(|response| Some(Claim::Replay(response)))
         .ok_or_else(|| Error::Corrupt("idempotency key stored without its response".into()))
 }
 

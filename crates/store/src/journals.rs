@@ -2,14 +2,36 @@
 //! accounts when the sandbox is reset.
 
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait,
+    IntoActiveModel, Iterable, QueryFilter, QueryOrder,
 };
 
 use crate::Result;
-use crate::entity::{accounts, consents, customers, journals, postings};
+use crate::entity::{accounts, consents, customers, holds, journals, payments, postings};
 
 /// Bind parameters per statement; below SQLite's limit (32 766) and PostgreSQL's (65 535).
 const MAX_PARAMETERS: usize = 30_000;
+
+/// The journal recorded for the business event `external_reference` (e.g. a payment's
+/// settlement), with its postings in id order, if one was posted.
+pub async fn find_by_external_reference(
+    db: &impl ConnectionTrait,
+    external_reference: &str,
+) -> Result<Option<(journals::Model, Vec<postings::Model>)>> {
+    let Some(journal) = journals::Entity::find()
+        .filter(journals::Column::ExternalReference.eq(external_reference))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let postings = postings::Entity::find()
+        .filter(postings::Column::JournalId.eq(journal.id.as_str()))
+        .order_by_asc(postings::Column::Id)
+        .all(db)
+        .await?;
+    Ok(Some((journal, postings)))
+}
 
 /// Inserts one journal and its postings. Run it inside the transaction that also moves the
 /// accounts' balances ([`crate::accounts::apply_delta`]).
@@ -31,10 +53,12 @@ pub async fn insert_many(
     insert_chunked::<postings::ActiveModel, _>(db, postings).await
 }
 
-/// Deletes every consent, posting, journal, account and customer: the sandbox's reset. Run it
-/// in a transaction with the seed that follows. Tables added later that refer to accounts or
-/// customers must be emptied first.
+/// Deletes every hold, payment, consent, posting, journal, account and customer: the sandbox's
+/// reset. Run it in a transaction with the seed that follows. Tables added later that refer to
+/// accounts or customers must be emptied first.
 pub async fn wipe_ledger(db: &impl ConnectionTrait) -> Result<()> {
+    holds::Entity::delete_many().exec(db).await?;
+    payments::Entity::delete_many().exec(db).await?;
     consents::Entity::delete_many().exec(db).await?;
     postings::Entity::delete_many().exec(db).await?;
     journals::Entity::delete_many().exec(db).await?;

@@ -24,6 +24,9 @@
 //!   [`api_keys`].
 //! - [`consents`], [`idempotency`], [`outbox`] — consents with optimistic status changes,
 //!   idempotency records of retried creates, and the transactional outbox of events.
+//! - [`payments`], [`holds`] — payments with optimistic status changes, and the funds holds
+//!   that reserve their amounts until settlement (placed with one conditional `UPDATE`, like
+//!   [`accounts::apply_delta`]).
 //! - [`identity`] — the identity service's signing keys, revoked tokens and used JWT ids.
 //! - `testing` (feature `testing`): `TestDatabase`, a fresh, migrated, isolated database per
 //!   test.
@@ -35,12 +38,14 @@ mod connect;
 pub mod consents;
 pub mod customers;
 pub mod entity;
+pub mod holds;
 pub mod id;
 pub mod idempotency;
 pub mod identity;
 pub mod journals;
 pub mod migration;
 pub mod outbox;
+pub mod payments;
 pub mod postings;
 pub mod secret;
 #[cfg(feature = "testing")]

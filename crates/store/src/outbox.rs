@@ -11,6 +11,14 @@ use wekeza_domain::EventId;
 use crate::entity::outbox_events::{self, Column, Entity};
 use crate::{Error, Result};
 
+/// The start of every bus subject: the subject of an event is this followed by its type.
+pub const SUBJECT_PREFIX: &str = "wekeza.events.";
+
+/// The bus subject of events of `event_type`, e.g. `wekeza.events.payment.status_changed`.
+pub fn subject_for(event_type: &str) -> String {
+    format!("{SUBJECT_PREFIX}{event_type}")
+}
+
 /// One event in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {

@@ -69,13 +69,19 @@ impl TestDatabase {
     /// Panics when one is configured but cannot be reached.
     pub async fn postgres_if_configured() -> Option<Self> {
         let server_url = std::env::var(DATABASE_URL_VAR).ok()?;
+        Some(Self::postgres(server_url).await)
+    }
+
+    /// A new database on the PostgreSQL server at `server_url` (e.g. the benchmark's).
+    /// Panics when it cannot be reached.
+    pub async fn postgres(server_url: String) -> Self {
         let server = connect_server(&server_url).await.unwrap_or_else(|err| {
-            panic!("{DATABASE_URL_VAR} is set but the PostgreSQL server is unreachable: {err}")
+            panic!("the PostgreSQL server {server_url} is unreachable: {err}")
         });
         assert_eq!(
             server.get_database_backend(),
             DbBackend::Postgres,
-            "{DATABASE_URL_VAR} must name a PostgreSQL server"
+            "{server_url} must name a PostgreSQL server"
         );
         drop_stale_databases(&server).await;
         let created = SystemTime::now()
@@ -90,11 +96,11 @@ impl TestDatabase {
         let _ = server.close().await;
         let url = with_database(&server_url, &name);
         let db = connect_and_migrate(&url).await;
-        Some(Self {
+        Self {
             db,
             url,
             cleanup: Cleanup::Postgres { server_url, name },
-        })
+        }
     }
 
     /// SQLite, plus PostgreSQL when configured: run a storage test on each.

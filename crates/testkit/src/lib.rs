@@ -5,10 +5,11 @@
 //!
 //! The server verifies real access tokens (the identity service's [`TokenVerifier`]): tests get
 //! them from `/oauth2/token` like any client. In front of it the harness puts [`TestTokens`]: a
-//! test registers a [`Principal`] and gets an opaque `test_…` bearer token for it — the way to
-//! act for a customer until the authorization-code flow exists. Every other credential goes to
-//! the real verifier, and everything after the seam — policy, services, storage — is the
-//! production code path.
+//! test registers a [`Principal`] and gets an opaque `test_…` bearer token for it — a shortcut
+//! for tests about what a customer's token may read, not about how it is obtained (the
+//! authorization-code flow itself is tested with real tokens only: `identity_flow`). Every other
+//! credential goes to the real verifier, and everything after the seam — policy, services,
+//! storage — is the production code path.
 //!
 //! Test-only code: panicking on a broken harness is the right failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -119,9 +120,19 @@ impl TestServer {
 
     /// Boots a sandbox server on `database`.
     pub async fn start_on(database: TestDatabase) -> Self {
+        Self::boot(database, None).await
+    }
+
+    /// Boots a sandbox server on `database`, configured by `overrides` (the text of a
+    /// `wekeza.toml`) on top of the defaults — e.g. `[fraud]` thresholds.
+    pub async fn start_with(database: TestDatabase, overrides: &str) -> Self {
+        Self::boot(database, Some(overrides)).await
+    }
+
+    async fn boot(database: TestDatabase, overrides: Option<&str>) -> Self {
         let env: HashMap<String, String> =
             HashMap::from([("WEKEZA_DATABASE_URL".to_owned(), database.url().to_owned())]);
-        let config = Config::from_layers(None, &env).expect("test configuration");
+        let config = Config::from_layers(overrides, &env).expect("test configuration");
         let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let clock = ManualClock::new(test_now());
@@ -242,15 +253,19 @@ impl TestServer {
     ) -> Consent {
         let customer = self.customer(username).await;
         let db = self.database.conn();
-        let txn = db.begin().await.unwrap();
-        let consent = wekeza_store::consents::find(&txn, consent_id)
+        // Read before the transaction, which then starts with its (conditional) write: on
+        // SQLite a transaction that read first cannot take the write lock once the server has
+        // written since (SQLITE_BUSY_SNAPSHOT), and the server writes all the time (outbox
+        // relay, settlement).
+        let consent = wekeza_store::consents::find(db, consent_id)
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("no consent {consent_id}"));
-        let app = wekeza_store::apps::find(&txn, &consent.app_id)
+        let app = wekeza_store::apps::find(db, &consent.app_id)
             .await
             .unwrap()
             .unwrap();
+        let txn = db.begin().await.unwrap();
         let now = self.clock.now();
         let authorised = consent
             .clone()

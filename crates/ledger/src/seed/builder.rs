@@ -551,6 +551,7 @@ impl Builder {
                 kind: event.kind,
                 description: event.description,
                 created_at: at,
+                external_reference: None,
             });
         }
         (journals, postings)

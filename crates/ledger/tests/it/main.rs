@@ -11,6 +11,7 @@
     reason = "amounts in minor units read as shillings_cents: 1_234_56 is KES 1,234.56"
 )]
 
+mod holds;
 mod listing;
 mod posting;
 mod seed;

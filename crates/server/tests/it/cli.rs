@@ -176,11 +176,7 @@ async fn serve_starts_answers_and_stops_on_sigterm() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        anonymous.status(),
-        401,
-        "a missing token is refused"
-    );
+    assert_eq!(anonymous.status(), 401, "a missing token is refused");
 
     let pid = child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();

@@ -137,7 +137,24 @@ async fn discovery_and_jwks_describe_the_server() {
     );
     assert_eq!(
         discovery["grant_types_supported"],
-        serde_json::json!(["client_credentials"])
+        serde_json::json!(["client_credentials", "authorization_code", "refresh_token"])
+    );
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        discovery["authorization_endpoint"],
+        url(&server, "/oauth2/authorize")
+    );
+    assert_eq!(
+        discovery["pushed_authorization_request_endpoint"],
+        url(&server, "/oauth2/par")
+    );
+    assert_eq!(discovery["require_pushed_authorization_requests"], true);
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
     );
     let methods = discovery["token_endpoint_auth_methods_supported"]
         .as_array()
@@ -706,7 +723,7 @@ async fn tokens_expire_and_can_be_introspected_and_revoked() {
 /// Everything the server logs on this test's thread (a current-thread runtime runs the server's
 /// tasks there too).
 #[derive(Clone, Default)]
-struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+pub(crate) struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl std::io::Write for CapturedLogs {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -720,13 +737,25 @@ impl std::io::Write for CapturedLogs {
 }
 
 impl CapturedLogs {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Asserts that no distinctive piece of any of `secrets` is in the logs.
+    #[track_caller]
+    pub(crate) fn assert_free_of(&self, secrets: &[String]) {
+        let text = self.text();
+        for secret in secrets {
+            // Any distinctive piece is enough to leak: check the signature-bearing tails too.
+            let tail = &secret[secret.len().saturating_sub(24)..];
+            assert!(!text.contains(tail), "a secret reached the logs:\n{text}");
+        }
     }
 }
 
-#[tokio::test]
-async fn no_secret_token_assertion_or_proof_reaches_the_logs() {
+/// Captures every log event (debug and up) of this thread — the test's, and its in-process
+/// server's — until the guard drops.
+pub(crate) fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
     // `tracing` caches, process-wide, whether a log statement is wanted, decided by the first
     // thread to reach it. A sibling test's thread has no subscriber and would decide "never" for
     // this one too; a global, silent registry makes every thread's answer "yes", and the
@@ -739,7 +768,12 @@ async fn no_secret_token_assertion_or_proof_reaches_the_logs() {
         .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn no_secret_token_assertion_or_proof_reaches_the_logs() {
+    let (logs, _guard) = capture_logs();
 
     let server = TestServer::start().await;
     let app = sandbox_app(&server).await;
@@ -802,9 +836,5 @@ async fn no_secret_token_assertion_or_proof_reaches_the_logs() {
         api_proof,
         "wrong-secret-value".into(),
     ]);
-    for secret in &secrets {
-        // Any distinctive piece is enough to leak: check the signature-bearing tails too.
-        let tail = &secret[secret.len().saturating_sub(24)..];
-        assert!(!text.contains(tail), "a secret reached the logs:\n{text}");
-    }
+    logs.assert_free_of(&secrets);
 }

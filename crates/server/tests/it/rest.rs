@@ -12,6 +12,8 @@ use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::account_information_service_client::AccountInformationServiceClient;
 use wekeza_proto::v1::consent_service_client::ConsentServiceClient;
 use wekeza_proto::v1::customer_service_client::CustomerServiceClient;
+use wekeza_proto::v1::payment_service_client::PaymentServiceClient;
+use wekeza_proto::v1::sandbox_service_client::SandboxServiceClient;
 use wekeza_testkit::TestServer;
 
 use crate::support::{run_tool, tool};
@@ -337,6 +339,102 @@ async fn every_rest_route_answers_what_grpc_answers() {
         grpc.consent
     );
 
+    // PaymentService: a customer token bound to an authorised payment consent creates, the
+    // app's own token reads.
+    covered.insert("PaymentService.CreatePayment");
+    let payer = server.app_principal(&[Scope::PaymentsInitiate]).await;
+    let payer_token = server.token_for(payer.clone());
+    let body = json!({
+        "type": "CONSENT_TYPE_PAYMENT",
+        "payment": {
+            "instructedAmount": { "amount": "10.00", "currency": "KES" },
+            "creditor": { "name": "Jane Doe", "accountNumber": "01100012345" }
+        }
+    });
+    let response = server
+        .http
+        .post(format!("{}/v1/consents", server.base_url))
+        .bearer_auth(&payer_token)
+        .header("idempotency-key", "payment-consent")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let consent: Value = response.json().await.unwrap();
+    let payment_consent = server
+        .authorise_consent(
+            &consent["consentId"].as_str().unwrap().parse().unwrap(),
+            "user_traveller",
+            &[],
+        )
+        .await;
+    let customer_token = server.token_for(Principal {
+        app_id: payer.app_id.clone(),
+        scopes: BTreeSet::from([Scope::PaymentsInitiate]),
+        customer_id: payment_consent.customer_id.clone(),
+        consent: Some(ConsentGrant {
+            consent_id: payment_consent.id.clone(),
+            account_ids: payment_consent.account_ids.clone(),
+            permissions: BTreeSet::new(),
+        }),
+    });
+    // One idempotency key over both protocols: gRPC replays what REST created.
+    let body = json!({ "consentId": payment_consent.id.to_string() });
+    let response = server
+        .http
+        .post(format!("{}/v1/payments", server.base_url))
+        .bearer_auth(&customer_token)
+        .header("idempotency-key", "both-protocols")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let rest: Value = response.json().await.unwrap();
+    let mut request = server.request(
+        &customer_token,
+        from_json::<pb::CreatePaymentRequest>("CreatePaymentRequest", &body),
+    );
+    request
+        .metadata_mut()
+        .insert("idempotency-key", "both-protocols".parse().unwrap());
+    let mut payments = PaymentServiceClient::new(server.channel());
+    let grpc = payments.create_payment(request).await.unwrap().into_inner();
+    assert_eq!(
+        Some(from_json::<pb::Payment>("Payment", &rest)),
+        grpc.payment
+    );
+    let payment_id = rest["paymentId"].as_str().unwrap().to_owned();
+
+    covered.insert("PaymentService.GetPayment");
+    // Read once settled, so that both protocols see the same (final) status.
+    let get = pb::GetPaymentRequest {
+        payment_id: payment_id.clone(),
+    };
+    let grpc = loop {
+        let read = payments
+            .get_payment(server.request(&payer_token, get.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        let status = read.payment.as_ref().map(pb::Payment::status);
+        if status == Some(pb::PaymentStatus::AcceptedSettlementCompleted) {
+            break read;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let (status, rest) =
+        rest_get(&server, &payer_token, &format!("/v1/payments/{payment_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        Some(from_json::<pb::Payment>("Payment", &rest)),
+        grpc.payment
+    );
+
+    // SandboxService: the app's own token. Last, because a reset removes every consent.
+    sandbox_routes_answer_what_grpc_answers(&server, &app_token, &mut covered).await;
+
     let routes: BTreeSet<String> = wekeza_server::rest::transcoder(&wekeza_server::app::SERVED)
         .unwrap()
         .routes()
@@ -353,6 +451,156 @@ async fn every_rest_route_answers_what_grpc_answers() {
         "every served REST route has an equivalence check here"
     );
     server.stop().await;
+}
+
+/// The SandboxService half of [`every_rest_route_answers_what_grpc_answers`].
+async fn sandbox_routes_answer_what_grpc_answers(
+    server: &TestServer,
+    app_token: &str,
+    covered: &mut BTreeSet<&'static str>,
+) {
+    let mut sandbox = SandboxServiceClient::new(server.channel());
+    let post = |path: &str, body: Value| {
+        server
+            .http
+            .post(format!("{}{path}", server.base_url))
+            .bearer_auth(app_token)
+            .header("idempotency-key", ulid::Ulid::new().to_string())
+            .json(&body)
+    };
+    let consent = || async {
+        let response = post(
+            "/v1/consents",
+            json!({
+                "type": "CONSENT_TYPE_FUNDS_CONFIRMATION",
+                "fundsConfirmation": { "amount": { "amount": "5.00", "currency": "KES" } }
+            }),
+        )
+        .send()
+        .await
+        .unwrap();
+        let consent: Value = response.json().await.unwrap();
+        consent["consentId"].as_str().unwrap().to_owned()
+    };
+
+    covered.insert("SandboxService.AuthorizeConsent");
+    // Denials answer the same on both protocols (authorisations differ by their codes).
+    let (first, second) = (consent().await, consent().await);
+    let grpc = sandbox
+        .authorize_consent(server.request(
+            app_token,
+            pb::AuthorizeConsentRequest {
+                consent_id: first,
+                username: "user_good".into(),
+                state: "s".into(),
+                deny: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = post(
+        &format!("/v1/sandbox/consents/{second}:authorize"),
+        json!({ "username": "user_good", "state": "s", "deny": true }),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let rest: Value = response.json().await.unwrap();
+    assert_eq!(rest["error"], "access_denied");
+    assert_eq!(
+        from_json::<pb::AuthorizeConsentResponse>("AuthorizeConsentResponse", &rest),
+        grpc
+    );
+
+    covered.insert("SandboxService.ListTestUsers");
+    let grpc = sandbox
+        .list_test_users(server.request(app_token, pb::ListTestUsersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let (status, rest) = rest_get(server, app_token, "/v1/sandbox/users").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        from_json::<pb::ListTestUsersResponse>("ListTestUsersResponse", &rest),
+        grpc
+    );
+
+    // Not offered yet: UNIMPLEMENTED over gRPC, 501 over REST.
+    covered.insert("SandboxService.SimulatePaymentStatus");
+    covered.insert("SandboxService.FireEvent");
+    covered.insert("SandboxService.ApproveDecoupledAuthorization");
+    let statuses = [
+        sandbox
+            .simulate_payment_status(server.request(
+                app_token,
+                pb::SimulatePaymentStatusRequest {
+                    payment_id: "pay_01jz0000000000000000000000".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|_| ()),
+        sandbox
+            .fire_event(server.request(app_token, pb::FireEventRequest::default()))
+            .await
+            .map(|_| ()),
+        sandbox
+            .approve_decoupled_authorization(server.request(
+                app_token,
+                pb::ApproveDecoupledAuthorizationRequest {
+                    auth_req_id: "x".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|_| ()),
+    ];
+    for status in statuses {
+        assert_eq!(status.unwrap_err().code(), tonic::Code::Unimplemented);
+    }
+    for (path, body) in [
+        (
+            "/v1/sandbox/payments/pay_01jz0000000000000000000000:simulate",
+            json!({ "status": "PAYMENT_STATUS_REJECTED" }),
+        ),
+        (
+            "/v1/sandbox/events:fire",
+            json!({ "eventType": "payment.status_changed" }),
+        ),
+        (
+            "/v1/sandbox/decoupled-authorizations/x:approve",
+            json!({ "username": "user_good" }),
+        ),
+    ] {
+        let response = post(path, body).send().await.unwrap();
+        assert_eq!(response.status(), 501, "{path}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["reason"], "UNIMPLEMENTED", "{path}");
+    }
+
+    covered.insert("SandboxService.ResetSandbox");
+    // gRPC resets (removing the consents above), then REST and gRPC again: nothing left.
+    let first = sandbox
+        .reset_sandbox(server.request(app_token, pb::ResetSandboxRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(first.deleted_consent_count >= 2, "{first:?}");
+    let response = post("/v1/sandbox:reset", json!({})).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let rest: Value = response.json().await.unwrap();
+    let grpc = sandbox
+        .reset_sandbox(server.request(app_token, pb::ResetSandboxRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        from_json::<pb::ResetSandboxResponse>("ResetSandboxResponse", &rest),
+        grpc
+    );
 }
 
 /// Asserts a problem+json answer with `status` and `reason`, carrying the FAPI interaction id.

@@ -201,3 +201,36 @@ pub enum ConsentStatus {
     #[sea_orm(string_value = "expired")]
     Expired,
 }
+
+/// Where a payment is in its lifecycle (the rejection reason has a column of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum PaymentStatus {
+    /// Received, funds on hold.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Accepted; being posted.
+    #[sea_orm(string_value = "accepted_settlement_in_process")]
+    AcceptedSettlementInProcess,
+    /// Posted.
+    #[sea_orm(string_value = "accepted_settlement_completed")]
+    AcceptedSettlementCompleted,
+    /// Refused; `status_reason` says why.
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
+}
+
+/// Whether a funds hold still reserves its amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum HoldStatus {
+    /// Reserves its amount: counted in the account's `held_minor`.
+    #[sea_orm(string_value = "active")]
+    Active,
+    /// Turned into a posted debit.
+    #[sea_orm(string_value = "settled")]
+    Settled,
+    /// Given back without a posting.
+    #[sea_orm(string_value = "released")]
+    Released,
+}

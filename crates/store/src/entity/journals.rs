@@ -17,6 +17,10 @@ pub struct Model {
     pub description: String,
     /// When it was posted.
     pub created_at: DateTimeUtc,
+    /// The business event it records, when that must be posted at most once (a payment's
+    /// settlement: `pay_…`); unique. `None` for the seeded history.
+    #[sea_orm(unique)]
+    pub external_reference: Option<String>,
 }
 
 /// `journals` has no relations the code navigates; the foreign keys live in the migrations.

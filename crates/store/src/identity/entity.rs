@@ -1,5 +1,7 @@
 //! The sea-orm entities of the identity tables.
 
+use sea_orm::entity::prelude::{DeriveActiveEnum, EnumIter, StringLen};
+
 /// `signing_keys`: the keys the platform signs its tokens with.
 pub mod signing_keys {
     use sea_orm::entity::prelude::*;
@@ -83,6 +85,197 @@ pub mod used_jtis {
         pub id: String,
         /// When the JWT carrying it expires; the row is useless after that.
         pub expires_at: DateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `authorization_codes`: codes of the authorization-code flow, by the SHA-256 of the code.
+pub mod authorization_codes {
+    use sea_orm::entity::prelude::*;
+
+    /// One code and what it was issued for.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "authorization_codes")]
+    pub struct Model {
+        /// SHA-256 (hex) of the code; the code itself is never stored.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_hash: String,
+        /// The client it was issued to.
+        pub client_id: String,
+        /// The consent it was issued for (`cns_…`).
+        pub consent_id: String,
+        /// The customer who authorised (`cus_…`).
+        pub customer_id: String,
+        /// The accounts bound while authorising, a JSON array of `acc_…`.
+        #[sea_orm(column_type = "Text")]
+        pub account_ids: String,
+        /// The scopes granted, space-separated.
+        pub scope: String,
+        /// The redirect URI of the authorization request: the token request must repeat it.
+        #[sea_orm(column_type = "Text")]
+        pub redirect_uri: String,
+        /// The PKCE S256 code challenge.
+        pub code_challenge: String,
+        /// The OpenID Connect nonce, copied into the ID token.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub nonce: Option<String>,
+        /// When it was issued.
+        pub created_at: DateTimeUtc,
+        /// When it stops being redeemable.
+        pub expires_at: DateTimeUtc,
+        /// When it was redeemed; a second redemption is a replay.
+        pub redeemed_at: Option<DateTimeUtc>,
+        /// The token family its redemption started (see `refresh_tokens.grant_id`).
+        pub grant_id: Option<String>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `refresh_tokens`: refresh tokens, by the SHA-256 of the token, in families (`grant_id`).
+pub mod refresh_tokens {
+    use sea_orm::entity::prelude::*;
+
+    /// One refresh token.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        /// SHA-256 (hex) of the token; the token itself is never stored.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        /// The family: every token descending from one authorization code.
+        pub grant_id: String,
+        /// The client it was issued to.
+        pub client_id: String,
+        /// The consent it is bound to (`cns_…`).
+        pub consent_id: String,
+        /// The customer (`cus_…`).
+        pub customer_id: String,
+        /// The scopes granted, space-separated.
+        pub scope: String,
+        /// The `jti` of the access token issued together with it, revoked with the family.
+        pub access_jti: String,
+        /// When that access token expires.
+        pub access_expires_at: DateTimeUtc,
+        /// When it was issued.
+        pub created_at: DateTimeUtc,
+        /// When it stops being usable.
+        pub expires_at: DateTimeUtc,
+        /// When it was exchanged for its successor; presenting it again is a replay.
+        pub rotated_at: Option<DateTimeUtc>,
+        /// When its family was revoked.
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Where a customer's browser session of an authorization request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum SignInStage {
+    /// Waiting for username and password.
+    #[sea_orm(string_value = "password")]
+    Password,
+    /// Signed in with the password; waiting for the one-time password.
+    #[sea_orm(string_value = "second_factor")]
+    SecondFactor,
+    /// Authenticated; waiting for the decision on the consent screen.
+    #[sea_orm(string_value = "consent")]
+    Consent,
+    /// Decided (or given up after too many failures): the session is over.
+    #[sea_orm(string_value = "done")]
+    Done,
+}
+
+/// `authorization_requests`: pushed authorization requests (RFC 9126) and the browser session
+/// that carries one through sign-in and the consent screen.
+pub mod authorization_requests {
+    use sea_orm::entity::prelude::*;
+
+    use super::SignInStage;
+
+    /// One request.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "authorization_requests")]
+    pub struct Model {
+        /// SHA-256 (hex) of the `request_uri`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_uri_hash: String,
+        /// The client that pushed it.
+        pub client_id: String,
+        /// The consent to decide (`cns_…`).
+        pub consent_id: String,
+        /// Where the authorization response goes.
+        #[sea_orm(column_type = "Text")]
+        pub redirect_uri: String,
+        /// The PKCE S256 challenge.
+        pub code_challenge: String,
+        /// The scopes asked for, space-separated.
+        pub scope: String,
+        /// The client's `state`, echoed in the response.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub state: Option<String>,
+        /// The OpenID Connect nonce.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub nonce: Option<String>,
+        /// When it was pushed.
+        pub created_at: DateTimeUtc,
+        /// When the `request_uri` stops being usable.
+        pub expires_at: DateTimeUtc,
+        /// SHA-256 (hex) of the session cookie, once a browser used the `request_uri` (which
+        /// is then spent).
+        #[sea_orm(unique)]
+        pub session_hash: Option<String>,
+        /// When the session ends.
+        pub session_expires_at: Option<DateTimeUtc>,
+        /// SHA-256 (hex) of the session's CSRF token.
+        pub csrf_hash: Option<String>,
+        /// Where the session stands.
+        pub stage: Option<SignInStage>,
+        /// The customer who signed in (`cus_…`).
+        pub customer_id: Option<String>,
+        /// Failed passwords and one-time passwords in this session.
+        pub failed_attempts: i32,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `sign_in_failures`: recent failed sign-ins per username, for lock-out.
+pub mod sign_in_failures {
+    use sea_orm::entity::prelude::*;
+
+    /// One username's failures.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sign_in_failures")]
+    pub struct Model {
+        /// The username tried (whether or not it exists).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub username: String,
+        /// Failures in the current window.
+        pub failures: i32,
+        /// The latest failure.
+        pub last_failure_at: DateTimeUtc,
+        /// Until when sign-in is refused, if locked.
+        pub locked_until: Option<DateTimeUtc>,
     }
 
     /// No relations.

@@ -1,6 +1,8 @@
 //! The identity service's storage: its token-signing keys ([`signing_keys`]), access tokens
-//! revoked before they expire ([`revoked_tokens`]) and the single-use JWT ids it has seen
-//! ([`used_jtis`]: client assertions, DPoP proofs).
+//! revoked before they expire ([`revoked_tokens`]), the single-use JWT ids it has seen
+//! ([`used_jtis`]: client assertions, DPoP proofs), and the authorization-code flow's
+//! [`authorization_requests`] (pushed requests and their browser sessions), [`sign_in_failures`]
+//! (lock-out), [`authorization_codes`] and [`refresh_tokens`] (by hash, never the secret).
 //!
 //! Revocations and used ids are kept only until the token or proof they name expires: after
 //! that the signature checks refuse it anyway. [`revoked_tokens::purge_expired`] and
@@ -9,7 +11,11 @@
 //! The entities live beside the repositories ([`entity`]) rather than in [`crate::entity`]:
 //! nothing else reads these tables.
 
+pub mod authorization_codes;
+pub mod authorization_requests;
 pub mod entity;
+pub mod refresh_tokens;
 pub mod revoked_tokens;
+pub mod sign_in_failures;
 pub mod signing_keys;
 pub mod used_jtis;

@@ -13,6 +13,8 @@ mod m20260101_000001_customers_and_ledger;
 mod m20260101_000002_apps;
 mod m20260105_000001_identity;
 mod m20260106_000001_consents_idempotency_outbox;
+mod m20260107_000001_authorization_grants;
+mod m20260110_000001_payments_and_holds;
 
 /// The platform's migrations.
 #[derive(Debug)]
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000002_apps::Migration),
             Box::new(m20260105_000001_identity::Migration),
             Box::new(m20260106_000001_consents_idempotency_outbox::Migration),
+            Box::new(m20260107_000001_authorization_grants::Migration),
+            Box::new(m20260110_000001_payments_and_holds::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@ use sea_orm_migration::MigratorTrait;
 use wekeza_store::migration::Migrator;
 use wekeza_store::testing::TestDatabase;
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 15] = [
     "customers",
     "accounts",
     "journals",
@@ -15,6 +15,12 @@ const TABLES: [&str; 9] = [
     "consents",
     "idempotency_keys",
     "outbox_events",
+    "payments",
+    "holds",
+    "authorization_requests",
+    "sign_in_failures",
+    "authorization_codes",
+    "refresh_tokens",
 ];
 
 async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {

@@ -1,0 +1,415 @@
+//! The grants that end in a customer's tokens: `authorization_code` (RFC 6749 §4.1.3 with PKCE,
+//! RFC 7636 §4.6) and `refresh_token` (§6), and what both check — the consent behind the
+//! tokens, which must still be AUTHORISED and the client's.
+//!
+//! A redemption starts a token *family* (`grant_id`): the access token and refresh token it
+//! issues, and every pair later refreshed from them. Refresh tokens rotate on each use. A code
+//! or refresh token presented a second time means it leaked, so the whole family is revoked —
+//! refresh tokens and the access tokens issued with them (RFC 6749 §4.1.2 and §10.4, OAuth 2.0
+//! Security BCP §4.14).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::Header;
+use serde::Serialize;
+use wekeza_domain::{AppId, Consent, ConsentId, Reason, Scope};
+use wekeza_store::apps::App;
+use wekeza_store::identity::authorization_codes::{self, AuthorizationCode};
+use wekeza_store::identity::refresh_tokens::{self, RefreshToken};
+use wekeza_store::identity::revoked_tokens;
+use wekeza_store::{ConnectionTrait, TransactionTrait, consents, secret};
+
+use crate::form::Form;
+use crate::jwt::CLOCK_SKEW;
+use crate::keys::SIGNING_ALGORITHM;
+use crate::tokens::{ACCESS_TOKEN_TTL, Issued, TokenGrant, scope_text};
+use crate::{Error, Identity, pkce};
+
+/// The longest a refresh token family lives (never past its consent's expiry).
+pub const REFRESH_TOKEN_TTL: Duration = Duration::days(90);
+/// Bytes of randomness in a refresh token (256 bits).
+const REFRESH_TOKEN_BYTES: usize = 32;
+/// How long a redeemed or expired code is kept, so a late replay still revokes its family.
+pub(crate) const CODE_RETENTION: Duration = Duration::minutes(10);
+
+/// What a grant issues.
+#[derive(Debug)]
+pub(crate) struct TokenSet {
+    /// The access token.
+    pub(crate) access: Issued,
+    /// The refresh token, shown once.
+    pub(crate) refresh_token: String,
+    /// The ID token, when `openid` was granted.
+    pub(crate) id_token: Option<String>,
+}
+
+/// The claims of an ID token (OpenID Connect Core §2).
+#[derive(Debug, Serialize)]
+struct IdClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    azp: &'a str,
+    iat: i64,
+    exp: i64,
+    auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    /// The consent the customer authorised (the intent id of UK Open Banking).
+    consent_id: &'a str,
+}
+
+/// Why a consent no longer backs its tokens, said to the client.
+fn unusable(reason: Reason) -> &'static str {
+    match reason {
+        Reason::ConsentRevoked => "the consent was revoked",
+        Reason::ConsentExpired => "the consent has expired",
+        Reason::ConsentConsumed => "the consent was used up",
+        Reason::ConsentRejected => "the consent was rejected",
+        _ => "the consent is not authorised",
+    }
+}
+
+impl Identity {
+    /// The consent `consent_id` if it still backs tokens of the app `app` for `customer_id` at
+    /// `now`: the app's, the customer's, and AUTHORISED (not revoked, consumed or expired).
+    /// `Ok(Err(why))` when it does not.
+    pub(crate) async fn bound_consent(
+        &self,
+        app: &AppId,
+        consent_id: &str,
+        customer_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Consent, &'static str>, Error> {
+        const UNKNOWN: &str = "the token's consent is unknown";
+        let Ok(id) = consent_id.parse::<ConsentId>() else {
+            return Ok(Err(UNKNOWN));
+        };
+        let Some(consent) = consents::find(&self.inner.db, &id).await? else {
+            return Ok(Err(UNKNOWN));
+        };
+        let customer = consent.customer_id.as_ref().map(|id| id.as_str());
+        if &consent.app_id != app || customer != Some(customer_id) {
+            return Ok(Err(UNKNOWN));
+        }
+        Ok(match consent.check_usable(now) {
+            Ok(()) => Ok(consent),
+            Err(reason) => Err(unusable(reason)),
+        })
+    }
+
+    /// The `authorization_code` grant for the authenticated `app`.
+    pub(crate) async fn redeem_code(
+        &self,
+        app: &App,
+        form: &Form,
+        jkt: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenSet, Error> {
+        let code = form.require("code")?;
+        let redirect_uri = form.require("redirect_uri")?;
+        let verifier = form.require("code_verifier")?;
+        let hash = secret::sha256_hex(code);
+        let row = authorization_codes::find(&self.inner.db, &hash)
+            .await?
+            .filter(|row| row.client_id == app.client_id)
+            .ok_or_else(|| Error::InvalidGrant("the authorization code is invalid".into()))?;
+        if row.redeemed_at.is_some() {
+            return Err(self.code_replayed(&row, now).await);
+        }
+        if now >= row.expires_at {
+            return Err(Error::InvalidGrant(
+                "the authorization code has expired".into(),
+            ));
+        }
+        if row.redirect_uri != redirect_uri {
+            return Err(Error::InvalidGrant(
+                "redirect_uri differs from the authorization request's".into(),
+            ));
+        }
+        if !pkce::verifies(verifier, &row.code_challenge) {
+            return Err(Error::InvalidGrant(
+                "code_verifier does not match the code_challenge".into(),
+            ));
+        }
+        let consent = self
+            .bound_consent(&app.id, &row.consent_id, &row.customer_id, now)
+            .await?
+            .map_err(|why| Error::InvalidGrant(why.into()))?;
+        let grant_id = secret::random_token(16, &mut secret::os_rng());
+        let family = Family {
+            grant_id: &grant_id,
+            client_id: &app.client_id,
+            consent_id: &row.consent_id,
+            customer_id: &row.customer_id,
+            scope: &row.scope,
+            expires_at: consent.expires_at.min(now + REFRESH_TOKEN_TTL),
+        };
+        // Signed before the transaction: signing may reload the keys, and SQLite has one
+        // connection, which the transaction holds.
+        let access = self.sign(&family, row.scope.clone(), jkt, now).await?;
+        let txn = self
+            .inner
+            .db
+            .begin()
+            .await
+            .map_err(wekeza_store::Error::from)?;
+        if !authorization_codes::redeem(&txn, &hash, &grant_id, now).await? {
+            drop(txn);
+            // A concurrent redemption won: this one is the replay.
+            let row = authorization_codes::find(&self.inner.db, &hash).await?;
+            return Err(match row {
+                Some(row) => self.code_replayed(&row, now).await,
+                None => Error::InvalidGrant("the authorization code is invalid".into()),
+            });
+        }
+        let refresh_token = store_refresh_token(&txn, &family, &access, now).await?;
+        txn.commit().await.map_err(wekeza_store::Error::from)?;
+        let id_token = if access
+            .claims
+            .scope
+            .split(' ')
+            .any(|s| s == Scope::OpenId.as_str())
+        {
+            Some(self.id_token(app, &row, now).await?)
+        } else {
+            None
+        };
+        tracing::info!(
+            client_id = %app.client_id,
+            consent_id = %row.consent_id,
+            token_type = access.claims.token_type(),
+            "authorization code redeemed"
+        );
+        Ok(TokenSet {
+            access,
+            refresh_token,
+            id_token,
+        })
+    }
+
+    /// The `refresh_token` grant for the authenticated `app`.
+    pub(crate) async fn refresh(
+        &self,
+        app: &App,
+        form: &Form,
+        jkt: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenSet, Error> {
+        let token = form.require("refresh_token")?;
+        let hash = secret::sha256_hex(token);
+        let row = refresh_tokens::find(&self.inner.db, &hash)
+            .await?
+            .filter(|row| row.client_id == app.client_id)
+            .ok_or_else(|| Error::InvalidGrant("the refresh token is invalid".into()))?;
+        if row.revoked_at.is_some() {
+            return Err(Error::InvalidGrant("the refresh token was revoked".into()));
+        }
+        if row.rotated_at.is_some() {
+            return Err(self.refresh_replayed(&row.grant_id, now).await);
+        }
+        if now >= row.expires_at {
+            return Err(Error::InvalidGrant("the refresh token has expired".into()));
+        }
+        // RFC 6749 §6: a narrower scope may be asked for the new access token.
+        let scope = match form.get("scope") {
+            None => row.scope.clone(),
+            Some(requested) => {
+                let granted: BTreeSet<Scope> = parse_scope(&row.scope)?;
+                let requested: BTreeSet<Scope> = parse_scope(requested)?;
+                if !requested.is_subset(&granted) {
+                    return Err(Error::InvalidScope(
+                        "the scope may only narrow what was granted".into(),
+                    ));
+                }
+                scope_text(&requested)
+            }
+        };
+        self.bound_consent(&app.id, &row.consent_id, &row.customer_id, now)
+            .await?
+            .map_err(|why| Error::InvalidGrant(why.into()))?;
+        let family = Family {
+            grant_id: &row.grant_id,
+            client_id: &row.client_id,
+            consent_id: &row.consent_id,
+            customer_id: &row.customer_id,
+            scope: &row.scope,
+            expires_at: row.expires_at,
+        };
+        // Signed before the transaction (see `redeem_code`).
+        let access = self.sign(&family, scope, jkt, now).await?;
+        let txn = self
+            .inner
+            .db
+            .begin()
+            .await
+            .map_err(wekeza_store::Error::from)?;
+        if !refresh_tokens::rotate(&txn, &hash, now).await? {
+            drop(txn);
+            return Err(self.refresh_replayed(&row.grant_id, now).await);
+        }
+        let refresh_token = store_refresh_token(&txn, &family, &access, now).await?;
+        txn.commit().await.map_err(wekeza_store::Error::from)?;
+        tracing::info!(
+            client_id = %app.client_id,
+            consent_id = %row.consent_id,
+            "refresh token rotated"
+        );
+        Ok(TokenSet {
+            access,
+            refresh_token,
+            id_token: None,
+        })
+    }
+
+    /// Signs an access token of `family` with `scope`.
+    async fn sign(
+        &self,
+        family: &Family<'_>,
+        scope: String,
+        jkt: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Issued, Error> {
+        let grant = TokenGrant {
+            client_id: family.client_id,
+            consent: Some((family.consent_id, family.customer_id)),
+            scope,
+            jkt,
+        };
+        self.issue_access_token(grant, now).await
+    }
+
+    /// A redeemed code came back: revokes what its redemption issued; answers the error to give.
+    async fn code_replayed(&self, row: &AuthorizationCode, now: DateTime<Utc>) -> Error {
+        if let Some(grant_id) = &row.grant_id
+            && let Err(error) = self.revoke_family(grant_id, now).await
+        {
+            return error;
+        }
+        tracing::warn!(
+            client_id = %row.client_id,
+            consent_id = %row.consent_id,
+            "authorization code replayed: its tokens are revoked"
+        );
+        Error::InvalidGrant(
+            "the authorization code was already used; the tokens issued for it are revoked".into(),
+        )
+    }
+
+    /// A rotated refresh token came back: revokes its family; answers the error to give.
+    async fn refresh_replayed(&self, grant_id: &str, now: DateTime<Utc>) -> Error {
+        if let Err(error) = self.revoke_family(grant_id, now).await {
+            return error;
+        }
+        tracing::warn!("refresh token replayed: its family is revoked");
+        Error::InvalidGrant(
+            "the refresh token was already used; every token of its grant is revoked".into(),
+        )
+    }
+
+    /// Revokes every refresh token of the family `grant_id` and the access tokens issued with
+    /// them, in one transaction.
+    pub(crate) async fn revoke_family(
+        &self,
+        grant_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let txn = self
+            .inner
+            .db
+            .begin()
+            .await
+            .map_err(wekeza_store::Error::from)?;
+        let rows = refresh_tokens::revoke_family(&txn, grant_id, now).await?;
+        for row in rows {
+            let expires_at = row.access_expires_at + CLOCK_SKEW;
+            if expires_at > now {
+                revoked_tokens::revoke(&txn, &row.access_jti, &row.client_id, expires_at, now)
+                    .await?;
+            }
+        }
+        txn.commit().await.map_err(wekeza_store::Error::from)?;
+        Ok(())
+    }
+
+    /// The stored refresh token `token`, if any (of whichever client: callers check).
+    pub(crate) async fn find_refresh_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<RefreshToken>, Error> {
+        Ok(refresh_tokens::find(&self.inner.db, &secret::sha256_hex(token)).await?)
+    }
+
+    /// Signs the ID token of a code redemption.
+    async fn id_token(
+        &self,
+        app: &App,
+        code: &AuthorizationCode,
+        now: DateTime<Utc>,
+    ) -> Result<String, Error> {
+        let key = self.inner.keys.signer(now).await?;
+        let issuer = self.issuer().to_string();
+        let claims = IdClaims {
+            iss: &issuer,
+            sub: &code.customer_id,
+            aud: &app.client_id,
+            azp: &app.client_id,
+            iat: now.timestamp(),
+            exp: (now + ACCESS_TOKEN_TTL).timestamp(),
+            auth_time: code.created_at.timestamp(),
+            nonce: code.nonce.as_deref(),
+            consent_id: &code.consent_id,
+        };
+        let mut header = Header::new(SIGNING_ALGORITHM);
+        header.typ = Some("JWT".to_owned());
+        header.kid = Some(key.kid);
+        jsonwebtoken::encode(&header, &claims, &key.encoding)
+            .map_err(|error| Error::Key(format!("signing an ID token: {error}")))
+    }
+}
+
+/// Stores a new refresh token of `family`, recording the access token issued with it, in `txn`;
+/// answers the token.
+async fn store_refresh_token(
+    txn: &impl ConnectionTrait,
+    family: &Family<'_>,
+    access: &Issued,
+    now: DateTime<Utc>,
+) -> Result<String, Error> {
+    let refresh_token = secret::random_token(REFRESH_TOKEN_BYTES, &mut secret::os_rng());
+    let row = RefreshToken {
+        token_hash: secret::sha256_hex(&refresh_token),
+        grant_id: family.grant_id.to_owned(),
+        client_id: family.client_id.to_owned(),
+        consent_id: family.consent_id.to_owned(),
+        customer_id: family.customer_id.to_owned(),
+        scope: family.scope.to_owned(),
+        access_jti: access.claims.jti.clone(),
+        access_expires_at: now + ACCESS_TOKEN_TTL,
+        created_at: now,
+        expires_at: family.expires_at,
+        rotated_at: None,
+        revoked_at: None,
+    };
+    refresh_tokens::insert(txn, row).await?;
+    Ok(refresh_token)
+}
+
+/// The family a new token pair joins.
+struct Family<'a> {
+    grant_id: &'a str,
+    client_id: &'a str,
+    consent_id: &'a str,
+    customer_id: &'a str,
+    /// The scope of the family's refresh tokens (fixed at redemption).
+    scope: &'a str,
+    expires_at: DateTime<Utc>,
+}
+
+fn parse_scope(text: &str) -> Result<BTreeSet<Scope>, Error> {
+    Ok(Scope::parse_list(text)
+        .map_err(|error| Error::InvalidScope(error.to_string()))?
+        .into_iter()
+        .collect())
+}

@@ -1,0 +1,189 @@
+//! The payment service's errors: one variant per business cause, each with the stable
+//! [`Reason`] clients match on. Storage and core-banking failures are internal: logged once,
+//! answered as a bare INTERNAL.
+
+use tonic::Status;
+use wekeza_domain::{PaymentError, Reason};
+use wekeza_rpc::ApiError;
+
+/// What can go wrong handling a payment request or settling a payment.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A create without an `Idempotency-Key` header (the gateway refuses these first).
+    #[error("this call needs an Idempotency-Key header (1 to 255 characters)")]
+    IdempotencyKeyMissing,
+    /// The key was used before with a different request.
+    #[error("the Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    /// Request fields are missing or malformed: `(field path, what is wrong)` each.
+    #[error("invalid request")]
+    InvalidRequest(Vec<(String, String)>),
+    /// No such payment for this app (also another app's).
+    #[error("payment not found")]
+    PaymentNotFound,
+    /// No such consent for this caller: unknown, another app's or customer's, or not the
+    /// consent the token is bound to.
+    #[error("consent not found")]
+    ConsentNotFound,
+    /// The consent exists but cannot be used now; the reason says why (expired, revoked,
+    /// consumed, not authorised, rejected).
+    #[error("the consent cannot be used: {0}")]
+    ConsentNotUsable(Reason),
+    /// The request, or the consent itself, does not allow this payment: each field that
+    /// differs from the consent, or a single `("consent_id", why)` for the consent as a whole.
+    #[error("the payment does not match its consent")]
+    ConsentMismatch(Vec<(String, String)>),
+    /// The fraud checks rejected the payment. Their reasons go to the audit log only.
+    #[error("the payment was refused by the bank's fraud checks")]
+    FraudSuspected,
+    /// The fraud checks want the customer to pass a step-up authentication first.
+    #[error("the customer must pass a step-up authentication before this payment")]
+    StepUpRequired,
+    /// The debtor account's available funds do not cover the amount.
+    #[error("the debtor account cannot cover the amount")]
+    InsufficientFunds,
+    /// Another request changed the consent at the same time, and it is still usable.
+    #[error("the consent changed while this request was working on it; retry")]
+    ConcurrentModification,
+    /// The token names an app that is not registered (deleted since it was issued).
+    #[error("the token's app is not registered")]
+    UnknownApp,
+    /// The lifecycle does not allow the change (a bug: transitions are decided on read state).
+    #[error(transparent)]
+    Lifecycle(#[from] PaymentError),
+    /// The database failed.
+    #[error("storage: {0}")]
+    Storage(#[from] wekeza_store::Error),
+    /// The core banking system failed.
+    #[error("core banking: {0}")]
+    CoreBanking(#[from] wekeza_ledger::CoreBankingError),
+    /// A stored idempotent response does not decode.
+    #[error("stored response does not decode: {0}")]
+    StoredResponse(#[from] prost::DecodeError),
+}
+
+impl Error {
+    /// The stable reason clients see.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::IdempotencyKeyMissing => Reason::IdempotencyKeyMissing,
+            Self::IdempotencyKeyReused => Reason::IdempotencyKeyReused,
+            Self::InvalidRequest(_) => Reason::InvalidRequest,
+            Self::PaymentNotFound | Self::ConsentNotFound => Reason::NotFound,
+            Self::ConsentNotUsable(reason) => *reason,
+            Self::ConsentMismatch(_) => Reason::ConsentMismatch,
+            Self::FraudSuspected => Reason::FraudSuspected,
+            Self::StepUpRequired => Reason::StepUpRequired,
+            Self::InsufficientFunds => Reason::InsufficientFunds,
+            Self::ConcurrentModification => Reason::ConcurrentModification,
+            Self::UnknownApp => Reason::InvalidToken,
+            Self::Lifecycle(_)
+            | Self::Storage(_)
+            | Self::CoreBanking(_)
+            | Self::StoredResponse(_) => Reason::Internal,
+        }
+    }
+
+    /// Whether the request was refused for what it asked (as opposed to a failure of the
+    /// platform): such an answer may be overtaken by a concurrent request with the same key.
+    pub fn is_refusal(&self) -> bool {
+        self.reason() != Reason::Internal
+    }
+}
+
+impl From<wekeza_store::DbErr> for Error {
+    fn from(error: wekeza_store::DbErr) -> Self {
+        Self::Storage(error.into())
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Status {
+        let api = match error {
+            Error::InvalidRequest(violations) => ApiError::invalid_fields(violations),
+            Error::ConsentMismatch(violations) => {
+                ApiError::refused_fields(Reason::ConsentMismatch, violations)
+            }
+            Error::Lifecycle(_)
+            | Error::Storage(_)
+            | Error::CoreBanking(_)
+            | Error::StoredResponse(_) => ApiError::internal(&error),
+            other => ApiError::new(other.reason(), other.to_string()),
+        };
+        api.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
+    #[test]
+    fn each_error_answers_its_reason_and_code() {
+        let cases = [
+            (
+                Error::IdempotencyKeyReused,
+                Code::Aborted,
+                "IDEMPOTENCY_KEY_REUSED",
+            ),
+            (Error::PaymentNotFound, Code::NotFound, "NOT_FOUND"),
+            (Error::ConsentNotFound, Code::NotFound, "NOT_FOUND"),
+            (
+                Error::ConsentNotUsable(Reason::ConsentConsumed),
+                Code::FailedPrecondition,
+                "CONSENT_CONSUMED",
+            ),
+            (
+                Error::FraudSuspected,
+                Code::FailedPrecondition,
+                "FRAUD_SUSPECTED",
+            ),
+            (
+                Error::StepUpRequired,
+                Code::FailedPrecondition,
+                "STEP_UP_REQUIRED",
+            ),
+            (
+                Error::InsufficientFunds,
+                Code::FailedPrecondition,
+                "INSUFFICIENT_FUNDS",
+            ),
+            (
+                Error::Storage(wekeza_store::Error::Corrupt("x".into())),
+                Code::Internal,
+                "INTERNAL",
+            ),
+        ];
+        for (error, code, reason) in cases {
+            assert_eq!(error.reason().code(), reason);
+            let status = Status::from(error);
+            assert_eq!(status.code(), code, "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_mismatch_names_the_fields() {
+        let status = Status::from(Error::ConsentMismatch(vec![(
+            "instructed_amount".into(),
+            "must equal the consent's".into(),
+        )]));
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let details = status.get_error_details();
+        assert_eq!(
+            details.error_info().map(|info| info.reason.as_str()),
+            Some("CONSENT_MISMATCH")
+        );
+        let fields: Vec<String> = details
+            .bad_request()
+            .map(|bad| {
+                bad.field_violations
+                    .iter()
+                    .map(|v| v.field.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(fields, ["instructed_amount"]);
+    }
+}

@@ -1,0 +1,30 @@
+//! The Sandbox service: shortcuts that stand in for the customer and the bank, so an app can be
+//! tested end to end without a browser or a phone. Every rpc exists only while the platform
+//! runs as a sandbox (the gateway's access policy refuses them elsewhere, `sandbox_only`) and
+//! is called with the app's own client-credentials token.
+//!
+//! Owns the tonic implementation of `SandboxService`:
+//! - `AuthorizeConsent` — decides one of the app's consents as a test user would on the consent
+//!   screen (choosing the accounts to bind when the app names none) and answers the
+//!   authorization response; the decision and the code are recorded by the identity service's
+//!   authorisation step ([`wekeza_identity::Identity::authorise_consent`]).
+//! - `ListTestUsers` — the seeded test users with their credentials and current TOTP code.
+//! - `ResetSandbox` — reseeds the test users' data (`wekeza_ledger::seed::reset_and_seed`).
+//! - `SimulatePaymentStatus`, `FireEvent`, `ApproveDecoupledAuthorization` — answered
+//!   UNIMPLEMENTED until payments, event firing and CIBA provide them.
+//!
+//! Depends on `domain`, `store`, `ledger` (the [`CoreBanking`](wekeza_ledger::CoreBanking)
+//! seam and the seed), `identity` (the authorisation step) and `rpc`; never on another service
+//! crate.
+//!
+//! # Layout
+//! - [`service`] — `SandboxService` ([`Sandbox`]).
+//! - `accounts` — which accounts a test user binds when the app names none.
+//! - [`error`] — the crate's [`Error`], each variant with its stable reason.
+
+mod accounts;
+pub mod error;
+pub mod service;
+
+pub use error::Error;
+pub use service::Sandbox;

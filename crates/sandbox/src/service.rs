@@ -1,0 +1,242 @@
+//! `SandboxService`: the sandbox's shortcuts.
+//!
+//! Every handler reads the app's own principal on its first line; `AuthorizeConsent` answers
+//! NOT_FOUND for any consent that is not the caller's, so consent ids cannot be probed.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use wekeza_domain::{Clock, ConsentId};
+use wekeza_identity::{AuthorizationParams, AuthorizationRequest, Identity};
+use wekeza_ledger::{AccountQuery, CoreBanking, seed};
+use wekeza_proto::v1 as pb;
+use wekeza_proto::v1::sandbox_service_server::SandboxService;
+use wekeza_rpc::RequestExt;
+use wekeza_store::apps::{self, App};
+use wekeza_store::{DatabaseConnection, consents, customers};
+
+use crate::{Error, accounts};
+
+/// The `error` of a denied authorization response (RFC 6749 §4.1.2.1).
+const ACCESS_DENIED: &str = "access_denied";
+
+/// The Sandbox service.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    /// Apps, consents and the test users' credentials; what a reset reseeds.
+    db: DatabaseConnection,
+    /// The test users' customers and accounts.
+    core: Arc<dyn CoreBanking>,
+    /// Records a test user's decision and issues the authorization code.
+    identity: Identity,
+    /// Stamps decisions, TOTP codes and the reseed's anchor; injectable for tests.
+    clock: Arc<dyn Clock>,
+}
+
+impl Sandbox {
+    /// A service over `db` and `core`, recording decisions through `identity`.
+    pub fn new(
+        db: DatabaseConnection,
+        core: Arc<dyn CoreBanking>,
+        identity: Identity,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            db,
+            core,
+            identity,
+            clock,
+        }
+    }
+
+    async fn app(&self, principal: &wekeza_domain::Principal) -> Result<App, Error> {
+        apps::find(&self.db, &principal.app_id)
+            .await?
+            .ok_or(Error::UnknownApp)
+    }
+}
+
+/// `None` for an empty proto3 string.
+fn given(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// An rpc the sandbox does not offer yet.
+fn not_yet(what: &str) -> Status {
+    Status::unimplemented(format!(
+        "{what} is not available in this sandbox yet; it arrives with {}",
+        match what {
+            "SimulatePaymentStatus" => "the payments service",
+            "FireEvent" => "the events service",
+            _ => "decoupled (CIBA) authentication",
+        }
+    ))
+}
+
+#[tonic::async_trait]
+impl SandboxService for Sandbox {
+    async fn authorize_consent(
+        &self,
+        request: Request<pb::AuthorizeConsentRequest>,
+    ) -> Result<Response<pb::AuthorizeConsentResponse>, Status> {
+        let principal = request.app()?.clone();
+        let body = request.into_inner();
+        let now = self.clock.now();
+        let app = self.app(&principal).await?;
+        let consent_id: ConsentId = body
+            .consent_id
+            .parse()
+            .map_err(|_| Error::ConsentNotFound)?;
+        let consent = consents::find(&self.db, &consent_id)
+            .await
+            .map_err(Error::from)?
+            .filter(|consent| consent.app_id == app.id)
+            .ok_or(Error::ConsentNotFound)?;
+        let scope = consent.kind().required_scope();
+        if !principal.has_scope(scope) {
+            return Err(Error::InsufficientScope(scope).into());
+        }
+        if body.username.is_empty() {
+            return Err(Error::InvalidField("username", "is required".into()).into());
+        }
+        let customer = self
+            .core
+            .customer_by_username(&body.username)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::InvalidField("username", "no test user has this name".into()))?;
+        let issuer = self.identity.issuer().to_string();
+        if body.deny {
+            let redirect_uri = wekeza_identity::redirect_uri(&app, given(&body.redirect_uri))
+                .map_err(Error::from)?;
+            let rejected = consent.clone().reject(now).map_err(Error::from)?;
+            self.identity
+                .reject_consent(&app, &consent, &rejected, now)
+                .await
+                .map_err(Error::from)?;
+            return Ok(Response::new(pb::AuthorizeConsentResponse {
+                code: String::new(),
+                iss: issuer,
+                state: body.state,
+                error: ACCESS_DENIED.to_owned(),
+                redirect_uri: redirect_uri.unwrap_or_default(),
+            }));
+        }
+        let params = AuthorizationParams {
+            redirect_uri: given(&body.redirect_uri),
+            code_challenge: given(&body.code_challenge),
+            code_challenge_method: given(&body.code_challenge_method),
+            scope: given(&body.scope),
+            nonce: given(&body.nonce),
+        };
+        let authorization =
+            AuthorizationRequest::check(&app, consent.kind(), params).map_err(Error::from)?;
+        let accounts =
+            accounts::to_bind(self.core.as_ref(), &consent, &customer, &body.account_ids).await?;
+        let authorised = consent
+            .clone()
+            .authorise(customer.id, accounts, now)
+            .map_err(Error::from)?;
+        let issued = self
+            .identity
+            .authorise_consent(&app, &consent, &authorised, &authorization, now)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::AuthorizeConsentResponse {
+            code: issued.code,
+            iss: issuer,
+            state: body.state,
+            error: String::new(),
+            redirect_uri: authorization.redirect_uri().to_owned(),
+        }))
+    }
+
+    async fn list_test_users(
+        &self,
+        request: Request<pb::ListTestUsersRequest>,
+    ) -> Result<Response<pb::ListTestUsersResponse>, Status> {
+        request.app()?;
+        let now = self.clock.now();
+        let mut users = Vec::new();
+        for user in seed::TEST_USERS {
+            // A user missing from the database (a bank's own data set) is not listed.
+            let Some(row) = customers::find_by_username(&self.db, user.username)
+                .await
+                .map_err(Error::from)?
+            else {
+                continue;
+            };
+            let customer_id = row.id.parse().map_err(|_| {
+                Error::Storage(wekeza_store::Error::Corrupt(format!(
+                    "customers.id of {}",
+                    row.id
+                )))
+            })?;
+            let query = AccountQuery {
+                only: None,
+                after_id: None,
+                limit: wekeza_ledger::MAX_PAGE_SIZE,
+            };
+            let accounts = self
+                .core
+                .accounts(&customer_id, &query)
+                .await
+                .map_err(Error::from)?;
+            let current_otp =
+                wekeza_identity::totp::code(&row.totp_secret, now).map_err(Error::from)?;
+            users.push(pb::TestUser {
+                username: user.username.to_owned(),
+                password: user.password.to_owned(),
+                customer_id: row.id,
+                persona: user.description.to_owned(),
+                totp_secret: row.totp_secret,
+                current_otp,
+                account_ids: accounts.into_iter().map(|a| a.id.to_string()).collect(),
+            });
+        }
+        Ok(Response::new(pb::ListTestUsersResponse { users }))
+    }
+
+    async fn reset_sandbox(
+        &self,
+        request: Request<pb::ResetSandboxRequest>,
+    ) -> Result<Response<pb::ResetSandboxResponse>, Status> {
+        let principal = request.app()?;
+        let now = self.clock.now();
+        // The test users' data is shared by every app of the sandbox, and consents (with their
+        // codes and refresh tokens) and payments refer to it: a reset removes them all.
+        let consents = consents::count_all(&self.db).await.map_err(Error::from)?;
+        seed::reset_and_seed(&self.db, seed::anchor_for(now))
+            .await
+            .map_err(Error::from)?;
+        tracing::info!(app_id = %principal.app_id, consents, "sandbox reset");
+        Ok(Response::new(pb::ResetSandboxResponse {
+            deleted_consent_count: i64::try_from(consents).unwrap_or(i64::MAX),
+            deleted_payment_count: 0,
+        }))
+    }
+
+    async fn simulate_payment_status(
+        &self,
+        request: Request<pb::SimulatePaymentStatusRequest>,
+    ) -> Result<Response<pb::SimulatePaymentStatusResponse>, Status> {
+        request.app()?;
+        Err(not_yet("SimulatePaymentStatus"))
+    }
+
+    async fn fire_event(
+        &self,
+        request: Request<pb::FireEventRequest>,
+    ) -> Result<Response<pb::FireEventResponse>, Status> {
+        request.app()?;
+        Err(not_yet("FireEvent"))
+    }
+
+    async fn approve_decoupled_authorization(
+        &self,
+        request: Request<pb::ApproveDecoupledAuthorizationRequest>,
+    ) -> Result<Response<pb::ApproveDecoupledAuthorizationResponse>, Status> {
+        request.app()?;
+        Err(not_yet("ApproveDecoupledAuthorization"))
+    }
+}

@@ -1,0 +1,603 @@
+//! The redirect flow as a customer's browser lives it: the app pushes its authorization request
+//! (PAR), the browser follows the `request_uri` to the authorization endpoint, signs in with
+//! username and password, enters the TOTP code, chooses accounts on the consent screen and
+//! approves (or denies); the redirect back carries `code`, `state` and `iss`, and the app
+//! exchanges the code as usual. The test plays the browser with an HTTP client that keeps the
+//! session cookie by hand and never follows redirects.
+//!
+//! Also what must be refused: authorization requests not pushed, spent or expired
+//! `request_uri`s, forged forms (CSRF), too many failed attempts (the session ends; the username
+//! is locked for a while), and bad pushed requests.
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+use wekeza_domain::{Clock, Scope};
+use wekeza_testkit::TestServer;
+
+use crate::identity_flow::{
+    READ_ALL, REDIRECT, TestApp, account_access, account_ids, assert_oauth_error, create_consent,
+    exchange, get, payment, pkce, register, send,
+};
+
+/// A browser: its own cookie for the authorization pages, the CSRF token of the last form.
+struct Browser {
+    http: reqwest::Client,
+    base_url: String,
+    cookie: Option<String>,
+    csrf: String,
+}
+
+/// What a page answered.
+struct Page {
+    status: u16,
+    html: String,
+    location: Option<String>,
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            base_url: server.base_url.clone(),
+            cookie: None,
+            csrf: String::new(),
+        }
+    }
+
+    async fn read(&mut self, response: reqwest::Response) -> Page {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if let Some(set) = headers.get("set-cookie") {
+            let set = set.to_str().unwrap();
+            assert!(set.contains("HttpOnly"), "{set}");
+            assert!(set.contains("SameSite=Strict"), "{set}");
+            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        }
+        let html = response.text().await.unwrap();
+        if let Some(start) = html.find("name=\"csrf\" value=\"") {
+            let rest = &html[start + 19..];
+            self.csrf = rest[..rest.find('"').unwrap()].to_owned();
+        }
+        if status == 200 {
+            assert_eq!(headers["cache-control"], "no-store");
+            assert_eq!(headers["x-frame-options"], "DENY");
+            assert!(
+                headers["content-security-policy"]
+                    .to_str()
+                    .unwrap()
+                    .contains("frame-ancestors 'none'")
+            );
+        }
+        Page {
+            status,
+            html,
+            location: headers
+                .get("location")
+                .map(|value| value.to_str().unwrap().to_owned()),
+        }
+    }
+
+    /// Follows the app's link to the authorization endpoint.
+    async fn open(&mut self, client_id: &str, request_uri: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}/oauth2/authorize", self.base_url))
+            .query(&[("client_id", client_id), ("request_uri", request_uri)])
+            .send()
+            .await
+            .unwrap();
+        self.read(response).await
+    }
+
+    /// Submits a form of the flow, with the session cookie and the CSRF token.
+    async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
+        form.extend_from_slice(fields);
+        let body = serde_urlencoded_pairs(&form);
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie.clone());
+        }
+        let response = request.send().await.unwrap();
+        self.read(response).await
+    }
+
+    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+        self.submit(
+            "/oauth2/authorize/sign-in",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    async fn second_factor(&mut self, otp: &str) -> Page {
+        self.submit("/oauth2/authorize/second-factor", &[("otp", otp)])
+            .await
+    }
+}
+
+/// `application/x-www-form-urlencoded` of `pairs`, repeats kept.
+fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        serializer.append_pair(name, value);
+    }
+    serializer.finish()
+}
+
+/// Pushes an authorization request for `consent_id` with `extra` parameters (overriding the
+/// defaults: S256 PKCE with `challenge`, the app's redirect URI, a state and a nonce).
+async fn push(
+    server: &TestServer,
+    app: &TestApp,
+    consent_id: &str,
+    challenge: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut params: HashMap<&str, &str> = HashMap::from([
+        ("response_type", "code"),
+        ("client_id", app.client_id()),
+        ("consent_id", consent_id),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", "st-123"),
+        ("nonce", "n-456"),
+    ]);
+    for (name, value) in extra {
+        if value.is_empty() {
+            params.remove(name);
+        } else {
+            params.insert(name, value);
+        }
+    }
+    send(
+        server
+            .http
+            .post(format!("{}/oauth2/par", server.base_url))
+            .basic_auth(app.client_id(), Some(&app.created.client_secret))
+            .form(&params),
+    )
+    .await
+}
+
+/// The request_uri of a pushed request that must succeed.
+async fn pushed(server: &TestServer, app: &TestApp, consent_id: &str, challenge: &str) -> String {
+    let (status, body) = push(server, app, consent_id, challenge, &[]).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["expires_in"], 90);
+    let uri = body["request_uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("urn:ietf:params:oauth:request_uri:"),
+        "{uri}"
+    );
+    uri.to_owned()
+}
+
+/// A browser that followed a fresh pushed request's link to the sign-in page.
+async fn begin(server: &TestServer, app: &TestApp, consent_id: &str, challenge: &str) -> Browser {
+    let uri = pushed(server, app, consent_id, challenge).await;
+    let mut browser = Browser::new(server);
+    let page = browser.open(app.client_id(), &uri).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    browser
+}
+
+/// The test user's TOTP code now, from their stored secret.
+async fn otp(server: &TestServer, username: &str) -> String {
+    let customer = wekeza_store::customers::find_by_username(server.database.conn(), username)
+        .await
+        .unwrap()
+        .unwrap();
+    wekeza_identity::totp::code(&customer.totp_secret, server.clock.now()).unwrap()
+}
+
+/// A code that is not the current one (nor one step either side).
+fn wrong(code: &str) -> String {
+    code.chars()
+        .map(|digit| {
+            if digit == '9' {
+                '0'
+            } else {
+                char::from(digit as u8 + 1)
+            }
+        })
+        .collect()
+}
+
+/// The query parameters of a redirect `location` to the app.
+fn callback(location: &str) -> HashMap<String, String> {
+    let (base, query) = location.split_once('?').unwrap();
+    assert_eq!(base, REDIRECT);
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Signs in as `username` through both factors; answers the consent screen.
+async fn authenticate(server: &TestServer, browser: &mut Browser, username: &str) -> Page {
+    let page = browser
+        .sign_in(username, &format!("pass_{}", &username[5..]))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("One-time code"), "{}", page.html);
+    let page = browser.second_factor(&otp(server, username).await).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("Approve"), "{}", page.html);
+    page
+}
+
+#[tokio::test]
+async fn a_customer_signs_in_with_two_factors_and_approves_on_the_consent_screen() {
+    let server = TestServer::start().await;
+    let mut app = register(&server, &[Scope::AccountsRead, Scope::OpenId]).await;
+    let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
+    let customer = server.customer("user_good").await;
+    let owned: Vec<String> = server
+        .account_ids(&customer)
+        .await
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let (verifier, challenge) = pkce();
+    let request_uri = pushed(&server, &app, &consent_id, &challenge).await;
+
+    let mut browser = Browser::new(&server);
+    let page = browser.open(app.client_id(), &request_uri).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(
+        page.html.contains("Budgeting"),
+        "the app is named: {}",
+        page.html
+    );
+    assert!(
+        page.html.contains("<label for=\"password\">"),
+        "labelled fields"
+    );
+    assert!(!browser.csrf.is_empty());
+
+    // A wrong password, then the right one; a wrong code, then the right one.
+    let page = browser.sign_in("user_good", "pass_bad").await;
+    assert!(
+        page.html.contains("Wrong username or password"),
+        "{}",
+        page.html
+    );
+    let page = browser.sign_in("user_good", "pass_good").await;
+    assert!(page.html.contains("One-time code"), "{}", page.html);
+    let code_now = otp(&server, "user_good").await;
+    let page = browser.second_factor(&wrong(&code_now)).await;
+    assert!(page.html.contains("not right"), "{}", page.html);
+    let page = browser.second_factor(&code_now).await;
+    assert_eq!(page.status, 200);
+    // The consent screen: what is asked, and every account to choose from.
+    assert!(page.html.contains("Your balances"), "{}", page.html);
+    assert!(page.html.contains("Your transactions"), "{}", page.html);
+    for id in &owned {
+        assert!(
+            page.html.contains(id.as_str()),
+            "{id} offered: {}",
+            page.html
+        );
+    }
+
+    // Approve with the first account only.
+    let page = browser
+        .submit(
+            "/oauth2/authorize/decision",
+            &[("decision", "approve"), ("account_id", &owned[0])],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.html);
+    let response = callback(page.location.as_deref().unwrap());
+    assert_eq!(response["state"], "st-123");
+    assert_eq!(response["iss"], server.base_url);
+    let code = &response["code"];
+
+    // Deciding again is refused; the request_uri was spent.
+    let again = browser
+        .submit(
+            "/oauth2/authorize/decision",
+            &[("decision", "deny"), ("account_id", &owned[0])],
+        )
+        .await;
+    assert_eq!(again.status, 400);
+    assert!(again.location.is_none());
+    let spent = Browser::new(&server)
+        .open(app.client_id(), &request_uri)
+        .await;
+    assert_eq!(spent.status, 400);
+    assert!(spent.html.contains("already used"), "{}", spent.html);
+
+    let (status, tokens) = exchange(&server, &app, code, &verifier, REDIRECT).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(id_token.split('.').count(), 3);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        account_ids(&get(&server, access, "/v1/accounts").await.1),
+        std::collections::BTreeSet::from([owned[0].clone()])
+    );
+
+    // A payment: the consent screen offers the current account in KES; approving binds it.
+    app.renew(&server).await;
+    let app = register(&server, &[Scope::PaymentsInitiate]).await;
+    let consent_id = create_consent(&server, &app, &payment("75.00", None)).await;
+    let (_, challenge) = pkce();
+    let request_uri = pushed(&server, &app, &consent_id, &challenge).await;
+    let mut browser = Browser::new(&server);
+    browser.open(app.client_id(), &request_uri).await;
+    let page = authenticate(&server, &mut browser, "user_good").await;
+    assert!(
+        page.html.contains("KES 75.00") || page.html.contains("75.00"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("Jane Doe"), "{}", page.html);
+    assert!(page.html.contains("type=\"radio\""), "{}", page.html);
+    assert!(
+        !page.html.contains(&owned[1]),
+        "savings cannot pay: {}",
+        page.html
+    );
+    let page = browser
+        .submit(
+            "/oauth2/authorize/decision",
+            &[("decision", "approve"), ("account_id", &owned[0])],
+        )
+        .await;
+    assert_eq!(page.status, 303);
+    assert!(callback(page.location.as_deref().unwrap()).contains_key("code"));
+    let (_, consent) = get(&server, &app.token, &format!("/v1/consents/{consent_id}")).await;
+    assert_eq!(consent["status"], "CONSENT_STATUS_AUTHORISED");
+    assert_eq!(consent["accountIds"], json!([owned[0]]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_customer_can_deny_and_the_app_is_told() {
+    let server = TestServer::start().await;
+    let app = register(&server, &[Scope::AccountsRead]).await;
+    let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
+    let (_, challenge) = pkce();
+    let request_uri = pushed(&server, &app, &consent_id, &challenge).await;
+    let mut browser = Browser::new(&server);
+    browser.open(app.client_id(), &request_uri).await;
+    authenticate(&server, &mut browser, "user_student").await;
+    // Approving without any account is not possible.
+    let page = browser
+        .submit("/oauth2/authorize/decision", &[("decision", "approve")])
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains("Choose an account"), "{}", page.html);
+    let page = browser
+        .submit("/oauth2/authorize/decision", &[("decision", "deny")])
+        .await;
+    assert_eq!(page.status, 303);
+    let response = callback(page.location.as_deref().unwrap());
+    assert_eq!(response["error"], "access_denied");
+    assert_eq!(response["state"], "st-123");
+    assert!(!response.contains_key("code"));
+    let (_, consent) = get(&server, &app.token, &format!("/v1/consents/{consent_id}")).await;
+    assert_eq!(consent["status"], "CONSENT_STATUS_REJECTED");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn only_pushed_fresh_requests_and_genuine_forms_are_accepted() {
+    let server = TestServer::start().await;
+    let app = register(&server, &[Scope::AccountsRead]).await;
+    let other = register(&server, &[Scope::AccountsRead]).await;
+    let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
+    let (verifier, challenge) = pkce();
+
+    // Bad pushed requests.
+    for (extra, error) in [
+        (
+            vec![
+                ("code_challenge_method", "plain"),
+                ("code_challenge", verifier.as_str()),
+            ],
+            "invalid_request",
+        ),
+        (vec![("code_challenge", "")], "invalid_request"),
+        (
+            vec![("redirect_uri", "https://evil.example/cb")],
+            "invalid_request",
+        ),
+        (vec![("response_type", "token")], "invalid_request"),
+        (vec![("scope", "payments.initiate")], "invalid_scope"),
+        (
+            vec![("consent_id", "cns_01jz0000000000000000000000")],
+            "invalid_request",
+        ),
+        (vec![("request_uri", "urn:x")], "invalid_request"),
+    ] {
+        let answer = push(&server, &app, &consent_id, &challenge, &extra).await;
+        assert_oauth_error(&answer, 400, error);
+    }
+    // Another app cannot push a request for this app's consent; nobody unauthenticated can.
+    assert_oauth_error(
+        &push(&server, &other, &consent_id, &challenge, &[]).await,
+        400,
+        "invalid_request",
+    );
+    let (status, _) = send(
+        server
+            .http
+            .post(format!("{}/oauth2/par", server.base_url))
+            .form(&[("response_type", "code"), ("client_id", app.client_id())]),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    // The authorization endpoint takes nothing but a pushed request.
+    let mut browser = Browser::new(&server);
+    let response = browser
+        .http
+        .get(format!("{}/oauth2/authorize", server.base_url))
+        .query(&[
+            ("client_id", app.client_id()),
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", challenge.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let page = browser.read(response).await;
+    assert_eq!(page.status, 400);
+    assert!(page.html.contains("PAR"), "{}", page.html);
+    // With another client's id, or once expired, the request_uri does not work.
+    let request_uri_value = pushed(&server, &app, &consent_id, &challenge).await;
+    assert_eq!(
+        Browser::new(&server)
+            .open(other.client_id(), &request_uri_value)
+            .await
+            .status,
+        400
+    );
+    server.clock.advance(Duration::seconds(91));
+    assert_eq!(
+        Browser::new(&server)
+            .open(app.client_id(), &request_uri_value)
+            .await
+            .status,
+        400
+    );
+
+    // A form without the session's CSRF token is refused; so is one without the cookie.
+    let request_uri_value = pushed(&server, &app, &consent_id, &challenge).await;
+    let mut browser = Browser::new(&server);
+    browser.open(app.client_id(), &request_uri_value).await;
+    let genuine = std::mem::replace(&mut browser.csrf, "forged".into());
+    let page = browser.sign_in("user_good", "pass_good").await;
+    assert_eq!(page.status, 403, "{}", page.html);
+    browser.csrf = genuine;
+    let cookie = browser.cookie.take();
+    assert_eq!(browser.sign_in("user_good", "pass_good").await.status, 400);
+    browser.cookie = cookie;
+    // Steps cannot be skipped: the consent screen's decision before signing in.
+    let page = browser
+        .submit("/oauth2/authorize/decision", &[("decision", "approve")])
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        browser
+            .sign_in("user_good", "pass_good")
+            .await
+            .html
+            .contains("One-time code")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn failed_attempts_end_the_session_and_lock_the_username() {
+    let server = TestServer::start().await;
+    let app = register(&server, &[Scope::AccountsRead]).await;
+    let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
+    let (_, challenge) = pkce();
+
+    // Four wrong passwords in one session: still going.
+    let mut first = begin(&server, &app, &consent_id, &challenge).await;
+    for _ in 0..4 {
+        let page = first.sign_in("user_good", "guess").await;
+        assert!(
+            page.html.contains("Wrong username or password"),
+            "{}",
+            page.html
+        );
+    }
+    // The fifth failure (in another session) locks the username: even the right password is
+    // refused until the lock ends.
+    let mut second = begin(&server, &app, &consent_id, &challenge).await;
+    let page = second.sign_in("user_good", "guess").await;
+    assert!(page.html.contains("locked"), "{}", page.html);
+    let page = second.sign_in("user_good", "pass_good").await;
+    assert!(page.html.contains("locked"), "{}", page.html);
+    assert!(!page.html.contains("One-time code"));
+
+    // A session ends at its fifth failure (of any username, even unknown ones).
+    let mut third = begin(&server, &app, &consent_id, &challenge).await;
+    for attempt in 1..=5 {
+        let page = third.sign_in(&format!("nobody{attempt}"), "guess").await;
+        if attempt < 5 {
+            assert!(page.html.contains("Wrong username or password"));
+        } else {
+            assert_eq!(page.status, 403, "{}", page.html);
+            assert!(page.html.contains("Too many attempts"), "{}", page.html);
+        }
+    }
+    assert_eq!(
+        third.sign_in("user_student", "pass_student").await.status,
+        400
+    );
+
+    // Wrong one-time codes count too.
+    let mut fourth = begin(&server, &app, &consent_id, &challenge).await;
+    fourth.sign_in("user_student", "pass_student").await;
+    let code_now = otp(&server, "user_student").await;
+    for _ in 0..4 {
+        let page = fourth.second_factor(&wrong(&code_now)).await;
+        assert!(page.html.contains("not right"), "{}", page.html);
+    }
+    let page = fourth.second_factor(&wrong(&code_now)).await;
+    assert_eq!(page.status, 403);
+
+    // The lock ends.
+    server.clock.advance(Duration::minutes(16));
+    let mut fifth = begin(&server, &app, &consent_id, &challenge).await;
+    authenticate(&server, &mut fifth, "user_good").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn no_password_cookie_csrf_token_or_request_uri_reaches_the_logs() {
+    let (logs, _guard) = crate::identity::capture_logs();
+    let server = TestServer::start().await;
+    let app = register(&server, &[Scope::AccountsRead]).await;
+    let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
+    let (verifier, challenge) = pkce();
+    let uri = pushed(&server, &app, &consent_id, &challenge).await;
+    let mut browser = Browser::new(&server);
+    browser.open(app.client_id(), &uri).await;
+    browser.sign_in("user_good", "wrong-password-value").await;
+    authenticate(&server, &mut browser, "user_good").await;
+    let account = server
+        .account_ids(&server.customer("user_good").await)
+        .await[0]
+        .to_string();
+    let page = browser
+        .submit(
+            "/oauth2/authorize/decision",
+            &[("decision", "approve"), ("account_id", &account)],
+        )
+        .await;
+    let code = callback(page.location.as_deref().unwrap())["code"].clone();
+    exchange(&server, &app, &code, &verifier, REDIRECT).await;
+    server.stop().await;
+
+    let text = logs.text();
+    assert!(text.contains("authorization request pushed"), "{text}");
+    assert!(text.contains("consent authorised"), "{text}");
+    logs.assert_free_of(&[
+        uri,
+        browser.cookie.clone().unwrap(),
+        browser.csrf.clone(),
+        "wrong-password-value".to_owned(),
+        "pass_good".to_owned(),
+        code,
+        verifier,
+    ]);
+}
