@@ -149,13 +149,12 @@ impl AuthorizationRequest {
     }
 }
 
-/// A freshly issued authorization code. The code exists only here: hand it to the client once.
+/// A freshly issued authorization code, valid [`CODE_TTL`]. The code exists only here: hand it
+/// to the client once.
 #[derive(Debug)]
 pub struct IssuedCode {
     /// The code.
     pub code: String,
-    /// When it stops being redeemable.
-    pub expires_at: DateTime<Utc>,
 }
 
 /// Refuses a pair of consent states that is not `app`'s consent moving to `to`.
@@ -192,7 +191,6 @@ impl Identity {
             Error::InvalidRequest("an authorised consent names its customer".into())
         })?;
         let code = secret::random_token(CODE_BYTES, &mut secret::os_rng());
-        let expires_at = now + CODE_TTL;
         let accounts: Vec<&str> = after.account_ids.iter().map(AccountId::as_str).collect();
         let row = AuthorizationCode {
             code_hash: secret::sha256_hex(&code),
@@ -206,7 +204,7 @@ impl Identity {
             code_challenge: request.code_challenge.clone(),
             nonce: request.nonce.clone(),
             created_at: now,
-            expires_at,
+            expires_at: now + CODE_TTL,
             redeemed_at: None,
             grant_id: None,
         };
@@ -220,7 +218,7 @@ impl Identity {
         authorization_codes::insert(&txn, row).await?;
         txn.commit().await.map_err(wekeza_store::Error::from)?;
         tracing::info!(consent_id = %after.id, client_id = %app.client_id, "consent authorised");
-        Ok(IssuedCode { code, expires_at })
+        Ok(IssuedCode { code })
     }
 
     /// Records that the customer refused `before` — now `after`, made by [`Consent::reject`].

@@ -73,9 +73,7 @@ pub use error::Error;
 pub use grants::REFRESH_TOKEN_TTL;
 pub use issuer::Issuer;
 pub use keys::{KeyEncryptionKey, RETIRED_KEY_PUBLISHED_FOR, ROTATION_PERIOD};
-pub use par::REQUEST_URI_TTL;
 pub use pkce::S256;
-pub use signin::{LOCK_FOR, LOCK_LIMIT, LOCK_WINDOW, SESSION_ATTEMPTS, SESSION_TTL};
 pub use tokens::ACCESS_TOKEN_TTL;
 pub use verifier::TokenVerifier;
 

@@ -13,7 +13,7 @@ use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::sandbox_service_server::SandboxService;
 use wekeza_rpc::RequestExt;
 use wekeza_store::apps::{self, App};
-use wekeza_store::{DatabaseConnection, consents, customers};
+use wekeza_store::{DatabaseConnection, consents, customers, payments};
 
 use crate::{Error, accounts};
 
@@ -61,15 +61,10 @@ fn given(text: &str) -> Option<&str> {
     (!text.is_empty()).then_some(text)
 }
 
-/// An rpc the sandbox does not offer yet.
-fn not_yet(what: &str) -> Status {
+/// An rpc the sandbox does not offer yet, and what will bring it.
+fn not_yet(rpc: &str, arrives_with: &str) -> Status {
     Status::unimplemented(format!(
-        "{what} is not available in this sandbox yet; it arrives with {}",
-        match what {
-            "SimulatePaymentStatus" => "the payments service",
-            "FireEvent" => "the events service",
-            _ => "decoupled (CIBA) authentication",
-        }
+        "{rpc} is not available in this sandbox yet; it arrives with {arrives_with}"
     ))
 }
 
@@ -206,13 +201,14 @@ impl SandboxService for Sandbox {
         // The test users' data is shared by every app of the sandbox, and consents (with their
         // codes and refresh tokens) and payments refer to it: a reset removes them all.
         let consents = consents::count_all(&self.db).await.map_err(Error::from)?;
+        let payments = payments::count_all(&self.db).await.map_err(Error::from)?;
         seed::reset_and_seed(&self.db, seed::anchor_for(now))
             .await
             .map_err(Error::from)?;
-        tracing::info!(app_id = %principal.app_id, consents, "sandbox reset");
+        tracing::info!(app_id = %principal.app_id, consents, payments, "sandbox reset");
         Ok(Response::new(pb::ResetSandboxResponse {
             deleted_consent_count: i64::try_from(consents).unwrap_or(i64::MAX),
-            deleted_payment_count: 0,
+            deleted_payment_count: i64::try_from(payments).unwrap_or(i64::MAX),
         }))
     }
 
@@ -221,7 +217,7 @@ impl SandboxService for Sandbox {
         request: Request<pb::SimulatePaymentStatusRequest>,
     ) -> Result<Response<pb::SimulatePaymentStatusResponse>, Status> {
         request.app()?;
-        Err(not_yet("SimulatePaymentStatus"))
+        Err(not_yet("SimulatePaymentStatus", "the payments service"))
     }
 
     async fn fire_event(
@@ -229,7 +225,7 @@ impl SandboxService for Sandbox {
         request: Request<pb::FireEventRequest>,
     ) -> Result<Response<pb::FireEventResponse>, Status> {
         request.app()?;
-        Err(not_yet("FireEvent"))
+        Err(not_yet("FireEvent", "event firing"))
     }
 
     async fn approve_decoupled_authorization(
@@ -237,6 +233,9 @@ impl SandboxService for Sandbox {
         request: Request<pb::ApproveDecoupledAuthorizationRequest>,
     ) -> Result<Response<pb::ApproveDecoupledAuthorizationResponse>, Status> {
         request.app()?;
-        Err(not_yet("ApproveDecoupledAuthorization"))
+        Err(not_yet(
+            "ApproveDecoupledAuthorization",
+            "decoupled (CIBA) authentication",
+        ))
     }
 }

@@ -24,6 +24,11 @@ pub async fn insert(db: &impl ConnectionTrait, payment: &Payment) -> Result<()> 
     Ok(())
 }
 
+/// How many payments there are, of every app (what a sandbox reset removes).
+pub async fn count_all(db: &impl ConnectionTrait) -> Result<u64> {
+    Ok(Entity::find().count(db).await?)
+}
+
 /// The payment with this id, if any — of whichever app: callers check ownership.
 pub async fn find(db: &impl ConnectionTrait, id: &PaymentId) -> Result<Option<Payment>> {
     Entity::find_by_id(id.as_str())
