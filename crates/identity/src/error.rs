@@ -51,6 +51,21 @@ pub enum Error {
     /// `invalid_token`: the access token is malformed, expired, revoked, or not ours.
     #[error("invalid_token: {0}")]
     InvalidToken(String),
+    /// `unknown_user_id` (CIBA Core §13): the `login_hint` names no customer.
+    #[error("unknown_user_id: {0}")]
+    UnknownUserId(String),
+    /// `authorization_pending` (CIBA Core §11): the customer has not decided yet; poll again.
+    #[error("authorization_pending")]
+    AuthorizationPending,
+    /// `slow_down` (CIBA Core §11): polled sooner than the request's interval allows.
+    #[error("slow_down")]
+    SlowDown,
+    /// `access_denied` (CIBA Core §11): the customer refused.
+    #[error("access_denied")]
+    AccessDenied,
+    /// `expired_token` (CIBA Core §11): the `auth_req_id` expired before tokens were issued.
+    #[error("expired_token")]
+    ExpiredToken,
     /// The consent changed (another request decided on it or revoked it) while a customer's
     /// decision was being recorded; nothing was written.
     #[error("the consent changed meanwhile")]
@@ -81,6 +96,11 @@ impl Error {
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidDpopProof(_) => "invalid_dpop_proof",
             Self::InvalidToken(_) => "invalid_token",
+            Self::UnknownUserId(_) => "unknown_user_id",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::AccessDenied => "access_denied",
+            Self::ExpiredToken => "expired_token",
             Self::ConsentChanged => "invalid_request",
             Self::Config(_) | Self::Store(_) | Self::CoreBanking(_) | Self::Key(_) => {
                 "server_error"
@@ -116,7 +136,12 @@ impl Error {
             | Self::UnsupportedGrantType(text)
             | Self::InvalidScope(text)
             | Self::InvalidDpopProof(text)
-            | Self::InvalidToken(text) => text,
+            | Self::InvalidToken(text)
+            | Self::UnknownUserId(text) => text,
+            Self::AuthorizationPending => "the customer has not decided yet",
+            Self::SlowDown => "polled too often: wait the interval between polls",
+            Self::AccessDenied => "the customer denied the request",
+            Self::ExpiredToken => "the auth_req_id has expired",
             Self::InvalidParameter(name, text) => return Cow::Owned(format!("{name} {text}")),
             Self::ConsentChanged => "the consent changed meanwhile; retry",
             Self::Config(_) | Self::Store(_) | Self::CoreBanking(_) | Self::Key(_) => {

@@ -1,6 +1,8 @@
 //! The grants that end in a customer's tokens: `authorization_code` (RFC 6749 §4.1.3 with PKCE,
 //! RFC 7636 §4.6) and `refresh_token` (§6), and what both check — the consent behind the
-//! tokens, which must still be AUTHORISED and the client's.
+//! tokens, which must still be AUTHORISED and the client's. The first token pair of a grant is
+//! issued by one function, [`Identity::issue_consent_tokens`], which CIBA's grant
+//! ([`crate::ciba`]) shares with the code grant.
 //!
 //! A redemption starts a token *family* (`grant_id`): the access token and refresh token it
 //! issues, and every pair later refreshed from them. Refresh tokens rotate on each use. A code
@@ -16,6 +18,7 @@ use serde::Serialize;
 use wekeza_domain::{AppId, Consent, ConsentId, Reason, Scope};
 use wekeza_store::apps::App;
 use wekeza_store::identity::authorization_codes::{self, AuthorizationCode};
+use wekeza_store::identity::backchannel_requests;
 use wekeza_store::identity::refresh_tokens::{self, RefreshToken};
 use wekeza_store::identity::revoked_tokens;
 use wekeza_store::{ConnectionTrait, TransactionTrait, consents, secret};
@@ -137,32 +140,71 @@ impl Identity {
             .bound_consent(&app.id, &row.consent_id, &row.customer_id, now)
             .await?
             .map_err(|why| Error::InvalidGrant(why.into()))?;
-        let grant_id = secret::random_token(16, &mut secret::os_rng());
-        let family = Family {
-            grant_id: &grant_id,
-            client_id: &app.client_id,
+        let grant = ConsentGrant {
             consent_id: &row.consent_id,
             customer_id: &row.customer_id,
             scope: &row.scope,
-            expires_at: consent.expires_at.min(now + REFRESH_TOKEN_TTL),
+            auth_time: row.created_at,
+            nonce: row.nonce.as_deref(),
         };
-        // Signed before the transaction: signing may reload the keys, and SQLite has one
-        // connection, which the transaction holds.
-        let access = self.sign(&family, row.scope.clone(), jkt, now).await?;
-        let txn = self
-            .inner
-            .db
-            .begin()
-            .await
-            .map_err(wekeza_store::Error::from)?;
-        if !authorization_codes::redeem(&txn, &hash, &grant_id, now).await? {
-            drop(txn);
+        let Some(tokens) = self
+            .issue_consent_tokens(app, &consent, &grant, Redeem::Code(&hash), jkt, now)
+            .await?
+        else {
             // A concurrent redemption won: this one is the replay.
             let row = authorization_codes::find(&self.inner.db, &hash).await?;
             return Err(match row {
                 Some(row) => self.code_replayed(&row, now).await,
                 None => Error::InvalidGrant("the authorization code is invalid".into()),
             });
+        };
+        tracing::info!(
+            client_id = %app.client_id,
+            consent_id = %row.consent_id,
+            token_type = tokens.access.claims.token_type(),
+            "authorization code redeemed"
+        );
+        Ok(tokens)
+    }
+
+    /// Issues the first token pair of a new family bound to `consent` (AUTHORISED, checked by
+    /// the caller) for `grant`, consuming what the grant redeems (`redeem`) in the same
+    /// transaction as the refresh token is stored. `Ok(None)` when `redeem` was already consumed
+    /// (a concurrent redemption won); nothing is issued then.
+    pub(crate) async fn issue_consent_tokens(
+        &self,
+        app: &App,
+        consent: &Consent,
+        grant: &ConsentGrant<'_>,
+        redeem: Redeem<'_>,
+        jkt: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenSet>, Error> {
+        let grant_id = secret::random_token(16, &mut secret::os_rng());
+        let family = Family {
+            grant_id: &grant_id,
+            client_id: &app.client_id,
+            consent_id: grant.consent_id,
+            customer_id: grant.customer_id,
+            scope: grant.scope,
+            expires_at: consent.expires_at.min(now + REFRESH_TOKEN_TTL),
+        };
+        // Signed before the transaction: signing may reload the keys, and SQLite has one
+        // connection, which the transaction holds.
+        let access = self.sign(&family, grant.scope.to_owned(), jkt, now).await?;
+        let txn = self
+            .inner
+            .db
+            .begin()
+            .await
+            .map_err(wekeza_store::Error::from)?;
+        let redeemed = match redeem {
+            Redeem::Code(hash) => authorization_codes::redeem(&txn, hash, &grant_id, now).await?,
+            Redeem::Backchannel(hash) => backchannel_requests::redeem(&txn, hash, now).await?,
+        };
+        if !redeemed {
+            drop(txn);
+            return Ok(None);
         }
         let refresh_token = store_refresh_token(&txn, &family, &access, now).await?;
         txn.commit().await.map_err(wekeza_store::Error::from)?;
@@ -172,21 +214,15 @@ impl Identity {
             .split(' ')
             .any(|s| s == Scope::OpenId.as_str())
         {
-            Some(self.id_token(app, &row, now).await?)
+            Some(self.id_token(app, grant, now).await?)
         } else {
             None
         };
-        tracing::info!(
-            client_id = %app.client_id,
-            consent_id = %row.consent_id,
-            token_type = access.claims.token_type(),
-            "authorization code redeemed"
-        );
-        Ok(TokenSet {
+        Ok(Some(TokenSet {
             access,
             refresh_token,
             id_token,
-        })
+        }))
     }
 
     /// The `refresh_token` grant for the authenticated `app`.
@@ -341,25 +377,25 @@ impl Identity {
         Ok(refresh_tokens::find(&self.inner.db, &secret::sha256_hex(token)).await?)
     }
 
-    /// Signs the ID token of a code redemption.
+    /// Signs the ID token of a grant's first token pair.
     async fn id_token(
         &self,
         app: &App,
-        code: &AuthorizationCode,
+        grant: &ConsentGrant<'_>,
         now: DateTime<Utc>,
     ) -> Result<String, Error> {
         let key = self.inner.keys.signer(now).await?;
         let issuer = self.issuer().to_string();
         let claims = IdClaims {
             iss: &issuer,
-            sub: &code.customer_id,
+            sub: grant.customer_id,
             aud: &app.client_id,
             azp: &app.client_id,
             iat: now.timestamp(),
             exp: (now + ACCESS_TOKEN_TTL).timestamp(),
-            auth_time: code.created_at.timestamp(),
-            nonce: code.nonce.as_deref(),
-            consent_id: &code.consent_id,
+            auth_time: grant.auth_time.timestamp(),
+            nonce: grant.nonce,
+            consent_id: grant.consent_id,
         };
         let mut header = Header::new(SIGNING_ALGORITHM);
         header.typ = Some("JWT".to_owned());
@@ -394,6 +430,30 @@ async fn store_refresh_token(
     };
     refresh_tokens::insert(txn, row).await?;
     Ok(refresh_token)
+}
+
+/// What a customer authorised, that a grant turns into tokens bound to the consent.
+#[derive(Debug)]
+pub(crate) struct ConsentGrant<'a> {
+    /// The consent (`cns_…`).
+    pub(crate) consent_id: &'a str,
+    /// The customer who authorised it (`cus_…`).
+    pub(crate) customer_id: &'a str,
+    /// The scopes granted, space-separated.
+    pub(crate) scope: &'a str,
+    /// When the customer authenticated (the ID token's `auth_time`).
+    pub(crate) auth_time: DateTime<Utc>,
+    /// The OpenID Connect nonce, copied into the ID token.
+    pub(crate) nonce: Option<&'a str>,
+}
+
+/// What a grant consumes, single use, by the hash it is stored under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Redeem<'a> {
+    /// An authorization code.
+    Code(&'a str),
+    /// An approved backchannel (CIBA) request.
+    Backchannel(&'a str),
 }
 
 /// The family a new token pair joins.

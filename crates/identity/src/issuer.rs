@@ -23,6 +23,8 @@ pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 /// Path of the pushed authorization request endpoint (RFC 9126).
 pub const PAR_PATH: &str = "/oauth2/par";
+/// Path of the backchannel authentication endpoint (OpenID CIBA Core 1.0, poll mode).
+pub const BACKCHANNEL_AUTHENTICATION_PATH: &str = "/oauth2/bc-authorize";
 /// Path of the authorization endpoint, where the customer's browser arrives.
 pub const AUTHORIZATION_PATH: &str = "/oauth2/authorize";
 /// Path the sign-in form posts to.

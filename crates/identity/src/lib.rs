@@ -3,7 +3,8 @@
 //! Owns the token-signing keys (ES256, persisted, rotated with overlap) and what is published
 //! about them (JWKS, discovery), the authorisation step of consents (the customer's decision,
 //! and the authorization code it yields), the token endpoint (client credentials; authorization
-//! code with PKCE S256 through pushed authorization requests and the customer's sign-in pages
+//! code with PKCE S256 through pushed authorization requests and the customer's sign-in pages; CIBA
+//! poll mode, the customer deciding on a decoupled device
 //! (password, TOTP second factor, consent screen); rotating refresh tokens; client authentication by `private_key_jwt`, or
 //! by client secret for sandbox apps; DPoP-bound tokens, RFC 9449), introspection (RFC 7662)
 //! and revocation (RFC 7009) — and [`TokenVerifier`], the gateway's production authenticator,
@@ -24,6 +25,8 @@
 //! - `tokens` — access tokens: claims, signing, verification, revocation.
 //! - `grants` — the authorization-code and refresh-token grants, token families, ID tokens.
 //! - `par` — pushed authorization requests (RFC 9126).
+//! - [`ciba`] — decoupled authorisation (OpenID CIBA, poll mode): the backchannel
+//!   authentication endpoint, the device's decision, the token endpoint's CIBA grant.
 //! - `signin` — the authorization endpoint and the customer's browser session: sign-in,
 //!   second factor, consent screen, lock-out, CSRF; `pages` — their HTML.
 //! - [`totp`] — RFC 6238 one-time passwords (the second factor of test users).
@@ -37,6 +40,7 @@
 
 pub mod authorization;
 pub mod challenge;
+pub mod ciba;
 mod client_auth;
 mod dpop;
 mod endpoints;
@@ -67,6 +71,7 @@ use wekeza_store::DatabaseConnection;
 pub use authorization::{
     AuthorizationParams, AuthorizationRequest, CODE_TTL, IssuedCode, redirect_uri,
 };
+pub use ciba::CIBA_GRANT_TYPE;
 pub use client_auth::ASSERTION_TYPE;
 pub use dpop::DPOP_HEADER;
 pub use error::Error;

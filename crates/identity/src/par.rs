@@ -10,7 +10,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
-use wekeza_domain::{ConsentId, ConsentStatus};
+use wekeza_domain::{Consent, ConsentId, ConsentStatus};
+use wekeza_store::apps::App;
 use wekeza_store::consents;
 use wekeza_store::identity::authorization_requests::{self, AuthorizationRequest as Stored};
 use wekeza_store::secret;
@@ -58,21 +59,9 @@ impl Identity {
                 "must be code".into(),
             ));
         }
-        let not_awaiting = || {
-            Error::InvalidParameter(
-                "consent_id",
-                "names no consent of this client awaiting authorisation".into(),
-            )
-        };
-        let consent_id: ConsentId = form
-            .require("consent_id")?
-            .parse()
-            .map_err(|_| not_awaiting())?;
-        let consent = consents::find(&self.inner.db, &consent_id)
-            .await?
-            .filter(|consent| consent.app_id == app.id)
-            .filter(|consent| consent.status_at(now) == ConsentStatus::AwaitingAuthorisation)
-            .ok_or_else(not_awaiting)?;
+        let consent = self
+            .awaiting_consent(&app, form.require("consent_id")?, now)
+            .await?;
         let params = AuthorizationParams {
             redirect_uri: form.get("redirect_uri"),
             code_challenge: form.get("code_challenge"),
@@ -109,5 +98,27 @@ impl Identity {
             "request_uri": request_uri,
             "expires_in": REQUEST_URI_TTL.num_seconds(),
         }))
+    }
+
+    /// The consent `consent_id` of `app`, awaiting authorisation at `now`; `invalid_request`
+    /// about `consent_id` otherwise (unknown, another client's, or already decided alike).
+    pub(crate) async fn awaiting_consent(
+        &self,
+        app: &App,
+        consent_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Consent, Error> {
+        let not_awaiting = || {
+            Error::InvalidParameter(
+                "consent_id",
+                "names no consent of this client awaiting authorisation".into(),
+            )
+        };
+        let consent_id: ConsentId = consent_id.parse().map_err(|_| not_awaiting())?;
+        consents::find(&self.inner.db, &consent_id)
+            .await?
+            .filter(|consent| consent.app_id == app.id)
+            .filter(|consent| consent.status_at(now) == ConsentStatus::AwaitingAuthorisation)
+            .ok_or_else(not_awaiting)
     }
 }

@@ -85,6 +85,14 @@ impl SandboxLedger {
         settlement: &Settlement,
     ) -> Result<PostedJournal> {
         let booking_time = self.booking_time();
+        // The transaction's first statement writes: on SQLite a transaction that read first
+        // could not take the write lock once another connection wrote since.
+        if !wekeza_store::holds::settle(txn, hold, booking_time)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(CoreBankingError::HoldNotActive);
+        }
         let currency = parse_currency(&hold.currency)?;
         let amount = Money::from_minor(hold.amount_minor, currency);
         let debtor =
@@ -116,12 +124,6 @@ impl SandboxLedger {
                 (clearing, text)
             }
         };
-        if !wekeza_store::holds::finish(txn, hold, enums::HoldStatus::Settled, booking_time)
-            .await
-            .map_err(unavailable)?
-        {
-            return Err(CoreBankingError::HoldNotActive);
-        }
         let debit = Money::from_minor(-amount.minor(), currency);
         let mut debtor_leg = NewPosting::new(
             parse(&debtor.id, "accounts.id")?,
@@ -148,7 +150,7 @@ impl SandboxLedger {
             postings: vec![debtor_leg, creditor_leg],
         };
         check_balanced(&journal.postings)?;
-        post_in(txn, journal, Some(&hold.reference), booking_time).await
+        post_in(txn, journal, Some(hold), booking_time).await
     }
 }
 
@@ -166,12 +168,15 @@ async fn internal_account_in(
     parse(&row.id, "accounts.id")
 }
 
-/// Posts a balanced journal in `txn`, booked at `booking_time`, recorded under
-/// `external_reference` if given, and appends its events.
+/// Posts a balanced journal in `txn`, booked at `booking_time`, and appends its events. When
+/// it `settles` a hold (already marked settled), it is recorded under the hold's reference and
+/// its first debit of the held account also releases the held amount, in the same balance
+/// update: every account row is locked once, in account-id order, so concurrent settlements
+/// cannot deadlock on PostgreSQL.
 async fn post_in(
     txn: &DatabaseTransaction,
     journal: NewJournal,
-    external_reference: Option<&str>,
+    settles: Option<&holds::Model>,
     booking_time: DateTime<Utc>,
 ) -> Result<PostedJournal> {
     let journal_id = JournalId::generate(booking_time, &mut rand::rng());
@@ -193,28 +198,47 @@ async fn post_in(
     let mut balances_after = vec![0i64; journal.postings.len()];
     // Each customer account moved, with its row and its booked balance after the journal.
     let mut moved: BTreeMap<AccountId, (accounts::Model, i64)> = BTreeMap::new();
+    let mut to_release = settles;
     for index in order {
         let Some(posting) = journal.postings.get(index) else {
             continue;
         };
-        let account = wekeza_store::accounts::find(txn, &posting.account_id)
+        let mut account = wekeza_store::accounts::find(txn, &posting.account_id)
             .await
             .map_err(unavailable)?
             .ok_or(CoreBankingError::NoSuchAccount)?;
         if account.currency != posting.amount.currency().code() {
             return Err(CoreBankingError::CurrencyMismatch);
         }
-        let after =
-            wekeza_store::accounts::apply_delta(txn, &posting.account_id, posting.amount.minor())
-                .await
-                .map_err(unavailable)?
-                .ok_or(CoreBankingError::InsufficientFunds)?;
+        let released = match to_release {
+            Some(hold) if hold.account_id == account.id && posting.amount.is_negative() => {
+                to_release = None;
+                hold.amount_minor
+            }
+            _ => 0,
+        };
+        let after = wekeza_store::accounts::apply_delta(
+            txn,
+            &posting.account_id,
+            posting.amount.minor(),
+            released,
+        )
+        .await
+        .map_err(unavailable)?
+        .ok_or(CoreBankingError::InsufficientFunds)?;
+        account.held_minor -= released;
         if let Some(slot) = balances_after.get_mut(index) {
             *slot = after;
         }
         if account.owner == enums::AccountOwner::Customer {
             moved.insert(posting.account_id.clone(), (account, after));
         }
+    }
+
+    if to_release.is_some() {
+        return Err(corrupt(
+            "a settling journal does not debit the held account",
+        ));
     }
 
     let rows: Vec<postings::Model> = journal
@@ -249,7 +273,7 @@ async fn post_in(
         kind: journal.kind,
         description: journal.description,
         created_at: booking_time,
-        external_reference: external_reference.map(str::to_owned),
+        external_reference: settles.map(|hold| hold.reference.clone()),
     };
     wekeza_store::journals::insert(txn, journal_row, rows)
         .await
@@ -371,16 +395,31 @@ impl CoreBanking for SandboxLedger {
     }
 
     async fn settle_hold(&self, reference: &str, settlement: &Settlement) -> Result<PostedJournal> {
-        let txn = self.db.begin().await.map_err(unavailable)?;
-        let hold = wekeza_store::holds::find(&txn, reference)
+        // Read outside the transaction; the conditional status change inside decides.
+        let hold = wekeza_store::holds::find(&self.db, reference)
             .await
             .map_err(unavailable)?
             .ok_or(CoreBankingError::NoSuchHold)?;
-        let posted = match hold.status {
+        match hold.status {
             // Settled before (a re-run after a crash): the journal it was posted as.
-            enums::HoldStatus::Settled => return posted_under(&txn, reference).await,
+            enums::HoldStatus::Settled => return posted_under(&self.db, reference).await,
             enums::HoldStatus::Released => return Err(CoreBankingError::HoldNotActive),
-            enums::HoldStatus::Active => self.settle_in(&txn, &hold, settlement).await?,
+            enums::HoldStatus::Active => {}
+        }
+        let txn = self.db.begin().await.map_err(unavailable)?;
+        let posted = match self.settle_in(&txn, &hold, settlement).await {
+            // Ended in between: by a concurrent settlement, whose journal is the answer.
+            Err(CoreBankingError::HoldNotActive) => {
+                drop(txn);
+                return match wekeza_store::holds::find(&self.db, reference).await {
+                    Ok(Some(now)) if now.status == enums::HoldStatus::Settled => {
+                        posted_under(&self.db, reference).await
+                    }
+                    Ok(_) => Err(CoreBankingError::HoldNotActive),
+                    Err(error) => Err(unavailable(error)),
+                };
+            }
+            other => other?,
         };
         txn.commit().await.map_err(unavailable)?;
         tracing::debug!(journal_id = %posted.id, reference, "hold settled");
@@ -388,8 +427,8 @@ impl CoreBanking for SandboxLedger {
     }
 
     async fn release_hold(&self, reference: &str) -> Result<()> {
-        let txn = self.db.begin().await.map_err(unavailable)?;
-        let hold = wekeza_store::holds::find(&txn, reference)
+        // Read outside the transaction; the conditional status change inside decides.
+        let hold = wekeza_store::holds::find(&self.db, reference)
             .await
             .map_err(unavailable)?
             .ok_or(CoreBankingError::NoSuchHold)?;
@@ -398,16 +437,18 @@ impl CoreBanking for SandboxLedger {
             enums::HoldStatus::Settled => return Err(CoreBankingError::HoldNotActive),
             enums::HoldStatus::Active => {}
         }
-        if !wekeza_store::holds::finish(
-            &txn,
-            &hold,
-            enums::HoldStatus::Released,
-            self.booking_time(),
-        )
-        .await
-        .map_err(unavailable)?
+        let txn = self.db.begin().await.map_err(unavailable)?;
+        if !wekeza_store::holds::release(&txn, &hold, self.booking_time())
+            .await
+            .map_err(unavailable)?
         {
-            return Err(CoreBankingError::HoldNotActive);
+            // Ended in between: released already is what was asked.
+            drop(txn);
+            return match wekeza_store::holds::find(&self.db, reference).await {
+                Ok(Some(now)) if now.status == enums::HoldStatus::Released => Ok(()),
+                Ok(_) => Err(CoreBankingError::HoldNotActive),
+                Err(error) => Err(unavailable(error)),
+            };
         }
         txn.commit().await.map_err(unavailable)?;
         tracing::debug!(reference, "hold released");

@@ -54,14 +54,19 @@ impl RiskHistory for StoreHistory {
                 creditor_account_number: None,
             });
         }
-        let paid = payments::not_rejected_since(&self.db, customer, since)
+        let paid = payments::paid_out_since(&self.db, customer, since)
             .await
             .map_err(unavailable)?;
-        debits.extend(paid.into_iter().map(|payment| PastDebit {
-            amount: payment.amount,
-            at: payment.created_at,
-            creditor_account_number: Some(payment.creditor.account_number),
-        }));
+        for payment in paid {
+            let Ok(currency) = Currency::parse(&payment.currency) else {
+                continue;
+            };
+            debits.push(PastDebit {
+                amount: Money::from_minor(payment.amount_minor, currency),
+                at: payment.created_at,
+                creditor_account_number: Some(payment.creditor_account),
+            });
+        }
         Ok(debits)
     }
 

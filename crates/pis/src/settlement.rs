@@ -12,6 +12,10 @@
 //! or, in the sandbox, the magic amount `66.66`) releases the hold and ends REJECTED with
 //! `SETTLEMENT_FAILED`. An unavailable core leaves the payment IN_PROCESS for the next round.
 //!
+//! Payments settle a few at a time ([`CONCURRENCY`]): the ledger locks the accounts of a
+//! settlement in account-id order, so concurrent settlements over the same accounts wait for
+//! each other instead of deadlocking.
+//!
 //! Every step is idempotent and decided by the payment's stored status, so a crash anywhere is
 //! recovered by running again: [`Settlement::run`] settles whatever is unfinished when it
 //! starts, a re-run of step 2 answers the journal already posted (never a second one), and a
@@ -21,6 +25,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use wekeza_domain::{Clock, Payment, PaymentStatus, Reason};
@@ -33,6 +38,9 @@ use crate::{Error, lifecycle};
 
 /// Payments read per round trip.
 const BATCH: u64 = 100;
+
+/// Payments of a batch settled at once.
+const CONCURRENCY: usize = 8;
 
 /// What one settlement step did to a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,13 +106,26 @@ impl Settlement {
         loop {
             let batch = payments::unfinished(&self.db, BATCH).await?;
             let full = batch.len() as u64 == BATCH;
+            // Payments are independent (each step is conditional on the payment's own status
+            // and the ledger locks accounts in one order), so a few settle at once.
+            let outcomes: Vec<Result<Outcome, Error>> = futures::stream::iter(batch)
+                .map(|payment| self.settle(payment))
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
             let mut progressed = 0;
-            for payment in batch {
-                if self.settle(payment).await? == Outcome::Finished {
-                    progressed += 1;
+            let mut failure = None;
+            for outcome in outcomes {
+                match outcome {
+                    Ok(Outcome::Finished) => progressed += 1,
+                    Ok(Outcome::Retry | Outcome::Skipped) => {}
+                    Err(error) => failure = Some(error),
                 }
             }
             finished += progressed;
+            if let Some(error) = failure {
+                return Err(error);
+            }
             if !full || progressed == 0 {
                 return Ok(finished);
             }

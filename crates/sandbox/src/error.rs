@@ -15,6 +15,12 @@ pub enum Error {
     /// No such consent for this app (also another app's).
     #[error("consent not found")]
     ConsentNotFound,
+    /// No such decoupled (CIBA) authorization request for this app (also another app's).
+    #[error("decoupled authorization request not found")]
+    DecoupledAuthorizationNotFound,
+    /// The decoupled authorization request was already decided, or has expired.
+    #[error("the decoupled authorization request {0}")]
+    DecoupledAuthorizationClosed(&'static str),
     /// The token lacks the scope the consent's type needs.
     #[error("the token lacks the scope {0}")]
     InsufficientScope(Scope),
@@ -57,7 +63,8 @@ impl Error {
     pub fn reason(&self) -> Reason {
         match self {
             Self::InvalidField(..) => Reason::InvalidRequest,
-            Self::ConsentNotFound => Reason::NotFound,
+            Self::ConsentNotFound | Self::DecoupledAuthorizationNotFound => Reason::NotFound,
+            Self::DecoupledAuthorizationClosed(_) => Reason::InvalidStateTransition,
             Self::InsufficientScope(_) => Reason::InsufficientScope,
             Self::Lifecycle(error) => error.reason(),
             Self::ConcurrentModification => Reason::ConcurrentModification,
@@ -100,6 +107,16 @@ mod tests {
                 "INVALID_REQUEST",
             ),
             (Error::ConsentNotFound, Code::NotFound, "NOT_FOUND"),
+            (
+                Error::DecoupledAuthorizationNotFound,
+                Code::NotFound,
+                "NOT_FOUND",
+            ),
+            (
+                Error::DecoupledAuthorizationClosed("has expired"),
+                Code::FailedPrecondition,
+                "INVALID_STATE_TRANSITION",
+            ),
             (
                 Error::from(wekeza_identity::Error::InvalidParameter(
                     "code_challenge_method",

@@ -10,8 +10,12 @@
 //!   authorisation step ([`wekeza_identity::Identity::authorise_consent`]).
 //! - `ListTestUsers` — the seeded test users with their credentials and current TOTP code.
 //! - `ResetSandbox` — reseeds the test users' data (`wekeza_ledger::seed::reset_and_seed`).
-//! - `SimulatePaymentStatus`, `FireEvent`, `ApproveDecoupledAuthorization` — answered
-//!   UNIMPLEMENTED until payments, event firing and CIBA provide them.
+//! - `ApproveDecoupledAuthorization` — the test user's simulated phone: approves (binding
+//!   accounts as `AuthorizeConsent` does) or denies one of the app's pending CIBA requests,
+//!   recorded by [`wekeza_identity::Identity::approve_backchannel`] /
+//!   [`deny_backchannel`](wekeza_identity::Identity::deny_backchannel).
+//! - `SimulatePaymentStatus`, `FireEvent` — answered UNIMPLEMENTED until payments and event
+//!   firing provide them.
 //!
 //! Depends on `domain`, `store`, `ledger` (the [`CoreBanking`](wekeza_ledger::CoreBanking)
 //! seam and the seed), `identity` (the authorisation step) and `rpc`; never on another service

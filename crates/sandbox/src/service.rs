@@ -1,7 +1,8 @@
 //! `SandboxService`: the sandbox's shortcuts.
 //!
 //! Every handler reads the app's own principal on its first line; `AuthorizeConsent` answers
-//! NOT_FOUND for any consent that is not the caller's, so consent ids cannot be probed.
+//! NOT_FOUND for any consent that is not the caller's, and `ApproveDecoupledAuthorization` for
+//! any backchannel request that is not, so ids cannot be probed.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::sandbox_service_server::SandboxService;
 use wekeza_rpc::RequestExt;
 use wekeza_store::apps::{self, App};
+use wekeza_store::identity::backchannel_requests::BackchannelStatus;
 use wekeza_store::{DatabaseConnection, consents, customers, payments};
 
 use crate::{Error, accounts};
@@ -232,10 +234,71 @@ impl SandboxService for Sandbox {
         &self,
         request: Request<pb::ApproveDecoupledAuthorizationRequest>,
     ) -> Result<Response<pb::ApproveDecoupledAuthorizationResponse>, Status> {
-        request.app()?;
-        Err(not_yet(
-            "ApproveDecoupledAuthorization",
-            "decoupled (CIBA) authentication",
-        ))
+        let principal = request.app()?.clone();
+        let body = request.into_inner();
+        let now = self.clock.now();
+        let app = self.app(&principal).await?;
+        let pending = self
+            .identity
+            .find_backchannel(&app, &body.auth_req_id)
+            .await
+            .map_err(Error::from)?
+            .ok_or(Error::DecoupledAuthorizationNotFound)?;
+        let consent_id: ConsentId = pending.consent_id.parse().map_err(|_| {
+            Error::Storage(wekeza_store::Error::Corrupt(
+                "backchannel_requests.consent_id".into(),
+            ))
+        })?;
+        let consent = consents::find(&self.db, &consent_id)
+            .await
+            .map_err(Error::from)?
+            .filter(|consent| consent.app_id == app.id)
+            .ok_or(Error::DecoupledAuthorizationNotFound)?;
+        let scope = consent.kind().required_scope();
+        if !principal.has_scope(scope) {
+            return Err(Error::InsufficientScope(scope).into());
+        }
+        if body.username.is_empty() {
+            return Err(Error::InvalidField("username", "is required".into()).into());
+        }
+        let customer = self
+            .core
+            .customer_by_username(&body.username)
+            .await
+            .map_err(Error::from)?
+            .filter(|customer| customer.id.as_str() == pending.customer_id)
+            .ok_or_else(|| {
+                Error::InvalidField("username", "is not the user the request names".into())
+            })?;
+        if pending.status != BackchannelStatus::Pending {
+            return Err(Error::DecoupledAuthorizationClosed("was already decided").into());
+        }
+        if now >= pending.expires_at {
+            return Err(Error::DecoupledAuthorizationClosed("has expired").into());
+        }
+        if body.deny {
+            let rejected = consent.clone().reject(now).map_err(Error::from)?;
+            self.identity
+                .deny_backchannel(&app, &body.auth_req_id, &consent, &rejected, now)
+                .await
+                .map_err(Error::from)?;
+        } else {
+            let accounts =
+                accounts::to_bind(self.core.as_ref(), &consent, &customer, &body.account_ids)
+                    .await?;
+            let authorised = consent
+                .clone()
+                .authorise(customer.id, accounts, now)
+                .map_err(Error::from)?;
+            self.identity
+                .approve_backchannel(&app, &body.auth_req_id, &consent, &authorised, now)
+                .await
+                .map_err(Error::from)?;
+        }
+        Ok(Response::new(pb::ApproveDecoupledAuthorizationResponse {
+            auth_req_id: body.auth_req_id,
+            consent_id: consent.id.to_string(),
+            denied: body.deny,
+        }))
     }
 }

@@ -63,7 +63,9 @@ pub async fn list_for_customer(
         .await?)
 }
 
-/// Adds `delta` minor units to the account's booked balance and answers the new balance.
+/// Adds `delta` minor units to the account's booked balance and answers the new balance;
+/// `released` minor units of its held funds stop being held in the same statement (the
+/// settlement of a hold into this debit; 0 otherwise).
 ///
 /// A debit (`delta < 0`) of a customer account is refused, answering `None`, when it would take
 /// the available balance (booked − held) below minus the overdraft limit. Check and change are
@@ -75,6 +77,7 @@ pub async fn apply_delta(
     db: &impl ConnectionTrait,
     id: &AccountId,
     delta: i64,
+    released: i64,
 ) -> Result<Option<i64>> {
     let booked = Expr::col(Column::BookedMinor);
     let mut update = Query::update();
@@ -82,10 +85,17 @@ pub async fn apply_delta(
         .table(Entity)
         .value(Column::BookedMinor, booked.clone().add(delta))
         .and_where(Expr::col(Column::Id).eq(id.as_str()));
+    if released != 0 {
+        update.value(
+            Column::HeldMinor,
+            Expr::col(Column::HeldMinor).sub(released),
+        );
+    }
     if delta < 0 {
-        // booked − held + delta ≥ −overdraft, written without negating a column.
+        // booked + delta − (held − released) ≥ −overdraft, written without negating a column.
         let stays_within_limit = booked
             .add(delta)
+            .add(released)
             .add(Expr::col(Column::OverdraftLimitMinor))
             .sub(Expr::col(Column::HeldMinor))
             .gte(0);

@@ -5,8 +5,8 @@
 //! A hold is placed in the transaction that records what it is for ([`place`] — one
 //! conditional `UPDATE` of the account, like [`crate::accounts::apply_delta`], so concurrent
 //! holds can never reserve the same funds twice), and later either settled into a posting or
-//! released ([`finish`]), each exactly once: the hold's status changes with a conditional
-//! `UPDATE` and the account's `held_minor` moves only when it did.
+//! released ([`settle`], [`release`]), each exactly once: the hold's status changes with a
+//! conditional `UPDATE` and the account's `held_minor` moves only when it did.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -82,11 +82,43 @@ pub async fn find(db: &impl ConnectionTrait, reference: &str) -> Result<Option<h
     Ok(Entity::find_by_id(reference).one(db).await?)
 }
 
-/// Ends the active hold `hold` as `to` (settled or released) at `now`, giving its amount back
-/// to the account's available funds. Answers `false`, writing nothing, when the hold is no
-/// longer active (another settlement or release ended it first). Run it in the transaction
-/// that posts the settled debit, if any.
-pub async fn finish(
+/// Marks the active hold `hold` settled at `now`. Answers `false`, writing nothing, when it is
+/// no longer active (another settlement or a release ended it first). The account's held funds
+/// do not move here: the settling debit releases them in its own balance update
+/// ([`crate::accounts::apply_delta`]'s `released`), so the account row is locked once, in the
+/// order the journal locks its accounts. Run both in one transaction.
+pub async fn settle(
+    db: &impl ConnectionTrait,
+    hold: &holds::Model,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    end(db, hold, HoldStatus::Settled, now).await
+}
+
+/// Releases the active hold `hold` at `now`, giving its amount back to the account's available
+/// funds. Answers `false`, writing nothing, when it is no longer active (settled, or released
+/// by another request first).
+pub async fn release(
+    db: &impl ConnectionTrait,
+    hold: &holds::Model,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    if !end(db, hold, HoldStatus::Released, now).await? {
+        return Ok(false);
+    }
+    accounts::Entity::update_many()
+        .col_expr(
+            accounts::Column::HeldMinor,
+            Expr::col(accounts::Column::HeldMinor).sub(hold.amount_minor),
+        )
+        .filter(accounts::Column::Id.eq(hold.account_id.as_str()))
+        .exec(db)
+        .await?;
+    Ok(true)
+}
+
+/// Moves an active hold to `to`; `false` when it was not active.
+async fn end(
     db: &impl ConnectionTrait,
     hold: &holds::Model,
     to: HoldStatus,
@@ -99,16 +131,5 @@ pub async fn finish(
         .filter(Column::Status.eq(HoldStatus::Active))
         .exec(db)
         .await?;
-    if ended.rows_affected != 1 {
-        return Ok(false);
-    }
-    accounts::Entity::update_many()
-        .col_expr(
-            accounts::Column::HeldMinor,
-            Expr::col(accounts::Column::HeldMinor).sub(hold.amount_minor),
-        )
-        .filter(accounts::Column::Id.eq(hold.account_id.as_str()))
-        .exec(db)
-        .await?;
-    Ok(true)
+    Ok(ended.rows_affected == 1)
 }

@@ -42,23 +42,38 @@ async fn place(
 
 /// The bank's KES clearing account, which the fixture lacks.
 async fn clearing(db: &DatabaseConnection) -> AccountId {
+    let number = InternalAccount::Clearing.account_number(Currency::Kes);
+    extra_account(db, None, &number, 0).await
+}
+
+/// Another KES account: the customer's (`customer` is the owner's id) or the bank's.
+async fn extra_account(
+    db: &DatabaseConnection,
+    customer: Option<String>,
+    number: &str,
+    booked: i64,
+) -> AccountId {
     let id = AccountId::new_random(anchor());
     wekeza_store::accounts::insert_many(
         db,
         [accounts::Model {
             id: id.to_string(),
-            customer_id: None,
-            owner: AccountOwner::Internal,
+            owner: if customer.is_some() {
+                AccountOwner::Customer
+            } else {
+                AccountOwner::Internal
+            },
+            customer_id: customer,
             kind: CustomerKind::Business,
             subtype: AccountSubtype::CurrentAccount,
             currency: "KES".into(),
-            nickname: InternalAccount::Clearing.name().into(),
+            nickname: number.into(),
             status: AccountStatus::Enabled,
-            account_number: InternalAccount::Clearing.account_number(Currency::Kes),
+            account_number: number.into(),
             holder_name: "Wekeza Bank".into(),
             opened_at: anchor(),
             overdraft_limit_minor: 0,
-            booked_minor: 0,
+            booked_minor: booked,
             held_minor: 0,
             is_primary: false,
         }],
@@ -218,5 +233,49 @@ async fn a_hold_settles_into_one_journal_however_often_settlement_runs() {
             ledger.release_hold("pay_unknown").await,
             Err(CoreBankingError::NoSuchHold)
         ));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn opposite_settlements_run_concurrently_without_deadlock() {
+    for database in TestDatabase::all().await {
+        let db = database.conn();
+        let accounts = fixture(db, 1_000_00, 0).await;
+        let owner = wekeza_store::accounts::find(db, &accounts.kes_account)
+            .await
+            .unwrap()
+            .unwrap()
+            .customer_id;
+        let other = extra_account(db, owner, "01199990003", 1_000_00).await;
+        let ledger = std::sync::Arc::new(ledger(db, anchor()));
+        // Twenty payments each way between the two accounts, all settled at once.
+        let mut references = Vec::new();
+        for i in 0..20 {
+            let (from, to_number) = if i % 2 == 0 {
+                (&accounts.kes_account, "01199990003")
+            } else {
+                (&other, "01199990001")
+            };
+            let reference = format!("pay_{i}");
+            assert_eq!(
+                place(db, &reference, from, kes(10_00)).await,
+                Placement::Placed
+            );
+            references.push((reference, to_number));
+        }
+        let tasks: Vec<_> = references
+            .into_iter()
+            .map(|(reference, number)| {
+                let ledger = ledger.clone();
+                tokio::spawn(async move { ledger.settle_hold(&reference, &to(number)).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{e} on {:?}", database.backend()));
+        }
+        assert_eq!(funds(db, &accounts.kes_account).await, (1_000_00, 0));
+        assert_eq!(funds(db, &other).await, (1_000_00, 0));
     }
 }

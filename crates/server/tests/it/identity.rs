@@ -137,7 +137,12 @@ async fn discovery_and_jwks_describe_the_server() {
     );
     assert_eq!(
         discovery["grant_types_supported"],
-        serde_json::json!(["client_credentials", "authorization_code", "refresh_token"])
+        serde_json::json!([
+            "client_credentials",
+            "authorization_code",
+            "refresh_token",
+            "urn:openid:params:grant-type:ciba"
+        ])
     );
     assert_eq!(
         discovery["code_challenge_methods_supported"],

@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod ais;
+mod ciba;
 mod cli;
 mod consents;
 mod identity;
 mod identity_browser;
 mod identity_flow;
+mod oidc_client;
 mod payments;
 mod rest;
 mod smoke;

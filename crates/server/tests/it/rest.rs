@@ -16,7 +16,7 @@ use wekeza_proto::v1::payment_service_client::PaymentServiceClient;
 use wekeza_proto::v1::sandbox_service_client::SandboxServiceClient;
 use wekeza_testkit::TestServer;
 
-use crate::support::{run_tool, tool};
+use crate::support::{assert_reason, run_tool, tool};
 
 /// Decodes proto3 JSON into the generated message type `T` named `name`.
 fn from_json<T: prost::Message + Default>(name: &str, json: &Value) -> T {
@@ -531,7 +531,6 @@ async fn sandbox_routes_answer_what_grpc_answers(
     // Not offered yet: UNIMPLEMENTED over gRPC, 501 over REST.
     covered.insert("SandboxService.SimulatePaymentStatus");
     covered.insert("SandboxService.FireEvent");
-    covered.insert("SandboxService.ApproveDecoupledAuthorization");
     let statuses = [
         sandbox
             .simulate_payment_status(server.request(
@@ -547,16 +546,6 @@ async fn sandbox_routes_answer_what_grpc_answers(
             .fire_event(server.request(app_token, pb::FireEventRequest::default()))
             .await
             .map(|_| ()),
-        sandbox
-            .approve_decoupled_authorization(server.request(
-                app_token,
-                pb::ApproveDecoupledAuthorizationRequest {
-                    auth_req_id: "x".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|_| ()),
     ];
     for status in statuses {
         assert_eq!(status.unwrap_err().code(), tonic::Code::Unimplemented);
@@ -570,16 +559,37 @@ async fn sandbox_routes_answer_what_grpc_answers(
             "/v1/sandbox/events:fire",
             json!({ "eventType": "payment.status_changed" }),
         ),
-        (
-            "/v1/sandbox/decoupled-authorizations/x:approve",
-            json!({ "username": "user_good" }),
-        ),
     ] {
         let response = post(path, body).send().await.unwrap();
         assert_eq!(response.status(), 501, "{path}");
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem["reason"], "UNIMPLEMENTED", "{path}");
     }
+
+    // An auth_req_id that is not the app's: NOT_FOUND over both (the flow is in `ciba.rs`).
+    covered.insert("SandboxService.ApproveDecoupledAuthorization");
+    let status = sandbox
+        .approve_decoupled_authorization(server.request(
+            app_token,
+            pb::ApproveDecoupledAuthorizationRequest {
+                auth_req_id: "x".into(),
+                username: "user_good".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_reason(&status, tonic::Code::NotFound, "NOT_FOUND");
+    let response = post(
+        "/v1/sandbox/decoupled-authorizations/x:approve",
+        json!({ "username": "user_good" }),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 404);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["reason"], "NOT_FOUND");
 
     covered.insert("SandboxService.ResetSandbox");
     // gRPC resets (removing the consents above), then REST and gRPC again: nothing left.

@@ -284,3 +284,52 @@ pub mod sign_in_failures {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `backchannel_requests`: decoupled (CIBA poll mode) authentication requests, by the SHA-256
+/// of their `auth_req_id`.
+pub mod backchannel_requests {
+    use sea_orm::entity::prelude::*;
+
+    /// One backchannel authentication request and where it stands.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "backchannel_requests")]
+    pub struct Model {
+        /// SHA-256 (hex) of the `auth_req_id`; the id itself is never stored.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub auth_req_id_hash: String,
+        /// The client that asked.
+        pub client_id: String,
+        /// The consent to authorise (`cns_…`).
+        pub consent_id: String,
+        /// The customer named by the `login_hint` (`cus_…`): only they may decide.
+        pub customer_id: String,
+        /// The accounts bound when the customer approved, a JSON array of `acc_…`.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub account_ids: Option<String>,
+        /// The scopes requested, space-separated.
+        pub scope: String,
+        /// The `binding_message` shown on the customer's device.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub binding_message: Option<String>,
+        /// `pending`, `approved`, `denied` or `redeemed` (see `BackchannelStatus`).
+        pub status: String,
+        /// When it was made.
+        pub created_at: DateTimeUtc,
+        /// When it stops being decidable or redeemable.
+        pub expires_at: DateTimeUtc,
+        /// The least number of seconds between two polls of the token endpoint.
+        pub interval_seconds: i32,
+        /// The last poll of the token endpoint, for `slow_down`.
+        pub last_poll_at: Option<DateTimeUtc>,
+        /// When the customer decided.
+        pub decided_at: Option<DateTimeUtc>,
+        /// When the tokens were issued; a second redemption is refused.
+        pub redeemed_at: Option<DateTimeUtc>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
