@@ -12,7 +12,7 @@
 //! or, in the sandbox, the magic amount `66.66`) releases the hold and ends REJECTED with
 //! `SETTLEMENT_FAILED`. An unavailable core leaves the payment IN_PROCESS for the next round.
 //!
-//! Payments settle a few at a time ([`CONCURRENCY`]): the ledger locks the accounts of a
+//! Payments settle a few at a time (`CONCURRENCY`): the ledger locks the accounts of a
 //! settlement in account-id order, so concurrent settlements over the same accounts wait for
 //! each other instead of deadlocking.
 //!
