@@ -267,7 +267,7 @@ async fn introspection(
     };
     if let Some(consent_id) = &claims.consent_id
         && identity
-            .bound_consent(&app.id, consent_id, &claims.sub, now)
+            .token_consent(&app.id, consent_id, &claims.sub, now)
             .await?
             .is_err()
     {

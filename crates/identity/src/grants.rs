@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::Header;
 use serde::Serialize;
-use wekeza_domain::{AppId, Consent, ConsentId, Reason, Scope};
+use wekeza_domain::{AppId, Consent, ConsentId, ConsentTerms, Reason, Scope};
 use wekeza_store::apps::App;
 use wekeza_store::identity::authorization_codes::{self, AuthorizationCode};
 use wekeza_store::identity::backchannel_requests;
@@ -85,6 +85,48 @@ impl Identity {
         customer_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<Consent, &'static str>, Error> {
+        Ok(self
+            .owned_consent(app, consent_id, customer_id)
+            .await?
+            .and_then(|consent| match consent.check_usable(now) {
+                Ok(()) => Ok(consent),
+                Err(reason) => Err(unusable(reason)),
+            }))
+    }
+
+    /// The consent behind an access token already issued, for an API call: as
+    /// [`Self::bound_consent`], but a CONSUMED payment consent still backs its token, so that the
+    /// app can replay the idempotent create of its payment (same key, same answer). A new
+    /// payment on it is refused by the payment service (`CONSENT_CONSUMED`), not here. New
+    /// tokens (code, refresh and CIBA grants) still need an AUTHORISED consent.
+    pub(crate) async fn token_consent(
+        &self,
+        app: &AppId,
+        consent_id: &str,
+        customer_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Consent, &'static str>, Error> {
+        Ok(self
+            .owned_consent(app, consent_id, customer_id)
+            .await?
+            .and_then(|consent| match consent.check_usable(now) {
+                Ok(()) => Ok(consent),
+                Err(Reason::ConsentConsumed)
+                    if matches!(consent.terms, ConsentTerms::Payment(_)) =>
+                {
+                    Ok(consent)
+                }
+                Err(reason) => Err(unusable(reason)),
+            }))
+    }
+
+    /// The consent `consent_id` if it is the app `app`'s and was authorised by `customer_id`.
+    async fn owned_consent(
+        &self,
+        app: &AppId,
+        consent_id: &str,
+        customer_id: &str,
+    ) -> Result<Result<Consent, &'static str>, Error> {
         const UNKNOWN: &str = "the token's consent is unknown";
         let Ok(id) = consent_id.parse::<ConsentId>() else {
             return Ok(Err(UNKNOWN));
@@ -96,10 +138,7 @@ impl Identity {
         if &consent.app_id != app || customer != Some(customer_id) {
             return Ok(Err(UNKNOWN));
         }
-        Ok(match consent.check_usable(now) {
-            Ok(()) => Ok(consent),
-            Err(reason) => Err(unusable(reason)),
-        })
+        Ok(Ok(consent))
     }
 
     /// The `authorization_code` grant for the authenticated `app`.

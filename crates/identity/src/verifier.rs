@@ -116,7 +116,7 @@ impl TokenVerifier {
         };
         let consent = self
             .identity
-            .bound_consent(&app_id, consent_id, &claims.sub, now)
+            .token_consent(&app_id, consent_id, &claims.sub, now)
             .await?
             .map_err(|why| Error::InvalidToken(why.into()))?;
         let customer_id = consent

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use wekeza_ais::{AccountInformation, Customers};
-use wekeza_consent::Consents;
+use wekeza_consent::{Consents, ExpirySweeper};
 use wekeza_domain::Clock;
 use wekeza_events::{EventBus, OutboxRelay};
 use wekeza_gateway::authn::{self, Authenticate};
@@ -69,6 +69,10 @@ pub const SERVED: [&str; 5] = [
 /// How often the settlement worker looks for unfinished payments when no new payment woke it
 /// (payments a crash or another instance left behind).
 const SETTLEMENT_IDLE: Duration = Duration::from_secs(1);
+
+/// How often the consent expiry sweep writes down consents whose expiration time passed (use
+/// is refused from that instant on regardless; the sweep only records it and emits the event).
+const EXPIRY_SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// How often the outbox relay polls an empty outbox.
 const RELAY_IDLE: Duration = Duration::from_millis(200);
@@ -125,8 +129,9 @@ impl Platform {
         })
     }
 
-    /// Starts the background workers — payment settlement, and the outbox relay onto `bus` —
-    /// each first finishing what an earlier run left (unsettled payments, unpublished events).
+    /// Starts the background workers — payment settlement, the consent expiry sweep, and the
+    /// outbox relay onto `bus` — each first finishing what an earlier run left (unsettled
+    /// payments, consents that expired meanwhile, unpublished events).
     /// They stop when `stop` is cancelled; the handles end when they have.
     pub fn start_workers(
         &self,
@@ -134,8 +139,10 @@ impl Platform {
         stop: &CancellationToken,
     ) -> Vec<JoinHandle<()>> {
         let relay = OutboxRelay::new(self.db.clone(), bus, self.clock.clone(), RELAY_IDLE);
+        let expiry = ExpirySweeper::new(self.db.clone(), self.clock.clone());
         vec![
             tokio::spawn(self.settlement.clone().run(stop.clone(), SETTLEMENT_IDLE)),
+            tokio::spawn(expiry.run(stop.clone(), EXPIRY_SWEEP_EVERY)),
             tokio::spawn(relay.run(stop.clone())),
         ]
     }

@@ -79,7 +79,7 @@ pub struct Running {
     /// The event bus the outbox relay publishes to, for the start-up log (`in-process`).
     pub event_bus: &'static str,
     /// Resolves when both listeners have drained after shutdown, and then the background
-    /// workers (settlement, outbox relay) have stopped.
+    /// workers (settlement, consent expiry, outbox relay) have stopped.
     pub task: JoinHandle<anyhow::Result<()>>,
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -87,6 +88,30 @@ pub async fn update_status(
     } else {
         StatusWrite::Conflict
     })
+}
+
+/// Up to `limit` live consents (awaiting authorisation or authorised) whose expiration time is
+/// at or before `now`, the longest overdue first: what the expiry sweep writes down as expired.
+/// Served by the `(status, expires_at)` index.
+pub async fn expiry_due(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Consent>> {
+    Entity::find()
+        .filter(Column::Status.is_in([
+            status_to_row(ConsentStatus::AwaitingAuthorisation),
+            status_to_row(ConsentStatus::Authorised),
+        ]))
+        .filter(Column::ExpiresAt.lte(now))
+        .order_by_asc(Column::ExpiresAt)
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
 }
 
 /// The consents `customer` has given (to any app), newest first: ids strictly below `before`

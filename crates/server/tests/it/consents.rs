@@ -1,6 +1,7 @@
 //! Consents through real REST and gRPC clients: creation per type and scope, validation,
-//! idempotency (also under concurrency), ownership, revocation, lazy expiry, the outbox events
-//! of every change, the customer's connected-apps list and funds confirmation.
+//! idempotency (also under concurrency), ownership, revocation, lazy expiry and the expiry
+//! sweep, the outbox events of every change, the customer's connected-apps list and funds
+//! confirmation.
 
 use std::collections::BTreeSet;
 
@@ -1139,5 +1140,139 @@ async fn funds_confirmation_answers_yes_or_no_never_the_balance() {
     .await
     .unwrap_err();
     assert_reason(&refused, Code::FailedPrecondition, "CONSENT_MISMATCH");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_expiry_sweep_writes_down_expired_consents_with_their_events() {
+    use pb::ConsentStatus as S;
+    use wekeza_domain::ConsentStatus;
+
+    let server = TestServer::start().await;
+    let (app, token) = app_token(&server, &BOTH).await;
+    let created_at = server_now(&server);
+    let short = create(
+        &server,
+        &token,
+        pb::CreateConsentRequest {
+            expiration_time: Some(prost_types::Timestamp {
+                seconds: (created_at + Duration::hours(1)).timestamp(),
+                nanos: 0,
+            }),
+            ..account_access(&[pb::Permission::ReadAccounts])
+        },
+    )
+    .await;
+    let payment = post_consent(&server, &token, Some("p"), &payment_body("10.00")).await;
+    let payment: Value = payment.json().await.unwrap();
+    let payment = payment["consentId"].as_str().unwrap().to_owned();
+    let authorised = create(
+        &server,
+        &token,
+        pb::CreateConsentRequest {
+            expiration_time: Some(prost_types::Timestamp {
+                seconds: (created_at + Duration::hours(2)).timestamp(),
+                nanos: 0,
+            }),
+            ..account_access(&[pb::Permission::ReadAccounts])
+        },
+    )
+    .await;
+    let customer = server.customer("user_student").await;
+    let accounts = server.account_ids(&customer).await;
+    let authorised_id: ConsentId = authorised.consent_id.parse().unwrap();
+    server
+        .authorise_consent(&authorised_id, "user_student", &accounts[..1])
+        .await;
+    let lasting = create(
+        &server,
+        &token,
+        account_access(&[pb::Permission::ReadAccounts]),
+    )
+    .await;
+
+    let sweeper = wekeza_consent::ExpirySweeper::new(
+        server.database.conn().clone(),
+        std::sync::Arc::new(server.clock.clone()),
+    );
+    assert_eq!(
+        sweeper.sweep_once(server_now(&server)).await.unwrap(),
+        0,
+        "nothing is due yet"
+    );
+
+    server.clock.advance(Duration::hours(3));
+    let swept_at = server_now(&server);
+    assert_eq!(sweeper.sweep_once(swept_at).await.unwrap(), 3);
+
+    let stored = |id: &str| {
+        let id: ConsentId = id.parse().unwrap();
+        let db = server.database.conn().clone();
+        async move {
+            wekeza_store::consents::find(&db, &id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let expected = [
+        (
+            short.consent_id.as_str(),
+            S::AwaitingAuthorisation,
+            pb::ConsentType::AccountAccess,
+        ),
+        (
+            payment.as_str(),
+            S::AwaitingAuthorisation,
+            pb::ConsentType::Payment,
+        ),
+        (
+            authorised.consent_id.as_str(),
+            S::Authorised,
+            pb::ConsentType::AccountAccess,
+        ),
+    ];
+    let mut outbox = Vec::new();
+    for (id, previous, kind) in expected {
+        let consent = stored(id).await;
+        assert_eq!(consent.status, ConsentStatus::Expired, "{id}");
+        assert_eq!(
+            consent.status_updated_at, consent.expires_at,
+            "expired at its time"
+        );
+        let events = events(&server, id).await;
+        let (row, event) = events.last().unwrap();
+        assert_eq!(row.event_type, "consent.status_changed");
+        assert_eq!(row.subject, "wekeza.events.consent.status_changed");
+        assert_eq!(event.r#type, row.event_type);
+        assert_eq!(event.event_id, row.id);
+        assert_eq!(
+            event.create_time.map(|t| t.seconds),
+            Some(swept_at.timestamp())
+        );
+        let change = status_change(event);
+        assert_eq!(change.consent_id, id);
+        assert_eq!(change.client_id, app.app_id.as_str());
+        assert_eq!(change.consent_type, kind as i32);
+        assert_eq!(change.previous_status, previous as i32);
+        assert_eq!(change.status, S::Expired as i32);
+        assert_eq!(
+            change.change_time.map(|t| t.seconds),
+            Some(consent.expires_at.timestamp())
+        );
+        outbox.push(events.len());
+    }
+    assert_eq!(
+        stored(&lasting.consent_id).await.status,
+        ConsentStatus::AwaitingAuthorisation,
+        "a consent not yet due is untouched"
+    );
+    assert_eq!(events(&server, &lasting.consent_id).await.len(), 1);
+
+    // A second sweep finds nothing left to do and writes no event.
+    assert_eq!(sweeper.sweep_once(server_now(&server)).await.unwrap(), 0);
+    for ((id, _, _), count) in expected.iter().zip(outbox) {
+        assert_eq!(events(&server, id).await.len(), count);
+    }
     server.stop().await;
 }

@@ -23,7 +23,7 @@ use crate::identity_flow::{
 };
 
 /// A browser: its own cookie for the authorization pages, the CSRF token of the last form.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base_url: String,
     cookie: Option<String>,
@@ -31,14 +31,14 @@ struct Browser {
 }
 
 /// What a page answered.
-struct Page {
-    status: u16,
-    html: String,
-    location: Option<String>,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) html: String,
+    pub(crate) location: Option<String>,
 }
 
 impl Browser {
-    fn new(server: &TestServer) -> Self {
+    pub(crate) fn new(server: &TestServer) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(Policy::none())
@@ -84,7 +84,7 @@ impl Browser {
     }
 
     /// Follows the app's link to the authorization endpoint.
-    async fn open(&mut self, client_id: &str, request_uri: &str) -> Page {
+    pub(crate) async fn open(&mut self, client_id: &str, request_uri: &str) -> Page {
         let response = self
             .http
             .get(format!("{}/oauth2/authorize", self.base_url))
@@ -96,7 +96,7 @@ impl Browser {
     }
 
     /// Submits a form of the flow, with the session cookie and the CSRF token.
-    async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
         form.extend_from_slice(fields);
         let body = serde_urlencoded_pairs(&form);
@@ -172,7 +172,12 @@ async fn push(
 }
 
 /// The request_uri of a pushed request that must succeed.
-async fn pushed(server: &TestServer, app: &TestApp, consent_id: &str, challenge: &str) -> String {
+pub(crate) async fn pushed(
+    server: &TestServer,
+    app: &TestApp,
+    consent_id: &str,
+    challenge: &str,
+) -> String {
     let (status, body) = push(server, app, consent_id, challenge, &[]).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["expires_in"], 90);
@@ -216,7 +221,7 @@ fn wrong(code: &str) -> String {
 }
 
 /// The query parameters of a redirect `location` to the app.
-fn callback(location: &str) -> HashMap<String, String> {
+pub(crate) fn callback(location: &str) -> HashMap<String, String> {
     let (base, query) = location.split_once('?').unwrap();
     assert_eq!(base, REDIRECT);
     form_urlencoded::parse(query.as_bytes())
@@ -225,7 +230,11 @@ fn callback(location: &str) -> HashMap<String, String> {
 }
 
 /// Signs in as `username` through both factors; answers the consent screen.
-async fn authenticate(server: &TestServer, browser: &mut Browser, username: &str) -> Page {
+pub(crate) async fn authenticate(
+    server: &TestServer,
+    browser: &mut Browser,
+    username: &str,
+) -> Page {
     let page = browser
         .sign_in(username, &format!("pass_{}", &username[5..]))
         .await;

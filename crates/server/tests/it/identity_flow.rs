@@ -166,7 +166,7 @@ async fn authorize(
 
 /// Authorises `consent_id` as `username` for `accounts` (the default when empty) with PKCE;
 /// answers the code and the verifier.
-async fn authorized_code(
+pub(crate) async fn authorized_code(
     server: &TestServer,
     app: &TestApp,
     consent_id: &str,
@@ -210,7 +210,11 @@ pub(crate) async fn exchange(
 }
 
 /// Exchanges `refresh_token`.
-async fn refresh(server: &TestServer, app: &TestApp, refresh_token: &str) -> (u16, Value) {
+pub(crate) async fn refresh(
+    server: &TestServer,
+    app: &TestApp,
+    refresh_token: &str,
+) -> (u16, Value) {
     send(app.token_request(server).form(&[
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token),

@@ -11,6 +11,7 @@ mod identity_browser;
 mod identity_flow;
 mod oidc_client;
 mod payments;
+mod payments_e2e;
 mod rest;
 mod smoke;
 mod support;

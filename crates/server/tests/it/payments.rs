@@ -291,7 +291,10 @@ fn keyed<T>(server: &TestServer, token: &str, key: &str, message: T) -> tonic::R
 }
 
 /// The stored events of the given aggregates, oldest first: `(type, aggregate, event)`.
-async fn events(server: &TestServer, aggregates: &[&str]) -> Vec<(String, String, pb::Event)> {
+pub(crate) async fn events(
+    server: &TestServer,
+    aggregates: &[&str],
+) -> Vec<(String, String, pb::Event)> {
     outbox_events::Entity::find()
         .filter(outbox_events::Column::AggregateId.is_in(aggregates.iter().copied()))
         .order_by_asc(outbox_events::Column::Id)

@@ -16,6 +16,7 @@ mod m20260106_000001_consents_idempotency_outbox;
 mod m20260107_000001_authorization_grants;
 mod m20260110_000001_payments_and_holds;
 mod m20260112_000001_backchannel_requests;
+mod m20260114_000001_consent_expiry_index;
 
 /// The platform's migrations.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260107_000001_authorization_grants::Migration),
             Box::new(m20260110_000001_payments_and_holds::Migration),
             Box::new(m20260112_000001_backchannel_requests::Migration),
+            Box::new(m20260114_000001_consent_expiry_index::Migration),
         ]
     }
 }

@@ -141,6 +141,48 @@ async fn consents_round_trip_and_change_status_only_from_the_expected_one() {
 }
 
 #[tokio::test]
+async fn expiry_due_finds_live_consents_past_their_time_longest_overdue_first() {
+    for database in TestDatabase::all().await {
+        let db = database.conn();
+        let app_id = app(db, "Budget Buddy").await;
+        let customer_id = customer(db, "ann").await;
+        // Payments expire after 10 minutes: created one minute apart, oldest first.
+        let first = payment(&app_id, now());
+        let second = payment(&app_id, now() + Duration::minutes(1));
+        let revoked = payment(&app_id, now() + Duration::minutes(2));
+        let lasting = access(&app_id, now());
+        for consent in [&second, &first, &revoked, &lasting] {
+            consents::insert(db, consent).await.unwrap();
+        }
+        let authorised = second
+            .clone()
+            .authorise(customer_id, BTreeSet::new(), now() + Duration::minutes(2))
+            .unwrap();
+        let write = consents::update_status(db, &authorised, ConsentStatus::AwaitingAuthorisation);
+        assert_eq!(write.await.unwrap(), StatusWrite::Applied);
+        let gone = revoked.clone().revoke(now()).unwrap();
+        let write = consents::update_status(db, &gone, ConsentStatus::AwaitingAuthorisation);
+        assert_eq!(write.await.unwrap(), StatusWrite::Applied);
+
+        let ids = |found: Vec<Consent>| found.into_iter().map(|c| c.id).collect::<Vec<_>>();
+        let at = |minutes| now() + Duration::minutes(minutes);
+        assert!(
+            consents::expiry_due(db, at(9), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Due at exactly its expiration time; the authorised one got 10 fresh minutes.
+        let due = consents::expiry_due(db, at(10), 10).await.unwrap();
+        assert_eq!(ids(due), vec![first.id.clone()]);
+        let due = consents::expiry_due(db, at(12), 10).await.unwrap();
+        assert_eq!(ids(due), vec![first.id.clone(), second.id.clone()]);
+        let due = consents::expiry_due(db, at(12), 1).await.unwrap();
+        assert_eq!(ids(due), vec![first.id.clone()], "bounded by the limit");
+    }
+}
+
+#[tokio::test]
 async fn a_customer_lists_their_consents_newest_first_with_the_app_names() {
     for database in TestDatabase::all().await {
         let db = database.conn();
