@@ -23,9 +23,6 @@ pub enum MoneyError {
     /// Larger than the platform represents.
     #[error("amount too large")]
     Overflow,
-    /// Two amounts in different currencies were combined.
-    #[error("currency mismatch")]
-    CurrencyMismatch,
 }
 
 /// A currency the bank handles, with its ISO 4217 minor-unit digits.
@@ -153,18 +150,6 @@ impl Money {
             abs % scale,
             width = digits as usize
         )
-    }
-
-    /// The sum of two amounts in the same currency.
-    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
-        if self.currency != other.currency {
-            return Err(MoneyError::CurrencyMismatch);
-        }
-        let minor = self
-            .minor
-            .checked_add(other.minor)
-            .ok_or(MoneyError::Overflow)?;
-        Ok(Self::from_minor(minor, self.currency))
     }
 }
 

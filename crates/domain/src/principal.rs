@@ -43,11 +43,4 @@ impl Principal {
             .as_ref()
             .is_some_and(|consent| consent.permissions.contains(&permission))
     }
-
-    /// Whether the token's consent covers `account`.
-    pub fn may_see_account(&self, account: &AccountId) -> bool {
-        self.consent
-            .as_ref()
-            .is_some_and(|consent| consent.account_ids.contains(account))
-    }
 }
