@@ -18,9 +18,6 @@ use crate::convert;
 /// The event type of every consent change.
 pub const STATUS_CHANGED: &str = "consent.status_changed";
 
-/// The prefix of event-bus subjects: the subject is this followed by the event type.
-pub const SUBJECT_PREFIX: &str = "wekeza.events.";
-
 /// Inserts a new consent with its creation event (previous status UNSPECIFIED).
 pub async fn record_creation(
     db: &impl ConnectionTrait,
@@ -59,15 +56,13 @@ async fn append_event(
     let envelope = convert::status_changed_event(&id, consent, client_id, previous, now);
     outbox::append(
         db,
-        OutboxEvent {
+        OutboxEvent::new(
             id,
-            subject: format!("{SUBJECT_PREFIX}{STATUS_CHANGED}"),
-            event_type: STATUS_CHANGED.to_owned(),
-            aggregate_id: consent.id.to_string(),
-            payload: envelope.encode_to_vec(),
-            created_at: now,
-            published_at: None,
-        },
+            STATUS_CHANGED,
+            consent.id.as_str(),
+            envelope.encode_to_vec(),
+            now,
+        ),
     )
     .await?;
     Ok(())

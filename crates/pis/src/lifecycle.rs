@@ -108,15 +108,7 @@ async fn append(
 ) -> Result<(), Error> {
     outbox::append(
         db,
-        OutboxEvent {
-            id,
-            subject: outbox::subject_for(event_type),
-            event_type: event_type.to_owned(),
-            aggregate_id: aggregate_id.to_owned(),
-            payload: envelope.encode_to_vec(),
-            created_at: now,
-            published_at: None,
-        },
+        OutboxEvent::new(id, event_type, aggregate_id, envelope.encode_to_vec(), now),
     )
     .await?;
     Ok(())

@@ -39,6 +39,28 @@ pub struct OutboxEvent {
     pub published_at: Option<DateTime<Utc>>,
 }
 
+impl OutboxEvent {
+    /// A new, unpublished event of `event_type` about `aggregate_id`, on the subject that type
+    /// maps to ([`subject_for`]).
+    pub fn new(
+        id: EventId,
+        event_type: &str,
+        aggregate_id: &str,
+        payload: Vec<u8>,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            subject: subject_for(event_type),
+            event_type: event_type.to_owned(),
+            aggregate_id: aggregate_id.to_owned(),
+            payload,
+            created_at,
+            published_at: None,
+        }
+    }
+}
+
 /// Appends `event`. Run it in the transaction of the change it describes.
 pub async fn append(db: &impl ConnectionTrait, event: OutboxEvent) -> Result<()> {
     let row = outbox_events::Model {
