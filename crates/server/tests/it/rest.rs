@@ -41,6 +41,24 @@ async fn rest_get(server: &TestServer, token: &str, path: &str) -> (StatusCode, 
     (status, response.json().await.unwrap())
 }
 
+/// GETs `path` over REST with `token`, asserts 200 and that the body, decoded as the message
+/// `name`, equals `expected` (the gRPC answer); returns the JSON for further checks.
+async fn assert_get_matches<T>(
+    server: &TestServer,
+    token: &str,
+    path: &str,
+    name: &str,
+    expected: &T,
+) -> Value
+where
+    T: prost::Message + Default + PartialEq + std::fmt::Debug,
+{
+    let (status, rest) = rest_get(server, token, path).await;
+    assert_eq!(status, 200, "{path}: {rest}");
+    assert_eq!(&from_json::<T>(name, &rest), expected, "{path}");
+    rest
+}
+
 #[tokio::test]
 async fn every_rest_route_answers_what_grpc_answers() {
     let server = TestServer::start().await;
@@ -62,12 +80,14 @@ async fn every_rest_route_answers_what_grpc_answers() {
         .await
         .unwrap()
         .into_inner();
-    let (status, rest) = rest_get(&server, &token, "/v1/accounts?pageSize=1").await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        from_json::<pb::ListAccountsResponse>("ListAccountsResponse", &rest),
-        grpc
-    );
+    let rest = assert_get_matches(
+        &server,
+        &token,
+        "/v1/accounts?pageSize=1",
+        "ListAccountsResponse",
+        &grpc,
+    )
+    .await;
     assert!(!grpc.next_page_token.is_empty(), "a second page exists");
     let grpc_next = ais
         .list_accounts(server.request(
@@ -129,17 +149,14 @@ async fn every_rest_route_answers_what_grpc_answers() {
         .await
         .unwrap()
         .into_inner();
-    let (status, rest) = rest_get(
+    let rest = assert_get_matches(
         &server,
         &token,
         &format!("/v1/accounts/{account_id}/balances"),
+        "ListBalancesResponse",
+        &grpc,
     )
     .await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        from_json::<pb::ListBalancesResponse>("ListBalancesResponse", &rest),
-        grpc
-    );
     assert_eq!(
         rest["balances"][0]["type"], "BALANCE_TYPE_INTERIM_BOOKED",
         "enums by name"
@@ -170,17 +187,14 @@ async fn every_rest_route_answers_what_grpc_answers() {
     let from_text = chrono::DateTime::from_timestamp(from.seconds, 0)
         .unwrap()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let (status, rest) = rest_get(
+    assert_get_matches(
         &server,
         &token,
         &format!("/v1/accounts/{account_id}/transactions?fromBookingTime={from_text}&pageSize=4"),
+        "ListTransactionsResponse",
+        &grpc,
     )
     .await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        from_json::<pb::ListTransactionsResponse>("ListTransactionsResponse", &rest),
-        grpc
-    );
     assert!(!grpc.transactions.is_empty());
 
     covered.insert("CustomerService.GetCustomerProfile");
@@ -280,17 +294,14 @@ async fn every_rest_route_answers_what_grpc_answers() {
         .await
         .unwrap()
         .into_inner();
-    let (status, rest) = rest_get(
+    assert_get_matches(
         &server,
         &bound,
         &format!("/v1/consents/{consent_id}/funds-confirmation"),
+        "GetFundsConfirmationResponse",
+        &grpc,
     )
     .await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        from_json::<pb::GetFundsConfirmationResponse>("GetFundsConfirmationResponse", &rest),
-        grpc
-    );
 
     covered.insert("ConsentService.ListCustomerConsents");
     let grpc = consents
@@ -304,12 +315,14 @@ async fn every_rest_route_answers_what_grpc_answers() {
         .await
         .unwrap()
         .into_inner();
-    let (status, rest) = rest_get(&server, &token, "/v1/customers/consents?pageSize=1").await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        from_json::<pb::ListCustomerConsentsResponse>("ListCustomerConsentsResponse", &rest),
-        grpc
-    );
+    assert_get_matches(
+        &server,
+        &token,
+        "/v1/customers/consents?pageSize=1",
+        "ListCustomerConsentsResponse",
+        &grpc,
+    )
+    .await;
     assert_eq!(grpc.consents[0].consent_id, consent_id);
 
     covered.insert("ConsentService.RevokeConsent");
