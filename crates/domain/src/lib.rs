@@ -35,6 +35,6 @@ pub use id::{
 };
 pub use money::{Currency, Money, MoneyError};
 pub use payment::{Creditor, NewPayment, Payment, PaymentError, PaymentStatus};
-pub use principal::{ConsentGrant, Principal};
+pub use principal::{ConsentGrant, Principal, STEP_UP_ACR, STEP_UP_MAX_AGE};
 pub use reason::{ErrorClass, Reason};
 pub use scope::{Permission, Scope};

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Duration, Utc};
+
 use crate::id::{AccountId, AppId, ConsentId, CustomerId};
 use crate::scope::{Permission, Scope};
 
@@ -29,7 +31,19 @@ pub struct Principal {
     pub customer_id: Option<CustomerId>,
     /// The consent the token is bound to, if any.
     pub consent: Option<ConsentGrant>,
+    /// When the customer passed a step-up authentication ([`STEP_UP_ACR`]) for the token's
+    /// consent, if the token comes from one.
+    pub step_up_at: Option<DateTime<Utc>>,
 }
+
+/// The authentication context (`acr`) of a step-up: the customer signed in again, both factors,
+/// to confirm a payment the fraud checks challenged. Asked for with `acr_values` on an
+/// authorization request for the payment's (authorised) consent; carried by the tokens it
+/// yields.
+pub const STEP_UP_ACR: &str = "urn:wekeza:acr:step-up";
+
+/// How long a step-up vouches for its consent's payment.
+pub const STEP_UP_MAX_AGE: Duration = Duration::minutes(5);
 
 impl Principal {
     /// Whether the token carries `scope`.

@@ -10,14 +10,19 @@
 //! ([`crate::ciba`]) records its transition the same way, with the backchannel request instead
 //! of a code.
 //!
+//! A request for `openid` alone names no consent: it only signs the customer in (another bank
+//! system, or a federating Wekeza, as relying party), and its code — issued by
+//! [`Identity::issue_sign_in_code`] once the customer passed both factors — yields an ID token
+//! and an access token good for nothing but the customer's identity.
+//!
 //! Codes (RFC 6749 §4.1.2, FAPI 2.0): 256 random bits, stored as their SHA-256, single use,
 //! valid [`CODE_TTL`], bound to the client, the redirect URI, the PKCE S256 challenge, the
-//! consent, its customer and accounts, and the granted scopes.
+//! consent (if any), its customer and accounts, and the granted scopes.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
-use wekeza_domain::{AccountId, Consent, ConsentKind, ConsentStatus, Scope};
+use wekeza_domain::{AccountId, Consent, ConsentKind, ConsentStatus, CustomerId, Scope};
 use wekeza_store::TransactionTrait;
 use wekeza_store::apps::App;
 use wekeza_store::identity::authorization_codes::{self, AuthorizationCode};
@@ -55,10 +60,16 @@ pub struct AuthorizationRequest {
     pub(crate) code_challenge: String,
     pub(crate) scopes: BTreeSet<Scope>,
     pub(crate) nonce: Option<String>,
+    /// The authentication context asked for: [`wekeza_domain::STEP_UP_ACR`] for a step-up,
+    /// else none.
+    pub(crate) acr: Option<String>,
 }
 
-/// The scopes a token bound to a consent of `kind` may carry.
-fn scopes_for(kind: ConsentKind) -> &'static [Scope] {
+/// The scopes a token bound to a consent of `kind` may carry; without a consent, `openid`.
+fn scopes_for(kind: Option<ConsentKind>) -> &'static [Scope] {
+    let Some(kind) = kind else {
+        return &[Scope::OpenId];
+    };
     match kind {
         ConsentKind::AccountAccess => &[
             Scope::OpenId,
@@ -90,12 +101,12 @@ pub fn redirect_uri(app: &App, given: Option<&str>) -> Result<Option<String>, Er
     }
 }
 
-/// The scopes `app` asks for under a consent of `kind`: `scope` (space-separated), each the app's
-/// and grantable under the kind; by default the scope the kind needs, plus `openid` when the app
-/// may request it.
+/// The scopes `app` asks for under a consent of `kind` (`None`: a sign-in alone): `scope`
+/// (space-separated), each the app's and grantable under the kind; by default the scope the
+/// kind needs, plus `openid` when the app may request it (a sign-in: `openid`).
 pub(crate) fn requested_scopes(
     app: &App,
-    kind: ConsentKind,
+    kind: Option<ConsentKind>,
     scope: Option<&str>,
 ) -> Result<BTreeSet<Scope>, Error> {
     let scopes: BTreeSet<Scope> = match scope {
@@ -104,7 +115,8 @@ pub(crate) fn requested_scopes(
             .into_iter()
             .collect(),
         None => {
-            let mut scopes = BTreeSet::from([kind.required_scope()]);
+            let mut scopes =
+                BTreeSet::from([kind.map_or(Scope::OpenId, ConsentKind::required_scope)]);
             if app.scopes.contains(&Scope::OpenId) {
                 scopes.insert(Scope::OpenId);
             }
@@ -123,18 +135,20 @@ pub(crate) fn requested_scopes(
         .iter()
         .find(|scope| !scopes_for(kind).contains(scope))
     {
-        return Err(Error::InvalidScope(format!(
-            "{scope} cannot be granted under a consent of this type"
-        )));
+        return Err(Error::InvalidScope(match kind {
+            Some(_) => format!("{scope} cannot be granted under a consent of this type"),
+            None => format!("{scope} needs a consent_id: without one, only openid is granted"),
+        }));
     }
     Ok(scopes)
 }
 
 impl AuthorizationRequest {
-    /// Checks `params` of `app` asking about a consent of `kind`.
+    /// Checks `params` of `app` asking about a consent of `kind`, or (`None`) only to sign the
+    /// customer in.
     pub fn check(
         app: &App,
-        kind: ConsentKind,
+        kind: Option<ConsentKind>,
         params: AuthorizationParams<'_>,
     ) -> Result<Self, Error> {
         let redirect_uri = redirect_uri(app, params.redirect_uri)?.ok_or_else(|| {
@@ -154,6 +168,7 @@ impl AuthorizationRequest {
                 .nonce
                 .filter(|nonce| !nonce.is_empty())
                 .map(str::to_owned),
+            acr: None,
         })
     }
 
@@ -204,24 +219,14 @@ impl Identity {
         let customer = after.customer_id.as_ref().ok_or_else(|| {
             Error::InvalidRequest("an authorised consent names its customer".into())
         })?;
-        let code = secret::random_token(CODE_BYTES, &mut secret::os_rng());
-        let accounts: Vec<&str> = after.account_ids.iter().map(AccountId::as_str).collect();
-        let row = AuthorizationCode {
-            code_hash: secret::sha256_hex(&code),
-            client_id: app.client_id.clone(),
-            consent_id: after.id.to_string(),
-            customer_id: customer.to_string(),
-            account_ids: serde_json::to_string(&accounts)
-                .map_err(|error| Error::Key(format!("encoding account ids: {error}")))?,
-            scope: scope_text(&request.scopes),
-            redirect_uri: request.redirect_uri.clone(),
-            code_challenge: request.code_challenge.clone(),
-            nonce: request.nonce.clone(),
-            created_at: now,
-            expires_at: now + CODE_TTL,
-            redeemed_at: None,
-            grant_id: None,
-        };
+        let (code, row) = new_code(
+            app,
+            Some(after.id.to_string()),
+            customer.to_string(),
+            accounts_json(after)?,
+            request,
+            now,
+        );
         let txn = self
             .inner
             .db
@@ -232,6 +237,53 @@ impl Identity {
         authorization_codes::insert(&txn, row).await?;
         txn.commit().await.map_err(wekeza_store::Error::from)?;
         tracing::info!(consent_id = %after.id, client_id = %app.client_id, "consent authorised");
+        Ok(IssuedCode { code })
+    }
+
+    /// Issues the code of a step-up: the customer who authorised `consent` (AUTHORISED, checked
+    /// by the caller) signed in again, both factors, for `app`'s `request`.
+    pub(crate) async fn issue_step_up_code(
+        &self,
+        app: &App,
+        consent: &Consent,
+        request: &AuthorizationRequest,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedCode, Error> {
+        let customer = consent.customer_id.as_ref().ok_or_else(|| {
+            Error::InvalidRequest("an authorised consent names its customer".into())
+        })?;
+        let (code, row) = new_code(
+            app,
+            Some(consent.id.to_string()),
+            customer.to_string(),
+            accounts_json(consent)?,
+            request,
+            now,
+        );
+        authorization_codes::insert(&self.inner.db, row).await?;
+        tracing::info!(consent_id = %consent.id, client_id = %app.client_id, "customer passed a step-up");
+        Ok(IssuedCode { code })
+    }
+
+    /// Issues the code of a sign-in alone (a request without a consent): `customer` passed
+    /// both factors for `app`'s `request`.
+    pub(crate) async fn issue_sign_in_code(
+        &self,
+        app: &App,
+        customer: &CustomerId,
+        request: &AuthorizationRequest,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedCode, Error> {
+        let (code, row) = new_code(
+            app,
+            None,
+            customer.to_string(),
+            "[]".to_owned(),
+            request,
+            now,
+        );
+        authorization_codes::insert(&self.inner.db, row).await?;
+        tracing::info!(client_id = %app.client_id, "customer signed in");
         Ok(IssuedCode { code })
     }
 
@@ -255,6 +307,42 @@ impl Identity {
         tracing::info!(consent_id = %after.id, client_id = %app.client_id, "consent rejected");
         Ok(())
     }
+}
+
+/// The accounts bound to `consent`, as codes store them (a JSON array of `acc_…`).
+fn accounts_json(consent: &Consent) -> Result<String, Error> {
+    let accounts: Vec<&str> = consent.account_ids.iter().map(AccountId::as_str).collect();
+    serde_json::to_string(&accounts)
+        .map_err(|error| Error::Key(format!("encoding account ids: {error}")))
+}
+
+/// A new code for `request` of `app` and the row it is stored as.
+fn new_code(
+    app: &App,
+    consent_id: Option<String>,
+    customer_id: String,
+    account_ids: String,
+    request: &AuthorizationRequest,
+    now: DateTime<Utc>,
+) -> (String, AuthorizationCode) {
+    let code = secret::random_token(CODE_BYTES, &mut secret::os_rng());
+    let row = AuthorizationCode {
+        code_hash: secret::sha256_hex(&code),
+        client_id: app.client_id.clone(),
+        consent_id,
+        customer_id,
+        account_ids,
+        scope: scope_text(&request.scopes),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+        created_at: now,
+        expires_at: now + CODE_TTL,
+        redeemed_at: None,
+        grant_id: None,
+        acr: request.acr.clone(),
+    };
+    (code, row)
 }
 
 /// Writes the transition with its event.

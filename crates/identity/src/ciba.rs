@@ -73,7 +73,7 @@ impl Identity {
         let consent = self
             .awaiting_consent(&app, form.require("consent_id")?, now)
             .await?;
-        let scopes = requested_scopes(&app, consent.kind(), form.get("scope"))?;
+        let scopes = requested_scopes(&app, Some(consent.kind()), form.get("scope"))?;
         let expiry = match form.get("requested_expiry") {
             None => BACKCHANNEL_DEFAULT_EXPIRY,
             Some(text) => text
@@ -284,6 +284,7 @@ impl Identity {
             scope: &row.scope,
             auth_time: row.decided_at.unwrap_or(row.created_at),
             nonce: None,
+            step_up: false,
         };
         let tokens = self
             .issue_consent_tokens(app, &consent, &grant, Redeem::Backchannel(&hash), jkt, now)

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, header};
 use jsonwebtoken::DecodingKey;
-use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use serde::Deserialize;
 use serde_json::Value;
 use wekeza_store::apps::{self, App, AppEnvironment, AppStatus, TokenEndpointAuthMethod};
@@ -238,18 +238,7 @@ fn client_key(
     algorithm: jsonwebtoken::Algorithm,
 ) -> Option<DecodingKey> {
     let jwks: JwkSet = serde_json::from_str(app.jwks.as_deref()?).ok()?;
-    let usable = |jwk: &&jsonwebtoken::jwk::Jwk| {
-        let for_signing = jwk
-            .common
-            .public_key_use
-            .as_ref()
-            .is_none_or(|usage| *usage == PublicKeyUse::Signature);
-        let for_algorithm = jwk
-            .common
-            .key_algorithm
-            .is_none_or(|declared| key_algorithm_is(declared, algorithm));
-        for_signing && for_algorithm
-    };
+    let usable = |jwk: &&Jwk| signs_with(jwk, algorithm);
     let mut candidates = jwks.keys.iter().filter(usable).filter(|jwk| match kid {
         Some(kid) => jwk.common.key_id.as_deref() == Some(kid),
         None => true,
@@ -261,10 +250,19 @@ fn client_key(
     DecodingKey::from_jwk(jwk).ok()
 }
 
-/// Whether a JWK's declared `alg` is `algorithm`.
-fn key_algorithm_is(declared: KeyAlgorithm, algorithm: jsonwebtoken::Algorithm) -> bool {
-    declared
-        .to_string()
-        .parse::<jsonwebtoken::Algorithm>()
-        .is_ok_and(|named| named == algorithm)
+/// Whether a client's JWK may verify its signatures made with `algorithm`: meant for signing
+/// (or not said), and declaring that algorithm (or none).
+pub(crate) fn signs_with(jwk: &Jwk, algorithm: jsonwebtoken::Algorithm) -> bool {
+    let for_signing = jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_none_or(|usage| *usage == PublicKeyUse::Signature);
+    let for_algorithm = jwk.common.key_algorithm.is_none_or(|declared| {
+        declared
+            .to_string()
+            .parse::<jsonwebtoken::Algorithm>()
+            .is_ok_and(|named| named == algorithm)
+    });
+    for_signing && for_algorithm
 }

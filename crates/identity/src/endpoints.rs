@@ -1,34 +1,47 @@
 //! The HTTP endpoints of the authorization server: discovery (OpenID Connect Discovery and
 //! RFC 8414 metadata, one document), the JWKS, the backchannel authentication endpoint (CIBA),
 //! the token endpoint (client credentials, authorization code, refresh token, CIBA),
-//! introspection (RFC 7662) and revocation (RFC 7009) of access and refresh tokens.
+//! introspection (RFC 7662) and revocation (RFC 7009) of access and refresh tokens, the
+//! UserInfo endpoint (OpenID Connect Core §5.3) and dynamic client registration (RFC 7591).
 //!
-//! Errors follow RFC 6749 §5.2 (`{"error": …, "error_description": …}`, see [`Error`]); token
-//! and introspection answers are never cached.
+//! Errors follow RFC 6749 §5.2 (`{"error": …, "error_description": …}`, see [`Error`]); the
+//! protected endpoints (userinfo, registration) add RFC 6750 challenges. Token, introspection,
+//! userinfo and registration answers are never cached.
 
 use std::collections::BTreeSet;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use wekeza_domain::Scope;
-use wekeza_store::apps::App;
+use wekeza_store::apps::{App, AppEnvironment};
 
+use crate::challenge::{Scheme, refusal};
 use crate::ciba::CIBA_GRANT_TYPE;
 use crate::dpop::{DPOP_HEADER, ProofTarget};
 use crate::form::Form;
 use crate::issuer::{
     AUTHORIZATION_PATH, BACKCHANNEL_AUTHENTICATION_PATH, DISCOVERY_PATH, INTROSPECTION_PATH,
-    JWKS_PATH, METADATA_PATH, PAR_PATH, REVOCATION_PATH, TOKEN_PATH,
+    JWKS_PATH, METADATA_PATH, PAR_PATH, REGISTRATION_PATH, REVOCATION_PATH, TOKEN_PATH,
+    USERINFO_PATH,
 };
 use crate::jwt::CLIENT_ALGORITHM_NAMES;
 use crate::tokens::ACCESS_TOKEN_TTL;
+use crate::userinfo::CLAIMS_SUPPORTED;
 use crate::{Error, Identity};
+
+/// The grant types the token endpoint serves.
+pub(crate) const GRANT_TYPES: [&str; 4] = [
+    "client_credentials",
+    "authorization_code",
+    "refresh_token",
+    CIBA_GRANT_TYPE,
+];
 
 /// The client authentication methods of every authenticated endpoint.
 const AUTH_METHODS: [&str; 3] = [
@@ -51,6 +64,8 @@ pub(crate) fn router(identity: Identity) -> Router {
         .route(TOKEN_PATH, post(token))
         .route(INTROSPECTION_PATH, post(introspect))
         .route(REVOCATION_PATH, post(revoke))
+        .route(USERINFO_PATH, get(userinfo).post(userinfo))
+        .route(REGISTRATION_PATH, post(register))
         .with_state(identity)
 }
 
@@ -83,18 +98,17 @@ async fn discovery(State(identity): State<Identity>) -> Response {
         "token_endpoint": issuer.url(TOKEN_PATH),
         "introspection_endpoint": issuer.url(INTROSPECTION_PATH),
         "revocation_endpoint": issuer.url(REVOCATION_PATH),
-        "grant_types_supported": [
-            "client_credentials",
-            "authorization_code",
-            "refresh_token",
-            CIBA_GRANT_TYPE,
-        ],
+        "userinfo_endpoint": issuer.url(USERINFO_PATH),
+        "registration_endpoint": issuer.url(REGISTRATION_PATH),
+        "grant_types_supported": GRANT_TYPES,
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": [crate::pkce::S256],
         "authorization_response_iss_parameter_supported": true,
+        "acr_values_supported": [wekeza_domain::STEP_UP_ACR],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [crate::keys::SIGNING_ALGORITHM_NAME],
         "scopes_supported": scopes,
+        "claims_supported": CLAIMS_SUPPORTED,
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": CLIENT_ALGORITHM_NAMES,
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
@@ -165,10 +179,7 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
     let now = identity.now();
     let form = Form::parse(headers, body)?;
     let grant_type = form.require("grant_type")?;
-    if !matches!(
-        grant_type,
-        "client_credentials" | "authorization_code" | "refresh_token" | CIBA_GRANT_TYPE
-    ) {
+    if !GRANT_TYPES.contains(&grant_type) {
         return Err(Error::UnsupportedGrantType(format!(
             "grant_type {grant_type} is not supported"
         )));
@@ -177,7 +188,8 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
     let app = identity
         .authenticate_client(headers, &form, &endpoint, now)
         .await?;
-    // A valid proof binds the new access token to its key, whatever the grant.
+    // A valid proof binds the new access token to its key, whatever the grant. Production
+    // apps must bind every token (FAPI 2.0 sender-constraining); sandbox apps may use Bearer.
     let jkt = if headers.contains_key(DPOP_HEADER) {
         let target = ProofTarget {
             method: &Method::POST,
@@ -185,6 +197,10 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
             access_token: None,
         };
         Some(identity.verify_dpop_proof(headers, target, now).await?)
+    } else if app.environment == AppEnvironment::Production {
+        return Err(Error::InvalidDpopProof(
+            "production apps must send a DPoP proof: their tokens are sender-constrained".into(),
+        ));
     } else {
         None
     };
@@ -213,9 +229,13 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
         "token_type": tokens.access.claims.token_type(),
         "expires_in": ACCESS_TOKEN_TTL.num_seconds(),
         "scope": tokens.access.claims.scope,
-        "refresh_token": tokens.refresh_token,
-        "consent_id": tokens.access.claims.consent_id,
     });
+    if let Some(refresh_token) = tokens.refresh_token {
+        body["refresh_token"] = json!(refresh_token);
+    }
+    if let Some(consent_id) = tokens.access.claims.consent_id {
+        body["consent_id"] = json!(consent_id);
+    }
     if let Some(id_token) = tokens.id_token {
         body["id_token"] = json!(id_token);
     }
@@ -379,4 +399,22 @@ async fn revocation(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Re
         ));
     }
     identity.revoke(&claims, now).await
+}
+
+/// `GET` and `POST /oauth2/userinfo` (OpenID Connect Core §5.3): the claims about the customer
+/// of the access token the gateway authenticated.
+async fn userinfo(State(identity): State<Identity>, request: Request) -> Response {
+    match identity.userinfo(request.extensions()).await {
+        Ok(claims) => no_store(StatusCode::OK, &claims),
+        Err(error) => refusal(error, &Scheme::ALL, Scheme::used(request.headers())),
+    }
+}
+
+/// `POST /oauth2/register` (RFC 7591): 201 with the new client's id and metadata.
+async fn register(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
+    let now = identity.now();
+    match identity.register_client(&headers, &body, now).await {
+        Ok(client) => no_store(StatusCode::CREATED, &client),
+        Err(error) => refusal(error, &[Scheme::Bearer], Scheme::used(&headers)),
+    }
 }

@@ -1,5 +1,5 @@
 //! The one error type of the crate. Each variant is an OAuth2 error code (RFC 6749 §5.2,
-//! RFC 6750 §3.1, RFC 9449 §5) — what the endpoints answer as `{"error": …}` — or an internal
+//! RFC 6750 §3.1, RFC 7591 §3.2.2, RFC 9449 §5) — what the endpoints answer as `{"error": …}` — or an internal
 //! failure, which is logged once and answered as a bare `server_error`. On API calls (the
 //! [`TokenVerifier`](crate::TokenVerifier)) every refusal becomes the platform's
 //! `INVALID_TOKEN` reason, so REST answers problem+json and gRPC `UNAUTHENTICATED`.
@@ -48,9 +48,20 @@ pub enum Error {
     /// match the request.
     #[error("invalid_dpop_proof: {0}")]
     InvalidDpopProof(String),
-    /// `invalid_token`: the access token is malformed, expired, revoked, or not ours.
+    /// `invalid_token`: the access token (or the registration endpoint's initial access token)
+    /// is missing, malformed, expired, revoked, or not ours.
     #[error("invalid_token: {0}")]
     InvalidToken(String),
+    /// `insufficient_scope` (RFC 6750 §3.1): the token is valid but does not allow this.
+    #[error("insufficient_scope: {0}")]
+    InsufficientScope(String),
+    /// `invalid_client_metadata` (RFC 7591 §3.2.2): a registered value is missing, unknown,
+    /// malformed, or contradicts another.
+    #[error("invalid_client_metadata: {0}")]
+    InvalidClientMetadata(String),
+    /// `invalid_redirect_uri` (RFC 7591 §3.2.2): a redirect URI may not be registered.
+    #[error("invalid_redirect_uri: {0}")]
+    InvalidRedirectUri(String),
     /// `unknown_user_id` (CIBA Core §13): the `login_hint` names no customer.
     #[error("unknown_user_id: {0}")]
     UnknownUserId(String),
@@ -82,6 +93,10 @@ pub enum Error {
     /// A signing key could not be created, read or used (a bug or a corrupt key row).
     #[error("signing key failure: {0}")]
     Key(String),
+    /// The gateway could not verify the caller's access token for an internal reason; it
+    /// logged the cause where it happened.
+    #[error("access token verification failed")]
+    VerificationFailed,
 }
 
 impl Error {
@@ -96,15 +111,20 @@ impl Error {
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidDpopProof(_) => "invalid_dpop_proof",
             Self::InvalidToken(_) => "invalid_token",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::InvalidClientMetadata(_) => "invalid_client_metadata",
+            Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
             Self::UnknownUserId(_) => "unknown_user_id",
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::AccessDenied => "access_denied",
             Self::ExpiredToken => "expired_token",
             Self::ConsentChanged => "invalid_request",
-            Self::Config(_) | Self::Store(_) | Self::CoreBanking(_) | Self::Key(_) => {
-                "server_error"
-            }
+            Self::Config(_)
+            | Self::Store(_)
+            | Self::CoreBanking(_)
+            | Self::Key(_)
+            | Self::VerificationFailed => "server_error",
         }
     }
 
@@ -112,9 +132,12 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidClient(_) | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Self::Config(_) | Self::Store(_) | Self::CoreBanking(_) | Self::Key(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::Config(_)
+            | Self::Store(_)
+            | Self::CoreBanking(_)
+            | Self::Key(_)
+            | Self::VerificationFailed => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -122,7 +145,11 @@ impl Error {
     fn is_internal(&self) -> bool {
         matches!(
             self,
-            Self::Config(_) | Self::Store(_) | Self::CoreBanking(_) | Self::Key(_)
+            Self::Config(_)
+                | Self::Store(_)
+                | Self::CoreBanking(_)
+                | Self::Key(_)
+                | Self::VerificationFailed
         )
     }
 
@@ -137,6 +164,9 @@ impl Error {
             | Self::InvalidScope(text)
             | Self::InvalidDpopProof(text)
             | Self::InvalidToken(text)
+            | Self::InsufficientScope(text)
+            | Self::InvalidClientMetadata(text)
+            | Self::InvalidRedirectUri(text)
             | Self::UnknownUserId(text) => text,
             Self::AuthorizationPending => "the customer has not decided yet",
             Self::SlowDown => "polled too often: wait the interval between polls",
@@ -144,9 +174,11 @@ impl Error {
             Self::ExpiredToken => "the auth_req_id has expired",
             Self::InvalidParameter(name, text) => return Cow::Owned(format!("{name} {text}")),
             Self::ConsentChanged => "the consent changed meanwhile; retry",
-            Self::Config(_) | Self::Store(_) | Self::CoreBanking(_) | Self::Key(_) => {
-                "internal error"
-            }
+            Self::Config(_)
+            | Self::Store(_)
+            | Self::CoreBanking(_)
+            | Self::Key(_)
+            | Self::VerificationFailed => "internal error",
         })
     }
 
@@ -154,7 +186,8 @@ impl Error {
     /// (they are the client's business, and may be numerous).
     #[track_caller]
     pub(crate) fn log_if_internal(&self) {
-        if self.is_internal() {
+        // A failed verification was logged by the verifier, where it failed.
+        if self.is_internal() && !matches!(self, Self::VerificationFailed) {
             let location = Location::caller();
             tracing::error!(%location, error = %self, "identity internal error");
         }

@@ -4,6 +4,9 @@
 //! issued by one function, [`Identity::issue_consent_tokens`], which CIBA's grant
 //! ([`crate::ciba`]) shares with the code grant.
 //!
+//! The code of a sign-in alone (no consent, `openid`) yields an ID token and an access token
+//! naming the customer — good for nothing but who they are: no refresh token, no data.
+//!
 //! A redemption starts a token *family* (`grant_id`): the access token and refresh token it
 //! issues, and every pair later refreshed from them. Refresh tokens rotate on each use. A code
 //! or refresh token presented a second time means it leaked, so the whole family is revoked —
@@ -15,7 +18,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::Header;
 use serde::Serialize;
-use wekeza_domain::{AppId, Consent, ConsentId, ConsentTerms, Reason, Scope};
+use wekeza_domain::{AppId, Consent, ConsentId, ConsentTerms, Reason, STEP_UP_ACR, Scope};
 use wekeza_store::apps::App;
 use wekeza_store::identity::authorization_codes::{self, AuthorizationCode};
 use wekeza_store::identity::backchannel_requests;
@@ -41,8 +44,8 @@ pub(crate) const CODE_RETENTION: Duration = Duration::minutes(10);
 pub(crate) struct TokenSet {
     /// The access token.
     pub(crate) access: Issued,
-    /// The refresh token, shown once.
-    pub(crate) refresh_token: String,
+    /// The refresh token, shown once; none for a sign-in alone.
+    pub(crate) refresh_token: Option<String>,
     /// The ID token, when `openid` was granted.
     pub(crate) id_token: Option<String>,
 }
@@ -59,8 +62,10 @@ struct IdClaims<'a> {
     auth_time: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
-    /// The consent the customer authorised (the intent id of UK Open Banking).
-    consent_id: &'a str,
+    /// The consent the customer authorised (the intent id of UK Open Banking); none for a
+    /// sign-in alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consent_id: Option<&'a str>,
 }
 
 /// Why a consent no longer backs its tokens, said to the client.
@@ -175,16 +180,20 @@ impl Identity {
                 "code_verifier does not match the code_challenge".into(),
             ));
         }
+        let Some(consent_id) = &row.consent_id else {
+            return self.redeem_sign_in(app, &row, jkt, now).await;
+        };
         let consent = self
-            .bound_consent(&app.id, &row.consent_id, &row.customer_id, now)
+            .bound_consent(&app.id, consent_id, &row.customer_id, now)
             .await?
             .map_err(|why| Error::InvalidGrant(why.into()))?;
         let grant = ConsentGrant {
-            consent_id: &row.consent_id,
+            consent_id,
             customer_id: &row.customer_id,
             scope: &row.scope,
             auth_time: row.created_at,
             nonce: row.nonce.as_deref(),
+            step_up: row.acr.as_deref() == Some(STEP_UP_ACR),
         };
         let Some(tokens) = self
             .issue_consent_tokens(app, &consent, &grant, Redeem::Code(&hash), jkt, now)
@@ -199,11 +208,50 @@ impl Identity {
         };
         tracing::info!(
             client_id = %app.client_id,
-            consent_id = %row.consent_id,
+            consent_id = %consent_id,
             token_type = tokens.access.claims.token_type(),
             "authorization code redeemed"
         );
         Ok(tokens)
+    }
+
+    /// The code `row` of a sign-in alone (checked by the caller but for its single use):
+    /// the ID token and an access token naming the customer, no refresh token.
+    async fn redeem_sign_in(
+        &self,
+        app: &App,
+        row: &AuthorizationCode,
+        jkt: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenSet, Error> {
+        let grant = TokenGrant {
+            client_id: &app.client_id,
+            customer_id: Some(&row.customer_id),
+            consent_id: None,
+            scope: row.scope.clone(),
+            jkt,
+            step_up_at: None,
+        };
+        let access = self.issue_access_token(grant, now).await?;
+        let grant_id = secret::random_token(16, &mut secret::os_rng());
+        if !authorization_codes::redeem(&self.inner.db, &row.code_hash, &grant_id, now).await? {
+            return Err(Error::InvalidGrant(
+                "the authorization code was already used".into(),
+            ));
+        }
+        let subject = Subject {
+            customer_id: &row.customer_id,
+            consent_id: None,
+            auth_time: row.created_at,
+            nonce: row.nonce.as_deref(),
+        };
+        let id_token = self.id_token(app, &subject, now).await?;
+        tracing::info!(client_id = %app.client_id, "sign-in code redeemed");
+        Ok(TokenSet {
+            access,
+            refresh_token: None,
+            id_token: Some(id_token),
+        })
     }
 
     /// Issues the first token pair of a new family bound to `consent` (AUTHORISED, checked by
@@ -230,7 +278,10 @@ impl Identity {
         };
         // Signed before the transaction: signing may reload the keys, and SQLite has one
         // connection, which the transaction holds.
-        let access = self.sign(&family, grant.scope.to_owned(), jkt, now).await?;
+        let step_up_at = grant.step_up.then_some(grant.auth_time);
+        let access = self
+            .sign(&family, grant.scope.to_owned(), jkt, step_up_at, now)
+            .await?;
         let txn = self
             .inner
             .db
@@ -253,13 +304,19 @@ impl Identity {
             .split(' ')
             .any(|s| s == Scope::OpenId.as_str())
         {
-            Some(self.id_token(app, grant, now).await?)
+            let subject = Subject {
+                customer_id: grant.customer_id,
+                consent_id: Some(grant.consent_id),
+                auth_time: grant.auth_time,
+                nonce: grant.nonce,
+            };
+            Some(self.id_token(app, &subject, now).await?)
         } else {
             None
         };
         Ok(Some(TokenSet {
             access,
-            refresh_token,
+            refresh_token: Some(refresh_token),
             id_token,
         }))
     }
@@ -313,7 +370,8 @@ impl Identity {
             expires_at: row.expires_at,
         };
         // Signed before the transaction (see `redeem_code`).
-        let access = self.sign(&family, scope, jkt, now).await?;
+        // A step-up vouches for the access token issued with it, not for its successors.
+        let access = self.sign(&family, scope, jkt, None, now).await?;
         let txn = self
             .inner
             .db
@@ -333,24 +391,27 @@ impl Identity {
         );
         Ok(TokenSet {
             access,
-            refresh_token,
+            refresh_token: Some(refresh_token),
             id_token: None,
         })
     }
 
-    /// Signs an access token of `family` with `scope`.
+    /// Signs an access token of `family` with `scope`, from the step-up at `step_up_at` if any.
     async fn sign(
         &self,
         family: &Family<'_>,
         scope: String,
         jkt: Option<String>,
+        step_up_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Issued, Error> {
         let grant = TokenGrant {
             client_id: family.client_id,
-            consent: Some((family.consent_id, family.customer_id)),
+            customer_id: Some(family.customer_id),
+            consent_id: Some(family.consent_id),
             scope,
             jkt,
+            step_up_at,
         };
         self.issue_access_token(grant, now).await
     }
@@ -364,7 +425,7 @@ impl Identity {
         }
         tracing::warn!(
             client_id = %row.client_id,
-            consent_id = %row.consent_id,
+            consent_id = row.consent_id.as_deref(),
             "authorization code replayed: its tokens are revoked"
         );
         Error::InvalidGrant(
@@ -420,7 +481,7 @@ impl Identity {
     async fn id_token(
         &self,
         app: &App,
-        grant: &ConsentGrant<'_>,
+        grant: &Subject<'_>,
         now: DateTime<Utc>,
     ) -> Result<String, Error> {
         let key = self.inner.keys.signer(now).await?;
@@ -484,6 +545,21 @@ pub(crate) struct ConsentGrant<'a> {
     pub(crate) auth_time: DateTime<Utc>,
     /// The OpenID Connect nonce, copied into the ID token.
     pub(crate) nonce: Option<&'a str>,
+    /// Whether the customer authenticated as a step-up ([`STEP_UP_ACR`]) for it.
+    pub(crate) step_up: bool,
+}
+
+/// Whom an ID token is about.
+#[derive(Debug)]
+struct Subject<'a> {
+    /// The customer (`cus_…`).
+    customer_id: &'a str,
+    /// The consent they authorised, if any.
+    consent_id: Option<&'a str>,
+    /// When they authenticated.
+    auth_time: DateTime<Utc>,
+    /// The OpenID Connect nonce.
+    nonce: Option<&'a str>,
 }
 
 /// What a grant consumes, single use, by the hash it is stored under.

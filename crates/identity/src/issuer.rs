@@ -25,6 +25,10 @@ pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 pub const PAR_PATH: &str = "/oauth2/par";
 /// Path of the backchannel authentication endpoint (OpenID CIBA Core 1.0, poll mode).
 pub const BACKCHANNEL_AUTHENTICATION_PATH: &str = "/oauth2/bc-authorize";
+/// Path of the UserInfo endpoint (OpenID Connect Core §5.3).
+pub const USERINFO_PATH: &str = "/oauth2/userinfo";
+/// Path of the dynamic client registration endpoint (RFC 7591).
+pub const REGISTRATION_PATH: &str = "/oauth2/register";
 /// Path of the authorization endpoint, where the customer's browser arrives.
 pub const AUTHORIZATION_PATH: &str = "/oauth2/authorize";
 /// Path the sign-in form posts to.
@@ -33,6 +37,8 @@ pub const SIGN_IN_PATH: &str = "/oauth2/authorize/sign-in";
 pub const SECOND_FACTOR_PATH: &str = "/oauth2/authorize/second-factor";
 /// Path the consent screen's decision posts to.
 pub const DECISION_PATH: &str = "/oauth2/authorize/decision";
+/// Path the upstream OpenID provider sends the customer back to (federated sign-in).
+pub const UPSTREAM_CALLBACK_PATH: &str = "/oauth2/authorize/upstream-callback";
 
 /// A checked issuer URL: `http` or `https`, a host, no query or fragment, no trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]

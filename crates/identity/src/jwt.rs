@@ -6,7 +6,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -91,6 +92,33 @@ pub(crate) fn signature_only(algorithm: Algorithm) -> Validation {
 /// base64url (no padding) of the SHA-256 of `text`: DPoP's `ath`.
 pub(crate) fn sha256_b64url(text: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
+}
+
+/// JWK members that only private or symmetric keys have.
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+
+/// A JWK (as raw JSON, so that members the typed JWK drops are seen) checked to be an asymmetric
+/// public key — EC, RSA or OKP, without private members — and the key that verifies with it.
+/// `Err` says what is wrong, for the client.
+pub(crate) fn public_key(raw: &Map<String, Value>) -> Result<(Jwk, DecodingKey), &'static str> {
+    if PRIVATE_MEMBERS
+        .iter()
+        .any(|member| raw.contains_key(*member))
+    {
+        return Err("jwk must be a public key");
+    }
+    let jwk: Jwk =
+        serde_json::from_value(Value::Object(raw.clone())).map_err(|_| "unreadable jwk")?;
+    if !matches!(
+        jwk.algorithm,
+        AlgorithmParameters::EllipticCurve(_)
+            | AlgorithmParameters::RSA(_)
+            | AlgorithmParameters::OctetKeyPair(_)
+    ) {
+        return Err("jwk must be an asymmetric public key");
+    }
+    let key = DecodingKey::from_jwk(&jwk).map_err(|_| "unusable jwk")?;
+    Ok((jwk, key))
 }
 
 /// A JWT `NumericDate` as an instant.

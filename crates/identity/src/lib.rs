@@ -7,9 +7,11 @@
 //! poll mode, the customer deciding on a decoupled device
 //! (password, TOTP second factor, consent screen); rotating refresh tokens; client authentication by `private_key_jwt`, or
 //! by client secret for sandbox apps; DPoP-bound tokens, RFC 9449), introspection (RFC 7662)
-//! and revocation (RFC 7009) — and [`TokenVerifier`], the gateway's production authenticator,
-//! which turns those tokens back into a [`Principal`](wekeza_domain::Principal) on every API
-//! call, REST and gRPC alike, consent-bound tokens with their consent as it stands now.
+//! and revocation (RFC 7009), the UserInfo endpoint (OpenID Connect Core §5.3), dynamic client
+//! registration gated by operators' initial access tokens (RFC 7591) — and [`TokenVerifier`],
+//! the gateway's production authenticator, which turns those tokens back into a
+//! [`Principal`](wekeza_domain::Principal) on every API call, REST and gRPC alike, consent-bound
+//! tokens with their consent as it stands now.
 //!
 //! Depends on `domain`, `store` (apps, consents, and the identity tables), the gateway's
 //! authentication seam, `rpc`'s error type, and of the consent service only its `lifecycle`
@@ -30,7 +32,10 @@
 //! - `signin` — the authorization endpoint and the customer's browser session: sign-in,
 //!   second factor, consent screen, lock-out, CSRF; `pages` — their HTML.
 //! - [`totp`] — RFC 6238 one-time passwords (the second factor of test users).
+//! - [`federation`] — sign-in delegated to an upstream OpenID provider (relying party).
 //! - `client_auth` — client authentication at the endpoints.
+//! - `registration` — dynamic client registration (RFC 7591).
+//! - `userinfo` — the UserInfo endpoint: claims about a token's customer.
 //! - `dpop` — DPoP proof checks (RFC 9449 §4.3).
 //! - `replay` — single-use `jti`s and the purge of expired rows.
 //! - `endpoints` — the HTTP routes; `form` — their form bodies; `jwt` — JOSE helpers.
@@ -45,6 +50,7 @@ mod client_auth;
 mod dpop;
 mod endpoints;
 pub mod error;
+pub mod federation;
 mod form;
 mod grants;
 pub mod issuer;
@@ -53,10 +59,12 @@ mod keys;
 mod pages;
 mod par;
 mod pkce;
+mod registration;
 mod replay;
 mod signin;
 mod tokens;
 pub mod totp;
+mod userinfo;
 pub mod verifier;
 
 #[cfg(feature = "testing")]
@@ -77,7 +85,7 @@ pub use dpop::DPOP_HEADER;
 pub use error::Error;
 pub use grants::REFRESH_TOKEN_TTL;
 pub use issuer::Issuer;
-pub use keys::{KeyEncryptionKey, RETIRED_KEY_PUBLISHED_FOR, ROTATION_PERIOD};
+pub use keys::{KeyEncryptionKey, RETIRED_KEY_PUBLISHED_FOR, ROTATION_PERIOD, rotate_signing_key};
 pub use pkce::S256;
 pub use tokens::ACCESS_TOKEN_TTL;
 pub use verifier::TokenVerifier;
@@ -89,6 +97,8 @@ pub struct Settings {
     pub issuer: Issuer,
     /// Seals the private signing keys at rest; `None` stores them in the clear.
     pub key_encryption_key: Option<KeyEncryptionKey>,
+    /// The OpenID provider customers sign in at instead of our pages, if any.
+    pub upstream: Option<federation::UpstreamSettings>,
 }
 
 /// The authorization server: cheap to clone, all clones share one state.
@@ -109,6 +119,8 @@ struct Inner {
     keys: keys::KeyRing,
     /// Single-use ids.
     replays: replay::Replays,
+    /// The upstream provider of federated sign-in, if configured.
+    upstream: Option<federation::Upstream>,
 }
 
 impl Identity {
@@ -122,7 +134,14 @@ impl Identity {
         let Settings {
             issuer,
             key_encryption_key,
+            upstream,
         } = settings;
+        let upstream = upstream
+            .map(|upstream| {
+                federation::Upstream::new(upstream, issuer.url(issuer::UPSTREAM_CALLBACK_PATH))
+            })
+            .transpose()
+            .map_err(|error| Error::Config(error.to_string()))?;
         let keys = keys::KeyRing::load(db.clone(), key_encryption_key, clock.now()).await?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -131,6 +150,7 @@ impl Identity {
                 clock,
                 issuer,
                 keys,
+                upstream,
             }),
         })
     }
@@ -145,8 +165,8 @@ impl Identity {
         TokenVerifier::new(self.clone())
     }
 
-    /// The routes of discovery, JWKS, PAR, token, introspection and revocation, and the
-    /// customer's pages (authorization endpoint, sign-in, second factor, consent screen), which
+    /// The routes of discovery, JWKS, PAR, token, introspection, revocation, userinfo and client
+    /// registration, and the customer's pages (authorization endpoint, sign-in, second factor, consent screen), which
     /// list the customer's accounts from `core`.
     pub fn router(&self, core: std::sync::Arc<dyn wekeza_ledger::CoreBanking>) -> axum::Router {
         endpoints::router(self.clone()).merge(signin::router(self.clone(), core))

@@ -5,12 +5,17 @@
 //!
 //! The request names the consent to decide by `consent_id` (one of the client's consents
 //! awaiting authorisation), besides the usual `response_type=code`, `redirect_uri`,
-//! `code_challenge` (+ `code_challenge_method=S256`), `scope`, `state` and `nonce`. The
+//! `code_challenge` (+ `code_challenge_method=S256`), `scope`, `state` and `nonce`. Without a
+//! `consent_id` the request can only sign the customer in: its scope is `openid` alone (an
+//! OpenID Connect relying party — e.g. another Wekeza federating its sign-in here). With
+//! `acr_values=urn:wekeza:acr:step-up` the request is a step-up: `consent_id` names an
+//! *authorised* payment consent whose payment the fraud checks challenged
+//! (`STEP_UP_REQUIRED`), and the customer who authorised it signs in again. The
 //! `request_uri` is single use and lives [`REQUEST_URI_TTL`].
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
-use wekeza_domain::{Consent, ConsentId, ConsentStatus};
+use wekeza_domain::{Consent, ConsentId, ConsentKind, ConsentStatus, STEP_UP_ACR};
 use wekeza_store::apps::App;
 use wekeza_store::consents;
 use wekeza_store::identity::authorization_requests::{self, AuthorizationRequest as Stored};
@@ -59,9 +64,27 @@ impl Identity {
                 "must be code".into(),
             ));
         }
-        let consent = self
-            .awaiting_consent(&app, form.require("consent_id")?, now)
-            .await?;
+        let step_up = match form.get("acr_values") {
+            None => false,
+            Some(STEP_UP_ACR) => true,
+            Some(_) => {
+                return Err(Error::InvalidParameter(
+                    "acr_values",
+                    format!("the only supported value is {STEP_UP_ACR}"),
+                ));
+            }
+        };
+        let consent = match (form.get("consent_id"), step_up) {
+            (Some(consent_id), false) => Some(self.awaiting_consent(&app, consent_id, now).await?),
+            (Some(consent_id), true) => Some(self.step_up_consent(&app, consent_id, now).await?),
+            (None, false) => None,
+            (None, true) => {
+                return Err(Error::InvalidParameter(
+                    "consent_id",
+                    "a step-up names the payment consent it confirms".into(),
+                ));
+            }
+        };
         let params = AuthorizationParams {
             redirect_uri: form.get("redirect_uri"),
             code_challenge: form.get("code_challenge"),
@@ -69,7 +92,11 @@ impl Identity {
             scope: form.get("scope"),
             nonce: form.get("nonce"),
         };
-        let request = AuthorizationRequest::check(&app, consent.kind(), params)?;
+        let mut request =
+            AuthorizationRequest::check(&app, consent.as_ref().map(Consent::kind), params)?;
+        if step_up {
+            request.acr = Some(STEP_UP_ACR.to_owned());
+        }
         let request_uri = format!(
             "{REQUEST_URI_PREFIX}{}",
             secret::random_token(REQUEST_URI_BYTES, &mut secret::os_rng())
@@ -77,7 +104,7 @@ impl Identity {
         let row = Stored {
             request_uri_hash: request_uri_hash(&request_uri),
             client_id: app.client_id.clone(),
-            consent_id: consent.id.to_string(),
+            consent_id: consent.as_ref().map(|consent| consent.id.to_string()),
             redirect_uri: request.redirect_uri,
             code_challenge: request.code_challenge,
             scope: scope_text(&request.scopes),
@@ -91,13 +118,38 @@ impl Identity {
             stage: None,
             customer_id: None,
             failed_attempts: 0,
+            acr: request.acr,
         };
         authorization_requests::insert(&self.inner.db, row).await?;
-        tracing::info!(client_id = %app.client_id, consent_id = %consent.id, "authorization request pushed");
+        tracing::info!(
+            client_id = %app.client_id,
+            consent_id = consent.as_ref().map(|consent| consent.id.as_str()),
+            "authorization request pushed"
+        );
         Ok(json!({
             "request_uri": request_uri,
             "expires_in": REQUEST_URI_TTL.num_seconds(),
         }))
+    }
+
+    /// The payment consent `consent_id` of `app`, authorised at `now`, for a step-up;
+    /// `invalid_request` about `consent_id` otherwise.
+    async fn step_up_consent(
+        &self,
+        app: &App,
+        consent_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Consent, Error> {
+        self.client_consent(
+            app,
+            consent_id,
+            |consent| {
+                consent.kind() == ConsentKind::Payment
+                    && consent.status_at(now) == ConsentStatus::Authorised
+            },
+            "a step-up names an authorised payment consent of this client",
+        )
+        .await
     }
 
     /// The consent `consent_id` of `app`, awaiting authorisation at `now`; `invalid_request`
@@ -108,17 +160,29 @@ impl Identity {
         consent_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Consent, Error> {
-        let not_awaiting = || {
-            Error::InvalidParameter(
-                "consent_id",
-                "names no consent of this client awaiting authorisation".into(),
-            )
-        };
-        let consent_id: ConsentId = consent_id.parse().map_err(|_| not_awaiting())?;
+        self.client_consent(
+            app,
+            consent_id,
+            |consent| consent.status_at(now) == ConsentStatus::AwaitingAuthorisation,
+            "names no consent of this client awaiting authorisation",
+        )
+        .await
+    }
+
+    /// The consent `consent_id` of `app` if `wanted` says so; `invalid_request` about
+    /// `consent_id` saying `refusal` otherwise (unknown and other clients' consents alike).
+    async fn client_consent(
+        &self,
+        app: &App,
+        consent_id: &str,
+        wanted: impl Fn(&Consent) -> bool,
+        refusal: &'static str,
+    ) -> Result<Consent, Error> {
+        let refused = || Error::InvalidParameter("consent_id", refusal.into());
+        let consent_id: ConsentId = consent_id.parse().map_err(|_| refused())?;
         consents::find(&self.inner.db, &consent_id)
             .await?
-            .filter(|consent| consent.app_id == app.id)
-            .filter(|consent| consent.status_at(now) == ConsentStatus::AwaitingAuthorisation)
-            .ok_or_else(not_awaiting)
+            .filter(|consent| consent.app_id == app.id && wanted(consent))
+            .ok_or_else(refused)
     }
 }

@@ -9,6 +9,14 @@
 //! hash is stored) and a CSRF token that every form must post back; each step moves the
 //! session on only from the stage it expects, so a step cannot be skipped or replayed.
 //!
+//! With an upstream OpenID provider configured ([`crate::federation`]), the authorization
+//! endpoint sends the browser there instead of showing the sign-in form, and the provider's
+//! answer at the callback signs the customer in (both factors are the provider's); the consent
+//! screen follows as usual. A request without a consent (a sign-in alone, `openid`) skips the
+//! consent screen: passing both factors issues its code; so does a step-up (`acr_values`, an
+//! authorised payment consent), once the customer who authorised the consent is the one who
+//! signed in again.
+//!
 //! Brute force: a session ends after [`SESSION_ATTEMPTS`] failed passwords or one-time codes,
 //! and a username is locked for [`LOCK_FOR`] after [`LOCK_LIMIT`] failures within
 //! [`LOCK_WINDOW`] — whether or not it exists, and whichever sessions they came from. An unknown
@@ -38,7 +46,10 @@ use wekeza_store::secret::{self, PasswordStrength};
 use wekeza_store::{consents, customers};
 
 use crate::authorization::AuthorizationRequest;
-use crate::issuer::{AUTHORIZATION_PATH, DECISION_PATH, SECOND_FACTOR_PATH, SIGN_IN_PATH};
+use crate::federation::CustomerField;
+use crate::issuer::{
+    AUTHORIZATION_PATH, DECISION_PATH, SECOND_FACTOR_PATH, SIGN_IN_PATH, UPSTREAM_CALLBACK_PATH,
+};
 use crate::pages::{self, ConsentScreen};
 use crate::{Error, Identity, par, totp};
 
@@ -72,6 +83,7 @@ pub(crate) fn router(identity: Identity, core: Arc<dyn CoreBanking>) -> Router {
         .route(SIGN_IN_PATH, post(sign_in))
         .route(SECOND_FACTOR_PATH, post(second_factor))
         .route(DECISION_PATH, post(decision))
+        .route(UPSTREAM_CALLBACK_PATH, get(upstream_callback))
         .with_state(Web { identity, core })
 }
 
@@ -211,6 +223,17 @@ async fn decision(State(web): State<Web>, headers: HeaderMap, body: Bytes) -> Re
     respond(web.decide(&headers, &HtmlForm::parse(&body)).await)
 }
 
+async fn upstream_callback(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    respond(
+        web.upstream_callback(&headers, query.as_deref().unwrap_or_default())
+            .await,
+    )
+}
+
 impl Web {
     fn db(&self) -> &wekeza_store::DatabaseConnection {
         &self.identity.inner.db
@@ -246,12 +269,19 @@ impl Web {
         }
         let cookie = secret::random_token(TOKEN_BYTES, &mut secret::os_rng());
         let csrf = secret::random_token(TOKEN_BYTES, &mut secret::os_rng());
+        let upstream = self.identity.inner.upstream.as_ref();
+        let first_stage = if upstream.is_some() {
+            SignInStage::Upstream
+        } else {
+            SignInStage::Password
+        };
         let started = authorization_requests::start_session(
             self.db(),
             &uri_hash,
             &secret::sha256_hex(&cookie),
             &secret::sha256_hex(&csrf),
             now + SESSION_TTL,
+            first_stage,
             now,
         )
         .await?;
@@ -261,20 +291,183 @@ impl Web {
         let Some(app) = apps::find_by_client_id(self.db(), &row.client_id).await? else {
             return Ok(link_expired());
         };
-        let mut response = html(StatusCode::OK, pages::sign_in(&app.name, &csrf, "", None));
+        let mut response = match upstream {
+            None => html(StatusCode::OK, pages::sign_in(&app.name, &csrf, "", None)),
+            Some(upstream) => match upstream.begin(&cookie).await {
+                Ok(location) => see_other(&location),
+                Err(error) => {
+                    tracing::warn!(%error, "federated sign-in could not start");
+                    return Ok(upstream_unavailable());
+                }
+            },
+        };
+        // Lax, not Strict: the upstream provider's redirect back is a cross-site top-level
+        // GET, which must carry the cookie; every POST still needs the session's CSRF token.
         let secure = if self.identity.issuer().as_str().starts_with("https:") {
             "; Secure"
         } else {
             ""
         };
         let cookie = format!(
-            "{COOKIE}={cookie}; Path={AUTHORIZATION_PATH}; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+            "{COOKIE}={cookie}; Path={AUTHORIZATION_PATH}; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
             SESSION_TTL.num_seconds()
         );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().insert(header::SET_COOKIE, value);
         }
         Ok(response)
+    }
+
+    /// `GET /oauth2/authorize/upstream-callback?code=…&state=…&iss=…`: the upstream provider's
+    /// answer. Signs the customer it names in, or ends the session.
+    async fn upstream_callback(&self, headers: &HeaderMap, query: &str) -> Result<Response, Error> {
+        let now = self.identity.now();
+        let Some(upstream) = self.identity.inner.upstream.as_ref() else {
+            return Ok(session_over());
+        };
+        let Some(cookie) = session_cookie(headers) else {
+            return Ok(session_over());
+        };
+        let hash = secret::sha256_hex(cookie);
+        let Some(row) = authorization_requests::find_by_session(self.db(), &hash).await? else {
+            return Ok(session_over());
+        };
+        let live = row.session_expires_at.is_some_and(|end| now < end);
+        if !live || row.stage != Some(SignInStage::Upstream) {
+            return Ok(session_over());
+        }
+        let Some(app) = apps::find_by_client_id(self.db(), &row.client_id).await? else {
+            return Ok(session_over());
+        };
+        let answer: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let param = |name: &str| {
+            answer
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        let state = param("state").unwrap_or_default();
+        if !upstream.owns_state(cookie, state) {
+            return Ok(session_over());
+        }
+        // From here on the session moves on or ends, whatever happens.
+        let next = stage_after_sign_in(&row);
+        if let Some(error) = param("error") {
+            tracing::info!(client_id = %app.client_id, upstream_error = error, "upstream sign-in not completed");
+            if !self.end_upstream_session(&hash).await? {
+                return Ok(session_over());
+            }
+            return Ok(self.redirect(&row, "error", "access_denied"));
+        }
+        let identity = match upstream
+            .finish(
+                cookie,
+                param("code").unwrap_or_default(),
+                state,
+                param("iss"),
+                now,
+            )
+            .await
+        {
+            Ok(identity) => identity,
+            Err(error) => {
+                tracing::warn!(client_id = %app.client_id, %error, "federated sign-in refused");
+                self.end_upstream_session(&hash).await?;
+                return Ok(upstream_unavailable());
+            }
+        };
+        let customer = match identity.field {
+            CustomerField::Id => match identity.value.parse::<CustomerId>() {
+                Ok(id) => customers::find(self.db(), &id).await?,
+                Err(_) => None,
+            },
+            CustomerField::Username => {
+                customers::find_by_username(self.db(), &identity.value).await?
+            }
+        };
+        let Some(customer) = customer else {
+            tracing::warn!(client_id = %app.client_id, "federated sign-in names no customer of the bank");
+            self.end_upstream_session(&hash).await?;
+            return Ok(error_page(
+                StatusCode::FORBIDDEN,
+                "No matching customer",
+                "You signed in, but the bank has no customer profile for this sign-in. Contact \
+                 the bank.",
+            ));
+        };
+        let moved = authorization_requests::advance(
+            self.db(),
+            &hash,
+            SignInStage::Upstream,
+            next,
+            Some(&customer.id),
+        )
+        .await?;
+        if !moved {
+            return Ok(session_over());
+        }
+        let mut row = row;
+        row.customer_id = Some(customer.id.clone());
+        // The consent screen's forms need a CSRF token the browser can echo: a fresh one.
+        let csrf = secret::random_token(TOKEN_BYTES, &mut secret::os_rng());
+        authorization_requests::set_csrf(self.db(), &hash, &secret::sha256_hex(&csrf)).await?;
+        let session = Session {
+            row,
+            hash,
+            csrf,
+            app,
+        };
+        self.signed_in(&session, now).await
+    }
+
+    /// Ends the federated session `hash` still waiting for the upstream; `false` if it was not.
+    async fn end_upstream_session(&self, hash: &str) -> Result<bool, Error> {
+        Ok(authorization_requests::advance(
+            self.db(),
+            hash,
+            SignInStage::Upstream,
+            SignInStage::Done,
+            None,
+        )
+        .await?)
+    }
+
+    /// The customer of `session` passed both factors (the session already moved on from
+    /// them): the consent screen, or for a sign-in alone its code.
+    async fn signed_in(&self, session: &Session, now: DateTime<Utc>) -> Result<Response, Error> {
+        let customer = parse_customer(session.row.customer_id.as_deref().unwrap_or_default())?;
+        let request = request_of(&session.row)?;
+        let issued = match stage_after_sign_in(&session.row) {
+            SignInStage::Consent => return self.consent_screen(session, None, now).await,
+            _ if request.acr.is_some() => {
+                let authorised = self
+                    .session_consent(session, ConsentStatus::Authorised, now)
+                    .await?;
+                let Some(consent) = authorised else {
+                    return Ok(no_longer_pending());
+                };
+                if consent.customer_id.as_ref() != Some(&customer) {
+                    tracing::warn!(client_id = %session.app.client_id, "step-up signed in by another customer");
+                    return Ok(error_page(
+                        StatusCode::FORBIDDEN,
+                        "Another customer",
+                        "This confirmation is for the customer who approved the payment. Return \
+                         to the app.",
+                    ));
+                }
+                self.identity
+                    .issue_step_up_code(&session.app, &consent, &request, now)
+                    .await?
+            }
+            _ => {
+                self.identity
+                    .issue_sign_in_code(&session.app, &customer, &request, now)
+                    .await?
+            }
+        };
+        Ok(self.redirect(&session.row, "code", &issued.code))
     }
 
     /// The session of a posted form: by its cookie, unexpired, its CSRF token matching, at
@@ -453,18 +646,19 @@ impl Web {
             );
         }
         sign_in_failures::clear(self.db(), &customer.username).await?;
+        let next = stage_after_sign_in(&session.row);
         let moved = authorization_requests::advance(
             self.db(),
             &session.hash,
             SignInStage::SecondFactor,
-            SignInStage::Consent,
+            next,
             None,
         )
         .await?;
         if !moved {
             return Ok(session_over());
         }
-        self.consent_screen(&session, None, now).await
+        self.signed_in(&session, now).await
     }
 
     /// The consent to decide, if it still awaits authorisation.
@@ -473,13 +667,29 @@ impl Web {
         session: &Session,
         now: DateTime<Utc>,
     ) -> Result<Option<Consent>, Error> {
-        let Ok(id) = session.row.consent_id.parse::<ConsentId>() else {
+        self.session_consent(session, ConsentStatus::AwaitingAuthorisation, now)
+            .await
+    }
+
+    /// The session's consent, if it is the app's and in `status` at `now`.
+    async fn session_consent(
+        &self,
+        session: &Session,
+        status: ConsentStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Consent>, Error> {
+        let Some(Ok(id)) = session
+            .row
+            .consent_id
+            .as_deref()
+            .map(str::parse::<ConsentId>)
+        else {
             return Ok(None);
         };
         Ok(consents::find(self.db(), &id)
             .await?
             .filter(|consent| consent.app_id == session.app.id)
-            .filter(|consent| consent.status_at(now) == ConsentStatus::AwaitingAuthorisation))
+            .filter(|consent| consent.status_at(now) == status))
     }
 
     /// The accounts the customer may choose for `consent`: every account for account access;
@@ -609,15 +819,7 @@ impl Web {
             return Ok(session_over());
         }
         let outcome = if after.status == ConsentStatus::Authorised {
-            let request = AuthorizationRequest {
-                redirect_uri: session.row.redirect_uri.clone(),
-                code_challenge: session.row.code_challenge.clone(),
-                scopes: Scope::parse_list(&session.row.scope)
-                    .map_err(|error| Error::InvalidScope(error.to_string()))?
-                    .into_iter()
-                    .collect(),
-                nonce: session.row.nonce.clone(),
-            };
+            let request = request_of(&session.row)?;
             self.identity
                 .authorise_consent(&session.app, &consent, &after, &request, now)
                 .await
@@ -650,18 +852,56 @@ impl Web {
             '?'
         };
         let location = format!("{}{separator}{}", row.redirect_uri, query.finish());
-        let mut response = StatusCode::SEE_OTHER.into_response();
-        let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&location) {
-            headers.insert(header::LOCATION, value);
-        }
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-        response
+        see_other(&location)
     }
+}
+
+/// The pushed request a session carries out, as checked when it was pushed.
+fn request_of(row: &Stored) -> Result<AuthorizationRequest, Error> {
+    Ok(AuthorizationRequest {
+        redirect_uri: row.redirect_uri.clone(),
+        code_challenge: row.code_challenge.clone(),
+        scopes: Scope::parse_list(&row.scope)
+            .map_err(|error| Error::InvalidScope(error.to_string()))?
+            .into_iter()
+            .collect(),
+        nonce: row.nonce.clone(),
+        acr: row.acr.clone(),
+    })
+}
+
+/// Where a session goes once the customer passed both factors: the consent screen for a consent
+/// to decide; done (straight to the code) for a sign-in alone or a step-up.
+fn stage_after_sign_in(row: &Stored) -> SignInStage {
+    if row.consent_id.is_some() && row.acr.is_none() {
+        SignInStage::Consent
+    } else {
+        SignInStage::Done
+    }
+}
+
+/// A 303 to `location`, which no cache keeps.
+fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn upstream_unavailable() -> Response {
+    error_page(
+        StatusCode::BAD_GATEWAY,
+        "Sign-in unavailable",
+        "The bank's sign-in service could not complete this sign-in. Return to the app and try \
+         again.",
+    )
 }
 
 /// What a locked username is told (the same whether or not it exists).

@@ -48,6 +48,7 @@ async fn start_sealed(
     let settings = Settings {
         issuer: Issuer::parse(ISSUER).unwrap(),
         key_encryption_key: key_encryption_key.map(|key| KeyEncryptionKey::parse(key).unwrap()),
+        upstream: None,
     };
     Identity::start(database.conn().clone(), Arc::new(clock.clone()), settings).await
 }
@@ -177,6 +178,7 @@ async fn access_tokens_verify_until_they_expire_or_are_revoked() {
     let settings = Settings {
         issuer: Issuer::parse("https://elsewhere.example").unwrap(),
         key_encryption_key: None,
+        upstream: None,
     };
     let other = Identity::start(
         f.database.conn().clone(),

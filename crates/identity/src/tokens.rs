@@ -4,14 +4,15 @@
 //! Claims: `iss` and `aud` (both the issuer: the platform is its own resource server),
 //! `client_id`, `sub` (the client for client-credentials tokens; the customer for tokens of the
 //! authorization-code flow), `consent_id` (the consent a customer's token acts under), `scope`,
-//! `jti`, `iat`, `exp`, and `cnf.jkt` when the token is bound to a DPoP key (RFC 9449 §6).
+//! `jti`, `iat`, `exp`, `cnf.jkt` when the token is bound to a DPoP key (RFC 9449 §6), and
+//! `acr` with `auth_time` on the tokens of a step-up ([`wekeza_domain::STEP_UP_ACR`]).
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::Header;
 use serde::{Deserialize, Serialize};
-use wekeza_domain::Scope;
+use wekeza_domain::{STEP_UP_ACR, Scope};
 use wekeza_store::apps::App;
 use wekeza_store::identity::revoked_tokens;
 
@@ -51,6 +52,12 @@ pub(crate) struct AccessClaims {
     /// The consent the token acts under (`cns_…`): present exactly on customers' tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) consent_id: Option<String>,
+    /// The authentication context: [`wekeza_domain::STEP_UP_ACR`] on a step-up's tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) acr: Option<String>,
+    /// When the customer passed that authentication (Unix seconds), with `acr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) auth_time: Option<i64>,
 }
 
 /// RFC 9449 §6.1: the bound key's JWK SHA-256 thumbprint.
@@ -79,12 +86,16 @@ pub(crate) struct Issued {
 pub(crate) struct TokenGrant<'a> {
     /// The client.
     pub(crate) client_id: &'a str,
-    /// The consent and its customer, for a customer's token; `None` for the app's own.
-    pub(crate) consent: Option<(&'a str, &'a str)>,
+    /// The customer the token acts for (`sub`); `None` for the app's own token.
+    pub(crate) customer_id: Option<&'a str>,
+    /// The consent it acts under; `None` for the app's own token and a sign-in's.
+    pub(crate) consent_id: Option<&'a str>,
     /// The granted scopes, space-separated.
     pub(crate) scope: String,
     /// The DPoP key thumbprint to bind the token to, if any.
     pub(crate) jkt: Option<String>,
+    /// When the customer passed the step-up this token comes from, if it does.
+    pub(crate) step_up_at: Option<DateTime<Utc>>,
 }
 
 /// Scopes as the space-separated list tokens carry.
@@ -108,9 +119,11 @@ impl Identity {
     ) -> Result<Issued, Error> {
         let grant = TokenGrant {
             client_id: &app.client_id,
-            consent: None,
+            customer_id: None,
+            consent_id: None,
             scope: scope_text(scopes),
             jkt,
+            step_up_at: None,
         };
         self.issue_access_token(grant, now).await
     }
@@ -122,13 +135,9 @@ impl Identity {
         now: DateTime<Utc>,
     ) -> Result<Issued, Error> {
         let key = self.inner.keys.signer(now).await?;
-        let (sub, consent_id) = match grant.consent {
-            Some((consent_id, customer_id)) => (customer_id, Some(consent_id.to_owned())),
-            None => (grant.client_id, None),
-        };
         let claims = AccessClaims {
             iss: self.issuer().to_string(),
-            sub: sub.to_owned(),
+            sub: grant.customer_id.unwrap_or(grant.client_id).to_owned(),
             aud: self.issuer().to_string(),
             client_id: grant.client_id.to_owned(),
             scope: grant.scope,
@@ -136,13 +145,14 @@ impl Identity {
             iat: now.timestamp(),
             exp: (now + ACCESS_TOKEN_TTL).timestamp(),
             cnf: grant.jkt.map(|jkt| Confirmation { jkt }),
-            consent_id,
+            consent_id: grant.consent_id.map(str::to_owned),
+            acr: grant.step_up_at.map(|_| STEP_UP_ACR.to_owned()),
+            auth_time: grant.step_up_at.map(|at| at.timestamp()),
         };
         let mut header = Header::new(SIGNING_ALGORITHM);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        header.kid = Some(key.kid);
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
-            .map_err(|error| Error::Key(format!("signing an access token: {error}")))?;
+        header.kid = Some(key.kid.clone());
+        let token = key.sign_jwt(&header, &claims)?;
         Ok(Issued { token, claims })
     }
 

@@ -6,6 +6,9 @@
 //! token presented with the DPoP scheme. The proof's `htu` is compared with the request's URL
 //! as the client addressed it: the issuer (the public base URL) followed by the request path.
 //!
+//! A step-up's token (`acr` = [`STEP_UP_ACR`]) gives the [`Principal`] its `step_up_at`, which
+//! the payment service weighs against a fraud challenge.
+//!
 //! A customer's token (one carrying `consent_id`) is worth only what its consent is worth *now*:
 //! the consent is read from the database on every call — no cache, so a revoked or expired
 //! consent stops its tokens on the very next call (the bound the issue allows is ≤ 1 s; ours is
@@ -22,7 +25,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::header;
 use subtle::ConstantTimeEq;
-use wekeza_domain::{AppId, ConsentGrant, ConsentTerms, Principal, Scope};
+use wekeza_domain::{AppId, ConsentGrant, ConsentTerms, CustomerId, Principal, STEP_UP_ACR, Scope};
 use wekeza_gateway::authn::{Authenticate, Credentials};
 use wekeza_rpc::ApiError;
 
@@ -93,7 +96,8 @@ impl TokenVerifier {
         self.principal(&claims, now).await.map(Some)
     }
 
-    /// The caller a verified token stands for: the app alone for client-credentials tokens; for
+    /// The caller a verified token stands for: the app alone for client-credentials tokens; the
+    /// customer without a consent for a sign-in's (`openid` alone: who they are, no data); for
     /// consent-bound tokens the customer and the consent's accounts and permissions, read now.
     async fn principal(
         &self,
@@ -107,11 +111,13 @@ impl TokenVerifier {
         let scopes = Scope::parse_list(&claims.scope)
             .map_err(|_| Error::InvalidToken("unknown scope".into()))?;
         let Some(consent_id) = &claims.consent_id else {
+            // A client-credentials token's subject is the client (`app_…`), never a customer.
             return Ok(Principal {
                 app_id,
                 scopes: scopes.into_iter().collect(),
-                customer_id: None,
+                customer_id: claims.sub.parse::<CustomerId>().ok(),
                 consent: None,
+                step_up_at: None,
             });
         };
         let consent = self
@@ -135,6 +141,10 @@ impl TokenVerifier {
                 account_ids: consent.account_ids,
                 permissions,
             }),
+            step_up_at: claims
+                .auth_time
+                .filter(|_| claims.acr.as_deref() == Some(STEP_UP_ACR))
+                .and_then(|at| DateTime::from_timestamp(at, 0)),
         })
     }
 }

@@ -37,7 +37,11 @@ pub enum Error {
     #[error("the payment was refused by the bank's fraud checks")]
     FraudSuspected,
     /// The fraud checks want the customer to pass a step-up authentication first.
-    #[error("the customer must pass a step-up authentication before this payment")]
+    #[error(
+        "the customer must pass a step-up authentication first: send them through an \
+         authorization request for this consent with acr_values=urn:wekeza:acr:step-up, then \
+         retry with the token it yields"
+    )]
     StepUpRequired,
     /// The debtor account's available funds do not cover the amount.
     #[error("the debtor account cannot cover the amount")]

@@ -27,12 +27,14 @@
 //! extra factor. Storing refusals would pin the first answer to a key that the same retry
 //! should be able to turn into a payment.
 //!
-//! # The step-up seam
+//! # Step-up
 //!
-//! `STEP_UP_REQUIRED` is the identity service's cue: it will turn the refusal into an SCA
-//! challenge (the customer passes an extra factor and the app gets a token saying so). When
-//! tokens carry that level of authentication in the [`Principal`], this service will accept a
-//! step-up decision for such a token; until then a step-up refuses the payment.
+//! `STEP_UP_REQUIRED` tells the app to send the customer through a step-up: an authorization
+//! request for the same (still authorised) consent with
+//! `acr_values=urn:wekeza:acr:step-up`, where the customer signs in again with both factors.
+//! The tokens it yields carry the step-up ([`Principal::step_up_at`]); with one at most
+//! [`STEP_UP_MAX_AGE`](wekeza_domain::STEP_UP_MAX_AGE) old, a step-up decision lets the
+//! payment through (a rejection never does).
 
 use std::sync::Arc;
 
@@ -278,6 +280,7 @@ impl Payments {
         audit(&attempt, &assessment);
         match assessment.decision {
             Decision::Allow => Ok(()),
+            Decision::StepUp if stepped_up(caller, now) => Ok(()),
             Decision::StepUp => Err(Error::StepUpRequired),
             Decision::Reject => Err(Error::FraudSuspected),
         }
@@ -348,6 +351,8 @@ struct Caller {
     customer_ip: Option<String>,
     /// `user-agent`, as sent.
     user_agent: Option<String>,
+    /// When the customer passed a step-up for this consent, if the token comes from one.
+    step_up_at: Option<DateTime<Utc>>,
 }
 
 fn mismatch(description: &str) -> Error {
@@ -359,6 +364,14 @@ fn mismatch(description: &str) -> Error {
 
 fn decode(stored: &[u8]) -> Result<pb::CreatePaymentResponse, Error> {
     Ok(pb::CreatePaymentResponse::decode(stored)?)
+}
+
+/// Whether the caller's token comes from a step-up the customer passed for this consent at
+/// most [`STEP_UP_MAX_AGE`](wekeza_domain::STEP_UP_MAX_AGE) ago.
+fn stepped_up(caller: &Caller, now: DateTime<Utc>) -> bool {
+    caller
+        .step_up_at
+        .is_some_and(|at| at <= now && now - at <= wekeza_domain::STEP_UP_MAX_AGE)
 }
 
 /// Files the assessment in the audit log: the only place its reasons go.
@@ -419,6 +432,7 @@ fn caller(
         consent_id: consent_id.clone(),
         customer_ip: header(metadata, CUSTOMER_IP_HEADER),
         user_agent: header(metadata, "user-agent"),
+        step_up_at: principal.step_up_at,
     }
 }
 
@@ -514,6 +528,7 @@ mod tests {
             scopes: Default::default(),
             customer_id: None,
             consent: None,
+            step_up_at: None,
         };
         let customer = CustomerId::new_random(Utc::now());
         let consent = ConsentId::new_random(Utc::now());

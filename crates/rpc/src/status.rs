@@ -100,6 +100,11 @@ impl ApiError {
     pub fn reason(&self) -> Reason {
         self.reason
     }
+
+    /// The message, safe to show the caller.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl std::fmt::Display for ApiError {

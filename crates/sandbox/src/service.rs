@@ -127,7 +127,7 @@ impl SandboxService for Sandbox {
             nonce: given(&body.nonce),
         };
         let authorization =
-            AuthorizationRequest::check(&app, consent.kind(), params).map_err(Error::from)?;
+            AuthorizationRequest::check(&app, Some(consent.kind()), params).map_err(Error::from)?;
         let accounts =
             accounts::to_bind(self.core.as_ref(), &consent, &customer, &body.account_ids).await?;
         let authorised = consent

@@ -133,12 +133,59 @@ pub struct Config {
     /// The fraud checks of payments (`[fraud]`). Its `sandbox` switch is not configurable: it
     /// follows [`Config::env`] (on exactly in the sandbox).
     pub fraud: wekeza_fraud::FraudConfig,
+    /// The OpenID provider customers sign in at (`[oidc_upstream]`); none when its issuer is
+    /// empty.
+    pub oidc_upstream: OidcUpstream,
+}
+
+/// `[oidc_upstream]`: federated customer sign-in. Keys left out take their defaults (a file
+/// that sets only the issuer and the client keeps `claim = "sub"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcUpstream {
+    /// The provider's issuer URL; empty: no federation.
+    pub issuer: String,
+    /// Our client id there.
+    pub client_id: String,
+    /// Our client secret there.
+    pub client_secret: Redacted,
+    /// The ID token claim naming the customer.
+    pub claim: String,
+    /// The customer field the claim is compared with.
+    pub customer_field: wekeza_identity::federation::CustomerField,
+}
+
+impl Default for OidcUpstream {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: Redacted::default(),
+            claim: "sub".to_owned(),
+            customer_field: wekeza_identity::federation::CustomerField::Id,
+        }
+    }
 }
 
 /// Environment variables that set a key inside a table, by its path.
 const NESTED_ENV: &[(&str, &[&str])] = &[
     // The bank's fraud system; empty means none.
     ("WEKEZA_FRAUD_ADDR", &["fraud", "external", "addr"]),
+    // Federated customer sign-in.
+    ("WEKEZA_OIDC_UPSTREAM_ISSUER", &["oidc_upstream", "issuer"]),
+    (
+        "WEKEZA_OIDC_UPSTREAM_CLIENT_ID",
+        &["oidc_upstream", "client_id"],
+    ),
+    (
+        "WEKEZA_OIDC_UPSTREAM_CLIENT_SECRET",
+        &["oidc_upstream", "client_secret"],
+    ),
+    ("WEKEZA_OIDC_UPSTREAM_CLAIM", &["oidc_upstream", "claim"]),
+    (
+        "WEKEZA_OIDC_UPSTREAM_CUSTOMER_FIELD",
+        &["oidc_upstream", "customer_field"],
+    ),
 ];
 
 /// Sets the string `value` at `path` in `table`, creating the tables on the way.
@@ -255,6 +302,7 @@ impl Config {
         self.fraud
             .validate()
             .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        self.upstream()?;
         let sealing = self.key_encryption_key()?;
         if sealing.is_none() && self.env == Environment::Production {
             return Err(ConfigError::Invalid(
@@ -263,6 +311,35 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The upstream OpenID provider of federated sign-in, if one is configured.
+    pub fn upstream(
+        &self,
+    ) -> Result<Option<wekeza_identity::federation::UpstreamSettings>, ConfigError> {
+        let upstream = &self.oidc_upstream;
+        if upstream.issuer.is_empty() {
+            return Ok(None);
+        }
+        wekeza_identity::Issuer::parse(&upstream.issuer)
+            .map_err(|error| ConfigError::Invalid(format!("oidc_upstream: {error}")))?;
+        if upstream.client_id.is_empty() || upstream.client_secret.0.is_empty() {
+            return Err(ConfigError::Invalid(
+                "oidc_upstream: client_id and client_secret are required with an issuer".into(),
+            ));
+        }
+        if upstream.claim.is_empty() {
+            return Err(ConfigError::Invalid(
+                "oidc_upstream.claim must name an ID token claim".into(),
+            ));
+        }
+        Ok(Some(wekeza_identity::federation::UpstreamSettings {
+            issuer: upstream.issuer.clone(),
+            client_id: upstream.client_id.clone(),
+            client_secret: upstream.client_secret.0.clone(),
+            claim: upstream.claim.clone(),
+            customer_field: upstream.customer_field,
+        }))
     }
 
     /// The key that seals the signing keys at rest, if one is configured.

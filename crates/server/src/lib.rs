@@ -105,6 +105,7 @@ pub async fn serve(
     let settings = wekeza_identity::Settings {
         issuer,
         key_encryption_key: config.key_encryption_key()?,
+        upstream: config.upstream()?,
     };
     let identity = Identity::start(db.clone(), options.clock.clone(), settings).await?;
     let platform = app::Platform::build(&config, db, identity, options).await?;

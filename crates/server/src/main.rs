@@ -1,11 +1,13 @@
-//! The `wekeza` command line: `serve`, `migrate`, `sandbox seed|reset`, `apps create`, `openapi`.
+//! The `wekeza` command line: `serve`, `migrate`, `sandbox seed|reset`,
+//! `apps create|registration-token`, `keys rotate`, `openapi`.
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use wekeza_server::config::{Config, ProcessEnv};
 use wekeza_server::{Options, serve, telemetry};
+use wekeza_store::apps::AppEnvironment;
 
 /// Wekeza Open Banking Platform.
 #[derive(Debug, Parser)]
@@ -43,6 +45,18 @@ enum Command {
         #[command(subcommand)]
         action: AppsAction,
     },
+    /// The authorization server's token-signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Rotates the signing key now (running servers pick it up within a minute; tokens signed
+    /// by the old key keep verifying until they expire). Prints the new key id.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +84,37 @@ enum AppsAction {
         #[arg(long)]
         json: bool,
     },
+    /// Creates an initial access token for dynamic client registration (RFC 7591) at
+    /// /oauth2/register, and prints it (shown once).
+    RegistrationToken {
+        /// The environment of the clients it registers; default: the platform's (WEKEZA_ENV).
+        #[arg(long, value_enum)]
+        environment: Option<EnvironmentArg>,
+        /// Hours until it expires (1 to 720).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u16).range(1..=720))]
+        ttl_hours: u16,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// An app environment on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum EnvironmentArg {
+    /// Test data, test users; client secrets allowed.
+    Sandbox,
+    /// Real customers; private_key_jwt only.
+    Production,
+}
+
+impl From<EnvironmentArg> for AppEnvironment {
+    fn from(arg: EnvironmentArg) -> Self {
+        match arg {
+            EnvironmentArg::Sandbox => AppEnvironment::Sandbox,
+            EnvironmentArg::Production => AppEnvironment::Production,
+        }
+    }
 }
 
 #[tokio::main]
@@ -102,6 +147,18 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Apps { action } => apps(config, action).await,
+        Command::Keys {
+            action: KeysAction::Rotate,
+        } => {
+            let db = wekeza_store::connect(&config.database_url).await?;
+            wekeza_store::migrate(&db).await?;
+            let sealing = config.key_encryption_key()?;
+            let kid =
+                wekeza_identity::rotate_signing_key(&db, sealing.as_ref(), chrono::Utc::now())
+                    .await?;
+            println!("{kid}");
+            Ok(())
+        }
     }
 }
 
@@ -175,21 +232,45 @@ async fn sandbox(config: Config, action: SandboxAction) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The environment of the apps the platform serves: sandbox, or production.
+fn platform_environment(config: &Config) -> AppEnvironment {
+    if config.env.is_sandbox() {
+        AppEnvironment::Sandbox
+    } else {
+        AppEnvironment::Production
+    }
+}
+
 async fn apps(config: Config, action: AppsAction) -> anyhow::Result<()> {
-    let AppsAction::Create {
-        name,
-        redirect_uris,
-        scopes,
-        json,
-    } = action;
-    let scopes = wekeza_domain::Scope::parse_list(&scopes)?;
+    match action {
+        AppsAction::Create {
+            name,
+            redirect_uris,
+            scopes,
+            json,
+        } => create_app(config, name, redirect_uris, &scopes, json).await,
+        AppsAction::RegistrationToken {
+            environment,
+            ttl_hours,
+            json,
+        } => {
+            let environment = environment.map_or_else(|| platform_environment(&config), From::from);
+            registration_token(config, environment, ttl_hours, json).await
+        }
+    }
+}
+
+async fn create_app(
+    config: Config,
+    name: String,
+    redirect_uris: Vec<String>,
+    scopes: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let scopes = wekeza_domain::Scope::parse_list(scopes)?;
     let db = wekeza_store::connect(&config.database_url).await?;
     wekeza_store::migrate(&db).await?;
-    let environment = if config.env.is_sandbox() {
-        wekeza_store::apps::AppEnvironment::Sandbox
-    } else {
-        wekeza_store::apps::AppEnvironment::Production
-    };
+    let environment = platform_environment(&config);
     let created = wekeza_store::apps::create(
         &db,
         wekeza_store::apps::NewApp {
@@ -220,6 +301,44 @@ async fn apps(config: Config, action: AppsAction) -> anyhow::Result<()> {
         println!("client id:     {}", created.app.client_id);
         println!("client secret: {}   (shown once)", created.client_secret);
         println!("API key:       {}   (shown once)", created.api_key.key);
+    }
+    Ok(())
+}
+
+async fn registration_token(
+    config: Config,
+    environment: AppEnvironment,
+    ttl_hours: u16,
+    json: bool,
+) -> anyhow::Result<()> {
+    let db = wekeza_store::connect(&config.database_url).await?;
+    wekeza_store::migrate(&db).await?;
+    let issued = wekeza_store::identity::registration_tokens::issue(
+        &db,
+        environment,
+        chrono::Duration::hours(i64::from(ttl_hours)),
+        chrono::Utc::now(),
+        &mut wekeza_store::secret::os_rng(),
+    )
+    .await?;
+    let expires_at = issued
+        .record
+        .expires_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "token": issued.token,
+                "environment": environment.as_str(),
+                "expiresAt": expires_at,
+            })
+        );
+    } else {
+        println!("initial access token: {}   (shown once)", issued.token);
+        println!("environment:          {}", environment.as_str());
+        println!("expires at:           {expires_at}");
+        println!("register clients with POST /oauth2/register and Authorization: Bearer <token>");
     }
     Ok(())
 }

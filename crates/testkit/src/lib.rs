@@ -120,20 +120,37 @@ impl TestServer {
 
     /// Boots a sandbox server on `database`.
     pub async fn start_on(database: TestDatabase) -> Self {
-        Self::boot(database, None).await
+        Self::boot(database, None, None).await
     }
 
     /// Boots a sandbox server on `database`, configured by `overrides` (the text of a
     /// `wekeza.toml`) on top of the defaults — e.g. `[fraud]` thresholds.
     pub async fn start_with(database: TestDatabase, overrides: &str) -> Self {
-        Self::boot(database, Some(overrides)).await
+        Self::boot(database, Some(overrides), None).await
     }
 
-    async fn boot(database: TestDatabase, overrides: Option<&str>) -> Self {
+    /// As [`Self::start_with`], serving on `public` — bound beforehand, when its address must
+    /// be known first (e.g. registered as a redirect URI elsewhere).
+    pub async fn start_listening(
+        database: TestDatabase,
+        overrides: &str,
+        public: tokio::net::TcpListener,
+    ) -> Self {
+        Self::boot(database, Some(overrides), Some(public)).await
+    }
+
+    async fn boot(
+        database: TestDatabase,
+        overrides: Option<&str>,
+        public: Option<tokio::net::TcpListener>,
+    ) -> Self {
         let env: HashMap<String, String> =
             HashMap::from([("WEKEZA_DATABASE_URL".to_owned(), database.url().to_owned())]);
         let config = Config::from_layers(overrides, &env).expect("test configuration");
-        let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public = match public {
+            Some(public) => public,
+            None => tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
         let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let clock = ManualClock::new(test_now());
         let tokens = Arc::new(TestTokens::default());
@@ -240,6 +257,7 @@ impl TestServer {
             scopes: scopes.iter().copied().collect(),
             customer_id: None,
             consent: None,
+            step_up_at: None,
         }
     }
 
@@ -307,6 +325,7 @@ impl TestServer {
                 account_ids: account_ids.into_iter().collect::<BTreeSet<_>>(),
                 permissions: permissions.iter().copied().collect(),
             }),
+            step_up_at: None,
         }
     }
 

@@ -17,25 +17,14 @@ fn wekeza(database_url: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-#[tokio::test]
-async fn apps_create_prints_credentials_once_and_stores_only_hashes() {
-    let database = TestDatabase::new().await;
-    let url = database.url().to_owned();
+/// Runs the binary off the async runtime (a server under test keeps serving meanwhile) and
+/// asserts that it succeeded.
+pub(crate) async fn wekeza_succeeds(database_url: &str, args: &[&str]) -> std::process::Output {
+    let database_url = database_url.to_owned();
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
     let output = tokio::task::spawn_blocking(move || {
-        wekeza(
-            &url,
-            &[
-                "apps",
-                "create",
-                "--name",
-                "Budget buddy",
-                "--redirect-uri",
-                "https://app.example/cb",
-                "--scopes",
-                "accounts.read, payments.initiate",
-                "--json",
-            ],
-        )
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        wekeza(&database_url, &args)
     })
     .await
     .unwrap();
@@ -44,6 +33,27 @@ async fn apps_create_prints_credentials_once_and_stores_only_hashes() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    output
+}
+
+#[tokio::test]
+async fn apps_create_prints_credentials_once_and_stores_only_hashes() {
+    let database = TestDatabase::new().await;
+    let output = wekeza_succeeds(
+        database.url(),
+        &[
+            "apps",
+            "create",
+            "--name",
+            "Budget buddy",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--scopes",
+            "accounts.read, payments.initiate",
+            "--json",
+        ],
+    )
+    .await;
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let client_id = printed["clientId"].as_str().unwrap();
     let secret = printed["clientSecret"].as_str().unwrap();

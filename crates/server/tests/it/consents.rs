@@ -864,6 +864,7 @@ async fn a_customer_lists_the_consents_they_gave_newest_first() {
             scopes: BOTH.into_iter().collect(),
             customer_id: None,
             consent: None,
+            step_up_at: None,
         });
         let consent = create(
             &server,
@@ -974,6 +975,7 @@ fn bound_to(app: &Principal, consent: &wekeza_domain::Consent, scopes: &[Scope])
             account_ids: consent.account_ids.clone(),
             permissions: BTreeSet::new(),
         }),
+        step_up_at: None,
     }
 }
 

@@ -56,7 +56,7 @@ async fn sandbox_app(server: &TestServer) -> CreatedApp {
     .await
 }
 
-fn url(server: &TestServer, path: &str) -> String {
+pub(crate) fn url(server: &TestServer, path: &str) -> String {
     format!("{}{path}", server.base_url)
 }
 
@@ -65,7 +65,7 @@ fn post(server: &TestServer, path: &str) -> RequestBuilder {
 }
 
 /// Sends an OAuth2 request; answers status, JSON body (`null` when empty) and headers.
-async fn send(request: RequestBuilder) -> (u16, Value, reqwest::header::HeaderMap) {
+pub(crate) async fn send(request: RequestBuilder) -> (u16, Value, reqwest::header::HeaderMap) {
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -79,7 +79,11 @@ async fn send(request: RequestBuilder) -> (u16, Value, reqwest::header::HeaderMa
 }
 
 #[track_caller]
-fn assert_oauth_error(answer: &(u16, Value, reqwest::header::HeaderMap), status: u16, error: &str) {
+pub(crate) fn assert_oauth_error(
+    answer: &(u16, Value, reqwest::header::HeaderMap),
+    status: u16,
+    error: &str,
+) {
     assert_eq!(answer.0, status, "{:?}", answer.1);
     assert_eq!(answer.1["error"], error, "{:?}", answer.1);
     assert_eq!(answer.2["cache-control"], "no-store");
@@ -409,7 +413,7 @@ async fn client_credentials_with_client_secrets() {
 }
 
 /// A token request authenticated by `assertion`.
-fn with_assertion(server: &TestServer, assertion: &str) -> RequestBuilder {
+pub(crate) fn with_assertion(server: &TestServer, assertion: &str) -> RequestBuilder {
     post(server, "/oauth2/token").form(&[
         ("grant_type", "client_credentials"),
         ("client_assertion_type", ASSERTION_TYPE),
@@ -433,25 +437,44 @@ async fn client_credentials_with_private_key_jwt() {
     let token_endpoint = url(&server, "/oauth2/token");
     let now = server.clock.now();
 
+    let proof = || key.dpop_proof("POST", &token_endpoint, now, None);
     for audience in [token_endpoint.as_str(), server.base_url.as_str()] {
-        let answer = send(with_assertion(
-            &server,
-            &key.assertion(&client_id, audience, now),
-        ))
+        let answer = send(
+            with_assertion(&server, &key.assertion(&client_id, audience, now))
+                .header("dpop", proof()),
+        )
         .await;
         assert_eq!(answer.0, 200, "{audience}: {:?}", answer.1);
-        assert_eq!(answer.1["token_type"], "Bearer");
+        assert_eq!(answer.1["token_type"], "DPoP");
         let token = answer.1["access_token"].as_str().unwrap();
-        let bearer = format!("Bearer {token}");
+        let authorization = format!("DPoP {token}");
+        let accounts = url(&server, "/v1/accounts");
+        let call_proof = key.dpop_proof("GET", &accounts, now, Some(token));
         assert_eq!(
-            list_accounts(&server, &[("authorization", &bearer)]).await,
+            list_accounts(
+                &server,
+                &[("authorization", &authorization), ("dpop", &call_proof)]
+            )
+            .await,
             (403, "WRONG_CALLER".to_owned())
         );
     }
+    // A production app's tokens are sender-constrained: without a DPoP proof, no token.
+    let unbound = send(with_assertion(
+        &server,
+        &key.assertion(&client_id, &token_endpoint, now),
+    ))
+    .await;
+    assert_oauth_error(&unbound, 400, "invalid_dpop_proof");
 
     // A replayed assertion.
     let assertion = key.assertion(&client_id, &token_endpoint, now);
-    assert_eq!(send(with_assertion(&server, &assertion)).await.0, 200);
+    assert_eq!(
+        send(with_assertion(&server, &assertion).header("dpop", proof()))
+            .await
+            .0,
+        200
+    );
     assert_oauth_error(
         &send(with_assertion(&server, &assertion)).await,
         401,
@@ -842,4 +865,53 @@ async fn no_secret_token_assertion_or_proof_reaches_the_logs() {
         "wrong-secret-value".into(),
     ]);
     logs.assert_free_of(&secrets);
+}
+
+/// The `kid` a token was signed with.
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+#[tokio::test]
+async fn keys_rotate_on_the_command_line_and_old_tokens_keep_verifying() {
+    let server = TestServer::start().await;
+    let app = sandbox_app(&server).await;
+    let before = basic_token(&server, &app).await;
+    let old_kid = kid_of(&before);
+
+    let output = crate::cli::wekeza_succeeds(server.database.url(), &["keys", "rotate"]).await;
+    let new_kid = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(!new_kid.is_empty() && new_kid != old_kid, "{new_kid}");
+
+    // The running server picks the new key up at its next reload (at most a minute).
+    server.clock.advance(Duration::seconds(61));
+    let jwks: Value = server
+        .http
+        .get(url(&server, "/oauth2/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let published: BTreeSet<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        published,
+        BTreeSet::from([old_kid.as_str(), new_kid.as_str()])
+    );
+    let after = basic_token(&server, &app).await;
+    assert_eq!(kid_of(&after), new_kid);
+    // Both tokens authenticate (an app token is then the wrong caller for customer data).
+    for token in [&before, &after] {
+        let bearer = format!("Bearer {token}");
+        assert_eq!(
+            list_accounts(&server, &[("authorization", &bearer)]).await,
+            (403, "WRONG_CALLER".to_owned())
+        );
+    }
 }

@@ -56,7 +56,7 @@ impl Browser {
         if let Some(set) = headers.get("set-cookie") {
             let set = set.to_str().unwrap();
             assert!(set.contains("HttpOnly"), "{set}");
-            assert!(set.contains("SameSite=Strict"), "{set}");
+            assert!(set.contains("SameSite=Lax"), "{set}");
             self.cookie = Some(set.split(';').next().unwrap().to_owned());
         }
         let html = response.text().await.unwrap();
@@ -112,7 +112,7 @@ impl Browser {
         self.read(response).await
     }
 
-    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, username: &str, password: &str) -> Page {
         self.submit(
             "/oauth2/authorize/sign-in",
             &[("username", username), ("password", password)],
@@ -120,7 +120,7 @@ impl Browser {
         .await
     }
 
-    async fn second_factor(&mut self, otp: &str) -> Page {
+    pub(crate) async fn second_factor(&mut self, otp: &str) -> Page {
         self.submit("/oauth2/authorize/second-factor", &[("otp", otp)])
             .await
     }
@@ -199,7 +199,7 @@ async fn begin(server: &TestServer, app: &TestApp, consent_id: &str, challenge: 
 }
 
 /// The test user's TOTP code now, from their stored secret.
-async fn otp(server: &TestServer, username: &str) -> String {
+pub(crate) async fn otp(server: &TestServer, username: &str) -> String {
     let customer = wekeza_store::customers::find_by_username(server.database.conn(), username)
         .await
         .unwrap()

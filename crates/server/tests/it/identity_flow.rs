@@ -145,7 +145,7 @@ pub(crate) fn payment(amount: &str, debtor: Option<&str>) -> Value {
 }
 
 /// `POST /v1/sandbox/consents/{id}:authorize` by `app` with `body`.
-async fn authorize(
+pub(crate) async fn authorize(
     server: &TestServer,
     app: &TestApp,
     consent_id: &str,

@@ -131,6 +131,7 @@ impl Fixture {
                 account_ids: consent.account_ids.clone(),
                 permissions: BTreeSet::new(),
             }),
+            step_up_at: None,
         })
     }
 
@@ -566,6 +567,7 @@ async fn another_apps_payment_is_not_found() {
             account_ids: BTreeSet::new(),
             permissions: BTreeSet::new(),
         }),
+        step_up_at: None,
     });
     let refused = fixture.pay(&stranger, "k", &consent_id).await.unwrap_err();
     assert_reason(&refused, Code::NotFound, "NOT_FOUND");
@@ -860,6 +862,7 @@ async fn unusable_consents_are_refused_with_distinct_reasons() {
                 scopes: BTreeSet::from([Scope::AccountsRead]),
                 customer_id: None,
                 consent: None,
+                step_up_at: None,
             }),
             pb::CreateConsentRequest {
                 r#type: pb::ConsentType::AccountAccess.into(),

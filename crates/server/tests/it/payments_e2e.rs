@@ -355,3 +355,120 @@ async fn pays_over_grpc_with_the_sandbox_shortcut() {
     assert_reason(&refused, Code::FailedPrecondition, "CONSENT_CONSUMED");
     server.stop().await;
 }
+
+/// The authentication context of a step-up.
+const STEP_UP: &str = "urn:wekeza:acr:step-up";
+
+/// Pushes a step-up request (`acr_values`) for `consent_id`; answers status and body.
+async fn push_step_up(
+    server: &TestServer,
+    app: &TestApp,
+    consent_id: &str,
+    challenge: &str,
+    acr_values: &str,
+) -> (u16, Value) {
+    send(
+        server
+            .http
+            .post(format!("{}/oauth2/par", server.base_url))
+            .basic_auth(app.client_id(), Some(&app.created.client_secret))
+            .form(&[
+                ("response_type", "code"),
+                ("consent_id", consent_id),
+                ("redirect_uri", REDIRECT),
+                ("code_challenge", challenge),
+                ("code_challenge_method", "S256"),
+                ("acr_values", acr_values),
+                ("state", "step-up"),
+            ]),
+    )
+    .await
+}
+
+/// `username` signs in again, both factors, through a fresh step-up request for
+/// `consent_id`; answers the last page and the request's PKCE verifier.
+async fn step_up_as(
+    server: &TestServer,
+    app: &TestApp,
+    consent_id: &str,
+    username: &str,
+) -> (crate::identity_browser::Page, String) {
+    let (verifier, challenge) = pkce();
+    let (status, body) = push_step_up(server, app, consent_id, &challenge, STEP_UP).await;
+    assert_eq!(status, 201, "{body}");
+    let mut browser = Browser::new(server);
+    let page = browser
+        .open(app.client_id(), body["request_uri"].as_str().unwrap())
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let password = format!("pass_{}", &username[5..]);
+    let page = browser.sign_in(username, &password).await;
+    assert!(page.html.contains("One-time code"), "{}", page.html);
+    let otp = crate::identity_browser::otp(server, username).await;
+    (browser.second_factor(&otp).await, verifier)
+}
+
+#[tokio::test]
+async fn a_challenged_payment_goes_through_after_the_customer_steps_up() {
+    let server = TestServer::start().await;
+    let app = app(&server).await;
+    // 42.42 makes the sandbox fraud checks ask for a step-up.
+    let consent_id = create_consent(&server, &app, &payment("42.42", None)).await;
+    let tokens = sandbox_tokens(&server, &app, &consent_id).await;
+    let first = tokens["access_token"].as_str().unwrap();
+    let key = ulid::Ulid::new().to_string();
+    let refused = pay_rest(&server, first, &key, &consent_id).await;
+    assert_problem(&refused, 422, "STEP_UP_REQUIRED");
+    assert!(
+        refused.1["detail"].as_str().unwrap().contains(STEP_UP),
+        "the refusal says how: {}",
+        refused.1
+    );
+
+    // What a step-up request may name: only an authorised payment consent, only this acr.
+    let (_, challenge) = pkce();
+    let awaiting = create_consent(&server, &app, &payment("42.42", None)).await;
+    let (status, body) = push_step_up(&server, &app, &awaiting, &challenge, STEP_UP).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, body) = push_step_up(&server, &app, &consent_id, &challenge, "urn:other").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    // Another customer cannot confirm user_good's payment.
+    let (page, _) = step_up_as(&server, &app, &consent_id, "user_business").await;
+    assert_eq!(page.status, 403, "{}", page.html);
+    assert!(page.location.is_none());
+
+    // user_good signs in again: no consent screen, straight back with a code.
+    let (page, verifier) = step_up_as(&server, &app, &consent_id, "user_good").await;
+    assert_eq!(page.status, 303, "{}", page.html);
+    let response = callback(page.location.as_deref().unwrap());
+    assert_eq!(response["state"], "step-up");
+    let (status, stepped) = exchange(&server, &app, &response["code"], &verifier, REDIRECT).await;
+    assert_eq!(status, 200, "{stepped}");
+    assert_eq!(stepped["consent_id"], consent_id.as_str());
+    let token = stepped["access_token"].as_str().unwrap();
+    let claims = jsonwebtoken::dangerous::insecure_decode_claims::<Value>(token).unwrap();
+    assert_eq!(claims["acr"], STEP_UP);
+
+    // The step-up vouches for the token issued with it: not the first token, not a refreshed one.
+    let again = pay_rest(&server, first, &key, &consent_id).await;
+    assert_problem(&again, 422, "STEP_UP_REQUIRED");
+    let refreshed = refresh(&server, &app, stepped["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(refreshed.0, 200, "{}", refreshed.1);
+    let successor = refreshed.1["access_token"].as_str().unwrap();
+    let again = pay_rest(&server, successor, &key, &consent_id).await;
+    assert_problem(&again, 422, "STEP_UP_REQUIRED");
+
+    // With it, the same request (same key) goes through.
+    let paid = pay_rest(&server, token, &key, &consent_id).await;
+    assert_eq!(paid.0, 200, "{}", paid.1);
+    assert_eq!(paid.1["status"], "PAYMENT_STATUS_PENDING");
+    settled_rest(&server, &app, paid.1["paymentId"].as_str().unwrap()).await;
+    server.stop().await;
+}

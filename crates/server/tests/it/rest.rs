@@ -283,6 +283,7 @@ async fn every_rest_route_answers_what_grpc_answers() {
             account_ids: authorised.account_ids.clone(),
             permissions: BTreeSet::new(),
         }),
+        step_up_at: None,
     });
     let grpc = consents
         .get_funds_confirmation(server.request(
@@ -391,6 +392,7 @@ async fn every_rest_route_answers_what_grpc_answers() {
             account_ids: payment_consent.account_ids.clone(),
             permissions: BTreeSet::new(),
         }),
+        step_up_at: None,
     });
     // One idempotency key over both protocols: gRPC replays what REST created.
     let body = json!({ "consentId": payment_consent.id.to_string() });

@@ -40,7 +40,7 @@ pub async fn find_by_session(
 }
 
 /// Spends the `request_uri`: starts the browser session `session_hash` (with its CSRF token's
-/// hash) at the password stage, until `session_expires_at`. `false` if it was already spent
+/// hash) at `first_stage`, until `session_expires_at`. `false` if it was already spent
 /// or has expired at `now`.
 pub async fn start_session(
     db: &impl ConnectionTrait,
@@ -48,19 +48,34 @@ pub async fn start_session(
     session_hash: &str,
     csrf_hash: &str,
     session_expires_at: DateTime<Utc>,
+    first_stage: SignInStage,
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let result = Entity::update_many()
         .col_expr(Column::SessionHash, Expr::value(session_hash))
         .col_expr(Column::CsrfHash, Expr::value(csrf_hash))
         .col_expr(Column::SessionExpiresAt, Expr::value(session_expires_at))
-        .col_expr(Column::Stage, Expr::value(SignInStage::Password))
+        .col_expr(Column::Stage, Expr::value(first_stage))
         .filter(Column::RequestUriHash.eq(request_uri_hash))
         .filter(Column::SessionHash.is_null())
         .filter(Column::ExpiresAt.gt(now))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Replaces the session's CSRF token hash (a session whose forms start after a redirect).
+pub async fn set_csrf(
+    db: &impl ConnectionTrait,
+    session_hash: &str,
+    csrf_hash: &str,
+) -> Result<()> {
+    Entity::update_many()
+        .col_expr(Column::CsrfHash, Expr::value(csrf_hash))
+        .filter(Column::SessionHash.eq(session_hash))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Moves the session from `from` to `to`, recording the signed-in customer if given; `false`

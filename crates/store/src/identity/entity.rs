@@ -107,8 +107,8 @@ pub mod authorization_codes {
         pub code_hash: String,
         /// The client it was issued to.
         pub client_id: String,
-        /// The consent it was issued for (`cns_…`).
-        pub consent_id: String,
+        /// The consent it was issued for (`cns_…`); `None` for a sign-in alone (`openid`).
+        pub consent_id: Option<String>,
         /// The customer who authorised (`cus_…`).
         pub customer_id: String,
         /// The accounts bound while authorising, a JSON array of `acc_…`.
@@ -132,6 +132,9 @@ pub mod authorization_codes {
         pub redeemed_at: Option<DateTimeUtc>,
         /// The token family its redemption started (see `refresh_tokens.grant_id`).
         pub grant_id: Option<String>,
+        /// The authentication context the customer passed for it, e.g. a payment's step-up.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub acr: Option<String>,
     }
 
     /// No relations.
@@ -196,6 +199,9 @@ pub enum SignInStage {
     /// Authenticated; waiting for the decision on the consent screen.
     #[sea_orm(string_value = "consent")]
     Consent,
+    /// Sent to the upstream OpenID provider (federated sign-in); waiting for its answer.
+    #[sea_orm(string_value = "upstream")]
+    Upstream,
     /// Decided (or given up after too many failures): the session is over.
     #[sea_orm(string_value = "done")]
     Done,
@@ -217,8 +223,8 @@ pub mod authorization_requests {
         pub request_uri_hash: String,
         /// The client that pushed it.
         pub client_id: String,
-        /// The consent to decide (`cns_…`).
-        pub consent_id: String,
+        /// The consent to decide (`cns_…`); `None` for a sign-in alone (`openid`).
+        pub consent_id: Option<String>,
         /// Where the authorization response goes.
         #[sea_orm(column_type = "Text")]
         pub redirect_uri: String,
@@ -250,6 +256,9 @@ pub mod authorization_requests {
         pub customer_id: Option<String>,
         /// Failed passwords and one-time passwords in this session.
         pub failed_attempts: i32,
+        /// The authentication context asked for (`acr_values`), e.g. a payment's step-up.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub acr: Option<String>,
     }
 
     /// No relations.
@@ -325,6 +334,35 @@ pub mod backchannel_requests {
         pub decided_at: Option<DateTimeUtc>,
         /// When the tokens were issued; a second redemption is refused.
         pub redeemed_at: Option<DateTimeUtc>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `registration_tokens`: initial access tokens of dynamic client registration (RFC 7591), by
+/// the SHA-256 of the token.
+pub mod registration_tokens {
+    use sea_orm::entity::prelude::*;
+
+    use crate::entity::enums::AppEnvironment;
+
+    /// One initial access token.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "registration_tokens")]
+    pub struct Model {
+        /// SHA-256 (hex) of the token; the token itself is never stored.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        /// The environment of the clients it registers.
+        pub environment: AppEnvironment,
+        /// When the operator created it.
+        pub created_at: DateTimeUtc,
+        /// When it stops registering clients.
+        pub expires_at: DateTimeUtc,
     }
 
     /// No relations.

@@ -2,8 +2,9 @@
 //! revoked before they expire ([`revoked_tokens`]), the single-use JWT ids it has seen
 //! ([`used_jtis`]: client assertions, DPoP proofs), and the authorization-code flow's
 //! [`authorization_requests`] (pushed requests and their browser sessions), [`sign_in_failures`]
-//! (lock-out), [`authorization_codes`] and [`refresh_tokens`] (by hash, never the secret), and
-//! CIBA's decoupled [`backchannel_requests`] (by hash too).
+//! (lock-out), [`authorization_codes`] and [`refresh_tokens`] (by hash, never the secret),
+//! CIBA's decoupled [`backchannel_requests`] (by hash too), and the initial access tokens of
+//! dynamic client registration, [`registration_tokens`] (by hash as well).
 //!
 //! Revocations and used ids are kept only until the token or proof they name expires: after
 //! that the signature checks refuse it anyway. [`revoked_tokens::purge_expired`] and
@@ -17,6 +18,7 @@ pub mod authorization_requests;
 pub mod backchannel_requests;
 pub mod entity;
 pub mod refresh_tokens;
+pub mod registration_tokens;
 pub mod revoked_tokens;
 pub mod sign_in_failures;
 pub mod signing_keys;

@@ -17,6 +17,8 @@ mod m20260107_000001_authorization_grants;
 mod m20260110_000001_payments_and_holds;
 mod m20260112_000001_backchannel_requests;
 mod m20260114_000001_consent_expiry_index;
+mod m20260120_000001_client_registration;
+mod m20260121_000001_sign_in_requests;
 
 /// The platform's migrations.
 #[derive(Debug)]
@@ -34,6 +36,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20260110_000001_payments_and_holds::Migration),
             Box::new(m20260112_000001_backchannel_requests::Migration),
             Box::new(m20260114_000001_consent_expiry_index::Migration),
+            Box::new(m20260120_000001_client_registration::Migration),
+            Box::new(m20260121_000001_sign_in_requests::Migration),
         ]
     }
 }
