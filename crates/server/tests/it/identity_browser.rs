@@ -450,23 +450,43 @@ async fn only_pushed_fresh_requests_and_genuine_forms_are_accepted() {
     .await;
     assert_eq!(status, 401);
 
-    // The authorization endpoint takes nothing but a pushed request.
-    let mut browser = Browser::new(&server);
-    let response = browser
-        .http
-        .get(format!("{}/oauth2/authorize", server.base_url))
-        .query(&[
-            ("client_id", app.client_id()),
-            ("response_type", "code"),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", challenge.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let page = browser.read(response).await;
-    assert_eq!(page.status, 400);
-    assert!(page.html.contains("PAR"), "{}", page.html);
+    // The authorization endpoint takes nothing but a pushed request, from sandbox and
+    // production apps alike.
+    let production = wekeza_store::apps::create(
+        server.database.conn(),
+        wekeza_store::apps::NewApp {
+            name: "Production budgeting".into(),
+            environment: wekeza_store::apps::AppEnvironment::Production,
+            redirect_uris: vec![REDIRECT.into()],
+            scopes: [Scope::AccountsRead].into(),
+            token_endpoint_auth_method: wekeza_store::apps::TokenEndpointAuthMethod::PrivateKeyJwt,
+            jwks: Some(wekeza_identity::testing::ClientKey::generate().jwks()),
+            ..wekeza_store::apps::NewApp::default()
+        },
+        server.clock.now(),
+        &mut wekeza_store::secret::os_rng(),
+    )
+    .await
+    .unwrap();
+    for client_id in [app.client_id(), production.app.client_id.as_str()] {
+        let mut browser = Browser::new(&server);
+        let response = browser
+            .http
+            .get(format!("{}/oauth2/authorize", server.base_url))
+            .query(&[
+                ("client_id", client_id),
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let page = browser.read(response).await;
+        assert_eq!(page.status, 400, "{client_id}");
+        assert!(page.html.contains("PAR"), "{}", page.html);
+    }
     // With another client's id, or once expired, the request_uri does not work.
     let request_uri_value = pushed(&server, &app, &consent_id, &challenge).await;
     assert_eq!(
