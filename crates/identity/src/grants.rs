@@ -499,9 +499,8 @@ impl Identity {
         };
         let mut header = Header::new(SIGNING_ALGORITHM);
         header.typ = Some("JWT".to_owned());
-        header.kid = Some(key.kid);
-        jsonwebtoken::encode(&header, &claims, &key.encoding)
-            .map_err(|error| Error::Key(format!("signing an ID token: {error}")))
+        header.kid = Some(key.kid.clone());
+        key.sign_jwt(&header, &claims)
     }
 }
 

@@ -15,7 +15,7 @@
 //! key-encryption key is configured; new keys are sealed. Private keys never leave this module:
 //! no `Debug` output, no log line shows them.
 //!
-//! Access tokens are signed with `ring` (the key parsed once per load; P-256 in assembly with
+//! Access and ID tokens are signed with `ring` (the key parsed once per load; P-256 in assembly with
 //! a precomputed base-point table): over 20 times cheaper than `jsonwebtoken`'s RustCrypto
 //! signer, which re-parses the PKCS#8 key — a scalar multiplication of its own — at every
 //! signature. The signatures are ordinary ES256, verified by `jsonwebtoken` like any other.
@@ -30,7 +30,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rand::RngCore;
@@ -156,9 +156,7 @@ impl KeyEncryptionKey {
 pub(crate) struct ActiveKey {
     /// Its id, put in every token's header.
     pub(crate) kid: String,
-    /// The private key.
-    pub(crate) encoding: EncodingKey,
-    /// The same private key, parsed, for [`Self::sign_jwt`].
+    /// The private key, parsed once, for [`Self::sign_jwt`].
     pair: Arc<EcdsaKeyPair>,
 }
 
@@ -324,11 +322,9 @@ async fn fetch(
         .rev()
         .find(|row| row.retired_at.is_none())
         .ok_or_else(|| Error::Key("no signing key after rotation".into()))?;
-    let (encoding, pair) = private_key(active_row, sealing)?;
     let active = ActiveKey {
         kid: active_row.kid.clone(),
-        encoding,
-        pair: Arc::new(pair),
+        pair: Arc::new(private_key(active_row, sealing)?),
     };
     let mut verifying = HashMap::new();
     let mut published = Vec::new();
@@ -355,7 +351,7 @@ async fn fetch(
 fn private_key(
     row: &SigningKey,
     sealing: Option<&KeyEncryptionKey>,
-) -> Result<(EncodingKey, EcdsaKeyPair), Error> {
+) -> Result<EcdsaKeyPair, Error> {
     let corrupt = || Error::Key(format!("unreadable private key {}", row.kid));
     let der = if let Some(clear) = row.private_key.strip_prefix(PKCS8_PREFIX) {
         STANDARD.decode(clear).map_err(|_| corrupt())?
@@ -371,10 +367,8 @@ fn private_key(
         return Err(corrupt());
     };
     p256::SecretKey::from_pkcs8_der(&der).map_err(|_| corrupt())?;
-    let pair =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
-            .map_err(|_| corrupt())?;
-    Ok((EncodingKey::from_ec_der(&der), pair))
+    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &SystemRandom::new())
+        .map_err(|_| corrupt())
 }
 
 /// A fresh P-256 key pair as a row, created at `now`, its private key sealed if `sealing`.
@@ -423,24 +417,28 @@ fn generate(sealing: Option<&KeyEncryptionKey>, now: DateTime<Utc>) -> Result<Si
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use jsonwebtoken::EncodingKey;
+
     use super::*;
 
     #[test]
     fn signed_jwts_are_what_jsonwebtoken_makes_and_verifies() {
         let row = generate(None, Utc::now()).unwrap();
-        let (encoding, pair) = private_key(&row, None).unwrap();
         let key = ActiveKey {
             kid: row.kid.clone(),
-            encoding,
-            pair: Arc::new(pair),
+            pair: Arc::new(private_key(&row, None).unwrap()),
         };
+        let der = STANDARD
+            .decode(row.private_key.strip_prefix(PKCS8_PREFIX).unwrap())
+            .unwrap();
         let mut header = Header::new(SIGNING_ALGORITHM);
         header.typ = Some("at+jwt".into());
         header.kid = Some(row.kid.clone());
         let claims = json!({ "sub": "app_1", "scope": "accounts.read", "exp": 2_000_000_000 });
         let token = key.sign_jwt(&header, &claims).unwrap();
         // ECDSA signatures differ from one signing to the next; what they sign must not.
-        let reference = jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap();
+        let reference =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&der)).unwrap();
         assert_eq!(
             token.rsplit_once('.').unwrap().0,
             reference.rsplit_once('.').unwrap().0
