@@ -15,10 +15,10 @@
 //! key-encryption key is configured; new keys are sealed. Private keys never leave this module:
 //! no `Debug` output, no log line shows them.
 //!
-//! Access and ID tokens are signed with `ring` (the key parsed once per load; P-256 in assembly with
-//! a precomputed base-point table): over 20 times cheaper than `jsonwebtoken`'s RustCrypto
-//! signer, which re-parses the PKCS#8 key — a scalar multiplication of its own — at every
-//! signature. The signatures are ordinary ES256, verified by `jsonwebtoken` like any other.
+//! Access and ID tokens are signed with `ring` (the key parsed once per load; P-256 in
+//! assembly with a precomputed base-point table): over 20 times cheaper than `jsonwebtoken`'s
+//! RustCrypto signer, which re-parses the PKCS#8 key — a scalar multiplication of its own — at
+//! every signature. The signatures are ordinary ES256, verified by `jsonwebtoken` like any other.
 
 use std::collections::HashMap;
 use std::fmt;
