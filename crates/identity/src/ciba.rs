@@ -24,6 +24,7 @@ use wekeza_store::identity::backchannel_requests::{self, BackchannelRequest, Bac
 use wekeza_store::{customers, secret};
 
 use crate::authorization::{check_decision, record, requested_scopes};
+use crate::client_auth::require_grant;
 use crate::form::Form;
 use crate::grants::{ConsentGrant, Redeem, TokenSet};
 use crate::issuer::BACKCHANNEL_AUTHENTICATION_PATH;
@@ -62,6 +63,7 @@ impl Identity {
         let app = self
             .authenticate_client(headers, &form, &endpoint, now)
             .await?;
+        require_grant(&app, CIBA_GRANT_TYPE)?;
         if form.get("login_hint_token").is_some() || form.get("id_token_hint").is_some() {
             return Err(Error::InvalidRequest(
                 "only login_hint is supported to name the customer".into(),

@@ -110,6 +110,17 @@ fn presented<'a>(headers: &HeaderMap, form: &'a Form) -> Result<Presented<'a>, E
     ))
 }
 
+/// Refuses `app` a grant it did not register for (RFC 7591 §2, RFC 6749 §5.2).
+pub(crate) fn require_grant(app: &App, grant_type: &str) -> Result<(), Error> {
+    if app.may_use_grant(grant_type) {
+        Ok(())
+    } else {
+        Err(Error::UnauthorizedClient(format!(
+            "the client is not registered for the {grant_type} grant"
+        )))
+    }
+}
+
 impl Identity {
     /// Authenticates the client of a request to the endpoint at `endpoint_url`.
     pub(crate) async fn authenticate_client(

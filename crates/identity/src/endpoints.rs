@@ -23,6 +23,7 @@ use wekeza_store::apps::{App, AppEnvironment};
 
 use crate::challenge::{Scheme, refusal};
 use crate::ciba::CIBA_GRANT_TYPE;
+use crate::client_auth::require_grant;
 use crate::dpop::{DPOP_HEADER, ProofTarget};
 use crate::form::Form;
 use crate::issuer::{
@@ -188,6 +189,7 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
     let app = identity
         .authenticate_client(headers, &form, &endpoint, now)
         .await?;
+    require_grant(&app, grant_type)?;
     // A valid proof binds the new access token to its key, whatever the grant. Production
     // apps must bind every token (FAPI 2.0 sender-constraining); sandbox apps may use Bearer.
     let jkt = if headers.contains_key(DPOP_HEADER) {

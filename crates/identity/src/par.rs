@@ -22,6 +22,7 @@ use wekeza_store::identity::authorization_requests::{self, AuthorizationRequest 
 use wekeza_store::secret;
 
 use crate::authorization::{AuthorizationParams, AuthorizationRequest};
+use crate::client_auth::require_grant;
 use crate::form::Form;
 use crate::issuer::PAR_PATH;
 use crate::tokens::scope_text;
@@ -58,6 +59,7 @@ impl Identity {
         let app = self
             .authenticate_client(headers, &form, &endpoint, now)
             .await?;
+        require_grant(&app, "authorization_code")?;
         if form.require("response_type")? != "code" {
             return Err(Error::InvalidParameter(
                 "response_type",

@@ -15,10 +15,12 @@
 //! - `redirect_uris`: absolute URLs without a fragment: `https`, or — for sandbox clients only —
 //!   `http` on a loopback host (`127.0.0.1`, `[::1]`, `localhost`). Required with the
 //!   `authorization_code` grant.
-//! - `grant_types`: of `authorization_code` (the default), `refresh_token` (with a grant that
-//!   issues refresh tokens), `client_credentials` and CIBA's; `response_types`: `["code"]`,
-//!   exactly when `authorization_code` is registered. Checked for consistency and echoed; like
-//!   every app's, they do not restrict what the token endpoint serves the client.
+//! - `grant_types`: of `authorization_code`, `refresh_token` (with a grant that issues refresh
+//!   tokens), `client_credentials` and CIBA's; by default the first three (the open-banking
+//!   flow needs the app's own token to create consents); `response_types`: `["code"]`,
+//!   exactly when `authorization_code` is registered. Stored and enforced: the token endpoint,
+//!   PAR (`authorization_code`) and the backchannel endpoint (CIBA) refuse any other grant with
+//!   `unauthorized_client`.
 //! - `token_endpoint_auth_method`: `private_key_jwt`, with the client's public signing keys
 //!   inline as `jwks` (the only method of production clients); `client_secret_basic` or
 //!   `client_secret_post` for sandbox clients. Default: `private_key_jwt` when `jwks` is given or
@@ -52,6 +54,9 @@ use crate::{Error, Identity};
 const MAX_NAME_CHARS: usize = 100;
 /// The scope of a client that registers none.
 const DEFAULT_SCOPE: Scope = Scope::AccountsRead;
+/// The grants of a client that registers none (see [`grant_types`]).
+const DEFAULT_GRANT_TYPES: [&str; 3] =
+    ["authorization_code", "refresh_token", "client_credentials"];
 /// The response type of the authorization-code flow, the only one served.
 const CODE: &str = "code";
 
@@ -117,6 +122,7 @@ impl Identity {
                 scopes: registration.scopes.clone(),
                 token_endpoint_auth_method: registration.method,
                 jwks,
+                grant_types: Some(registration.grant_types.clone()),
                 ..NewApp::default()
             },
             now,
@@ -270,9 +276,17 @@ fn client_name(name: Option<String>) -> Result<String, Error> {
     Ok(name.to_owned())
 }
 
-/// `grant_types`: known ones, each once; `authorization_code` by default (§2).
+/// `grant_types`: known ones, each once. By default the three of the open-banking flow —
+/// `authorization_code`, `refresh_token`, and `client_credentials` (the app's own token, which
+/// creates consents) — rather than RFC 7591's `authorization_code` alone, with which a client
+/// could not create the consents its customers authorise.
 fn grant_types(asked: Option<Vec<String>>) -> Result<Vec<String>, Error> {
-    let asked = asked.unwrap_or_else(|| vec!["authorization_code".to_owned()]);
+    let asked = asked.unwrap_or_else(|| {
+        DEFAULT_GRANT_TYPES
+            .iter()
+            .map(|grant| (*grant).to_owned())
+            .collect()
+    });
     if asked.is_empty() {
         return Err(invalid("grant_types must not be empty"));
     }

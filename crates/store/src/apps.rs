@@ -38,6 +38,8 @@ pub struct NewApp {
     pub plan: Plan,
     /// The registering developer, if any.
     pub developer_id: Option<DeveloperId>,
+    /// The OAuth2 grants it registered for (`client_credentials`, …); `None`: every grant.
+    pub grant_types: Option<Vec<String>>,
 }
 
 /// A registered app. The client secret's hash stays inside: check a presented secret with
@@ -68,7 +70,18 @@ pub struct App {
     pub developer_id: Option<DeveloperId>,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
+    /// The OAuth2 grants it registered for; `None`: every grant.
+    pub grant_types: Option<Vec<String>>,
     client_secret_hash: String,
+}
+
+impl App {
+    /// Whether the app may use the OAuth2 grant `grant_type`.
+    pub fn may_use_grant(&self, grant_type: &str) -> bool {
+        self.grant_types
+            .as_ref()
+            .is_none_or(|grants| grants.iter().any(|grant| grant == grant_type))
+    }
 }
 
 /// A freshly registered app and its secrets. The secrets exist only here: show them once.
@@ -112,6 +125,11 @@ where
         plan: new.plan,
         developer_id: new.developer_id.map(String::from),
         created_at: now,
+        grant_types: new
+            .grant_types
+            .map(|grants| serde_json::to_string(&grants))
+            .transpose()
+            .map_err(|err| Error::Corrupt(format!("grant types: {err}")))?,
     };
     let txn = db.begin().await?;
     Entity::insert(apps::ActiveModel::from(row.clone()))
@@ -183,6 +201,12 @@ impl TryFrom<apps::Model> for App {
                 .map(str::parse)
                 .transpose()
                 .map_err(|_| corrupt("developer_id"))?,
+            grant_types: row
+                .grant_types
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| corrupt("grant_types"))?,
             client_id: row.client_id,
             name: row.name,
             environment: row.environment,

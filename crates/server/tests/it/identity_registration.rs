@@ -249,7 +249,7 @@ async fn a_cli_made_token_registers_a_production_client_that_gets_tokens_by_asse
 #[tokio::test]
 async fn a_sandbox_client_registers_with_a_secret_and_gets_tokens() {
     let server = TestServer::start().await;
-    // Defaults: the authorization-code grant, client_secret_basic, accounts.read.
+    // Defaults: the open-banking flow's grants, client_secret_basic, accounts.read.
     let metadata = json!({
         "client_name": "Local dev",
         "redirect_uris": ["http://127.0.0.1:3000/callback", "http://localhost/cb"],
@@ -258,7 +258,10 @@ async fn a_sandbox_client_registers_with_a_secret_and_gets_tokens() {
     let (token, answer) = register_in_sandbox(&server, &metadata).await;
     let client = &answer.1;
     assert_eq!(client["environment"], "sandbox");
-    assert_eq!(client["grant_types"], json!(["authorization_code"]));
+    assert_eq!(
+        client["grant_types"],
+        json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
     assert_eq!(client["response_types"], json!(["code"]));
     assert_eq!(client["token_endpoint_auth_method"], "client_secret_basic");
     assert_eq!(client["scope"], "accounts.read");
@@ -304,6 +307,27 @@ async fn a_sandbox_client_registers_with_a_secret_and_gets_tokens() {
     .await;
     assert_eq!(posted.0, 200, "{}", posted.1);
     assert_eq!(posted.1["scope"], "payments.initiate webhooks.manage");
+    // The grants it did not register are refused it: the code flow (PAR), CIBA, refresh.
+    let bot_id = answer.1["client_id"].as_str().unwrap();
+    let bot_secret = answer.1["client_secret"].as_str().unwrap();
+    for (path, grant) in [
+        ("/oauth2/par", vec![("response_type", "code")]),
+        ("/oauth2/bc-authorize", vec![("login_hint", "user_good")]),
+        (
+            "/oauth2/token",
+            vec![("grant_type", "refresh_token"), ("refresh_token", "x")],
+        ),
+        (
+            "/oauth2/token",
+            vec![("grant_type", "authorization_code"), ("code", "x")],
+        ),
+    ] {
+        let mut form = vec![("client_id", bot_id), ("client_secret", bot_secret)];
+        form.extend(grant);
+        let refused = send(server.http.post(url(&server, path)).form(&form)).await;
+        assert_eq!(refused.0, 400, "{path}: {}", refused.1);
+        assert_eq!(refused.1["error"], "unauthorized_client", "{path}");
+    }
 
     // A sandbox client may use private_key_jwt too (the default when it registers keys).
     let key = ClientKey::generate();

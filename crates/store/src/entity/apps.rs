@@ -38,6 +38,9 @@ pub struct Model {
     pub developer_id: Option<String>,
     /// When it was registered.
     pub created_at: DateTimeUtc,
+    /// The grants it registered for, a JSON array; NULL: every grant.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub grant_types: Option<String>,
 }
 
 /// `apps` has no relations the code navigates; the foreign keys live in the migrations.

@@ -19,6 +19,7 @@ mod m20260112_000001_backchannel_requests;
 mod m20260114_000001_consent_expiry_index;
 mod m20260120_000001_client_registration;
 mod m20260121_000001_sign_in_requests;
+mod m20260122_000001_app_grant_types;
 
 /// The platform's migrations.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260114_000001_consent_expiry_index::Migration),
             Box::new(m20260120_000001_client_registration::Migration),
             Box::new(m20260121_000001_sign_in_requests::Migration),
+            Box::new(m20260122_000001_app_grant_types::Migration),
         ]
     }
 }
