@@ -325,15 +325,10 @@ impl Web {
         let Some(upstream) = self.identity.inner.upstream.as_ref() else {
             return Ok(session_over());
         };
-        let Some(cookie) = session_cookie(headers) else {
+        let Some((cookie, hash, row)) = self.session_row(headers).await? else {
             return Ok(session_over());
         };
-        let hash = secret::sha256_hex(cookie);
-        let Some(row) = authorization_requests::find_by_session(self.db(), &hash).await? else {
-            return Ok(session_over());
-        };
-        let live = row.session_expires_at.is_some_and(|end| now < end);
-        if !live || row.stage != Some(SignInStage::Upstream) {
+        if !at_stage(&row, SignInStage::Upstream, now) {
             return Ok(session_over());
         }
         let Some(app) = apps::find_by_client_id(self.db(), &row.client_id).await? else {
@@ -479,11 +474,7 @@ impl Web {
         stage: SignInStage,
         now: DateTime<Utc>,
     ) -> Result<Result<Session, Response>, Error> {
-        let Some(cookie) = session_cookie(headers) else {
-            return Ok(Err(session_over()));
-        };
-        let hash = secret::sha256_hex(cookie);
-        let Some(row) = authorization_requests::find_by_session(self.db(), &hash).await? else {
+        let Some((_, hash, row)) = self.session_row(headers).await? else {
             return Ok(Err(session_over()));
         };
         let csrf = form.get("csrf");
@@ -502,8 +493,7 @@ impl Web {
                  again.",
             )));
         }
-        let live = row.session_expires_at.is_some_and(|end| now < end);
-        if !live || row.stage != Some(stage) {
+        if !at_stage(&row, stage, now) {
             return Ok(Err(session_over()));
         }
         let Some(app) = apps::find_by_client_id(self.db(), &row.client_id).await? else {
@@ -515,6 +505,19 @@ impl Web {
             csrf: csrf.to_owned(),
             app,
         }))
+    }
+
+    /// The session the request's cookie names: the cookie, its hash and the session's row.
+    async fn session_row<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> Result<Option<(&'h str, String, Stored)>, Error> {
+        let Some(cookie) = session_cookie(headers) else {
+            return Ok(None);
+        };
+        let hash = secret::sha256_hex(cookie);
+        let row = authorization_requests::find_by_session(self.db(), &hash).await?;
+        Ok(row.map(|row| (cookie, hash, row)))
     }
 
     /// A wrong password or one-time code: counted for the session and the username; the
@@ -854,6 +857,11 @@ impl Web {
         let location = format!("{}{separator}{}", row.redirect_uri, query.finish());
         see_other(&location)
     }
+}
+
+/// Whether the session of `row` is unexpired at `now` and at `stage`.
+fn at_stage(row: &Stored, stage: SignInStage, now: DateTime<Utc>) -> bool {
+    row.session_expires_at.is_some_and(|end| now < end) && row.stage == Some(stage)
 }
 
 /// The pushed request a session carries out, as checked when it was pushed.
