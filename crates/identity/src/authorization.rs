@@ -216,17 +216,7 @@ impl Identity {
         now: DateTime<Utc>,
     ) -> Result<IssuedCode, Error> {
         check_decision(app, before, after, ConsentStatus::Authorised)?;
-        let customer = after.customer_id.as_ref().ok_or_else(|| {
-            Error::InvalidRequest("an authorised consent names its customer".into())
-        })?;
-        let (code, row) = new_code(
-            app,
-            Some(after.id.to_string()),
-            customer.to_string(),
-            accounts_json(after)?,
-            request,
-            now,
-        );
+        let (code, row) = consent_code(app, after, request, now)?;
         let txn = self
             .inner
             .db
@@ -249,17 +239,7 @@ impl Identity {
         request: &AuthorizationRequest,
         now: DateTime<Utc>,
     ) -> Result<IssuedCode, Error> {
-        let customer = consent.customer_id.as_ref().ok_or_else(|| {
-            Error::InvalidRequest("an authorised consent names its customer".into())
-        })?;
-        let (code, row) = new_code(
-            app,
-            Some(consent.id.to_string()),
-            customer.to_string(),
-            accounts_json(consent)?,
-            request,
-            now,
-        );
+        let (code, row) = consent_code(app, consent, request, now)?;
         authorization_codes::insert(&self.inner.db, row).await?;
         tracing::info!(consent_id = %consent.id, client_id = %app.client_id, "customer passed a step-up");
         Ok(IssuedCode { code })
@@ -309,11 +289,29 @@ impl Identity {
     }
 }
 
-/// The accounts bound to `consent`, as codes store them (a JSON array of `acc_…`).
-fn accounts_json(consent: &Consent) -> Result<String, Error> {
+/// A new code for `request` of `app`, bound to the authorised `consent`, its customer and
+/// accounts, and the row it is stored as.
+fn consent_code(
+    app: &App,
+    consent: &Consent,
+    request: &AuthorizationRequest,
+    now: DateTime<Utc>,
+) -> Result<(String, AuthorizationCode), Error> {
+    let customer = consent
+        .customer_id
+        .as_ref()
+        .ok_or_else(|| Error::InvalidRequest("an authorised consent names its customer".into()))?;
     let accounts: Vec<&str> = consent.account_ids.iter().map(AccountId::as_str).collect();
-    serde_json::to_string(&accounts)
-        .map_err(|error| Error::Key(format!("encoding account ids: {error}")))
+    let accounts = serde_json::to_string(&accounts)
+        .map_err(|error| Error::Key(format!("encoding account ids: {error}")))?;
+    Ok(new_code(
+        app,
+        Some(consent.id.to_string()),
+        customer.to_string(),
+        accounts,
+        request,
+        now,
+    ))
 }
 
 /// A new code for `request` of `app` and the row it is stored as.
