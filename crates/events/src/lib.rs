@@ -1,21 +1,38 @@
-//! Events: how state changes leave the database.
+//! Events: every state change with its event, recorded in one place, and how those events
+//! leave the database.
 //!
-//! Owns the [`EventBus`] seam, its in-process implementation ([`InProcessBus`], the embedded
-//! default; NATS JetStream plugs in behind the same trait) and the [`OutboxRelay`], which moves
-//! events from the transactional outbox (written by the services in the same transaction as the
-//! change they describe) onto the bus. Nothing acknowledged to a client is lost: an event is
-//! marked published only after the bus accepted it, and the relay drains whatever is left at
-//! start-up, so a crash between commit and publish only delays the event. Delivery is therefore
-//! at-least-once; consumers deduplicate by the stable `evt_…` id.
+//! Owns:
+//! - the event **catalogue** ([`catalogue`]): every event type, its subject, its payload
+//!   message and the builders of payloads and envelopes;
+//! - the transactional **writers** ([`record`]): a consent or payment transition, or a ledger
+//!   posting, together with its outbox row, in the caller's transaction. Every service that
+//!   changes consents or payments (consent, pis, identity, the sandbox) and the sandbox bank's
+//!   ledger write through them, so no service needs another service's crate to change
+//!   something that service also changes;
+//! - the [`EventBus`] seam with its publish and subscribe sides, and its in-process
+//!   implementation ([`InProcessBus`], the embedded default; NATS JetStream plugs in behind the
+//!   same trait);
+//! - the [`OutboxRelay`], which moves committed outbox events onto the bus. Nothing
+//!   acknowledged to a client is lost: an event is marked published only after the bus
+//!   accepted it, and the relay drains whatever is left at start-up, so a crash between commit
+//!   and publish only delays the event. Delivery is therefore at-least-once; consumers
+//!   deduplicate by the stable `evt_…` id.
 //!
-//! Depends on `domain` and `store`; never on a service crate.
+//! This crate sits below the services: it depends on `domain`, `rpc` (wire forms, the worker
+//! loop), `store`, `ledger` (the model of postings) and the contracts — never on a service
+//! crate.
 //!
 //! # Layout
-//! - [`bus`] — the [`EventBus`] trait, [`Envelope`] and the in-process bus.
+//! - [`catalogue`] — event types, subjects, payloads, envelopes.
+//! - [`record`] — the writers of "state change + its event".
+//! - [`bus`] — the [`EventBus`] trait, [`Envelope`], subscriptions and the in-process bus.
 //! - [`relay`] — the outbox relay.
 
 pub mod bus;
+pub mod catalogue;
+pub mod record;
 pub mod relay;
 
-pub use bus::{BusError, Envelope, EventBus, InProcessBus};
+pub use bus::{BusError, Delivery, Envelope, EventBus, InProcessBus, Subscription};
+pub use catalogue::EventType;
 pub use relay::OutboxRelay;

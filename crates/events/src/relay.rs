@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use wekeza_domain::Clock;
+use wekeza_rpc::worker::{Schedule, run_every};
 use wekeza_store::DatabaseConnection;
 use wekeza_store::outbox::{self, OutboxEvent};
 
@@ -80,18 +81,17 @@ impl OutboxRelay {
     }
 
     /// Drains at start (recovering events committed before a crash), then keeps draining
-    /// until `stop` is cancelled.
+    /// until `stop` is cancelled; a failed drain (the bus or the database down) is retried
+    /// with backoff.
     pub async fn run(self, stop: CancellationToken) {
-        loop {
-            match self.drain().await {
-                Ok(0) => {}
-                Ok(count) => tracing::debug!(count, "relayed outbox events"),
-                Err(error) => tracing::warn!(%error, "outbox relay round failed; retrying"),
+        let schedule = Schedule::every(self.idle);
+        run_every("outbox relay", stop, schedule, || async {
+            let count = self.drain().await?;
+            if count > 0 {
+                tracing::debug!(count, "relayed outbox events");
             }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(self.idle) => {}
-            }
-        }
+            Ok::<(), RelayError>(())
+        })
+        .await;
     }
 }

@@ -62,18 +62,6 @@ pub struct AccessTable {
     sandbox: bool,
 }
 
-fn permission(value: i32) -> Option<Permission> {
-    use wekeza_proto::v1::Permission as Wire;
-    Some(match Wire::try_from(value).ok()? {
-        Wire::Unspecified => return None,
-        Wire::ReadAccounts => Permission::ReadAccounts,
-        Wire::ReadAccountsDetail => Permission::ReadAccountsDetail,
-        Wire::ReadBalances => Permission::ReadBalances,
-        Wire::ReadTransactions => Permission::ReadTransactions,
-        Wire::ReadCustomerProfile => Permission::ReadCustomerProfile,
-    })
-}
-
 fn resolve(method: &str, policy: AccessPolicy) -> Result<RpcPolicy, PolicyError> {
     let bad = |detail: String| PolicyError::BadPolicy {
         method: method.to_owned(),
@@ -87,7 +75,7 @@ fn resolve(method: &str, policy: AccessPolicy) -> Result<RpcPolicy, PolicyError>
     let permissions = policy
         .permissions
         .iter()
-        .map(|value| permission(*value).ok_or_else(|| bad(format!("unknown permission {value}"))))
+        .map(|value| parse_permission(*value).ok_or_else(|| bad(format!("unknown permission {value}"))))
         .collect::<Result<_, _>>()?;
     Ok(RpcPolicy {
         caller: policy.caller(),

@@ -1,9 +1,11 @@
 //! Conversions between domain values and the contracts' shared wire types: money as a decimal
-//! string plus currency, time as `google.protobuf.Timestamp` (UTC).
+//! string plus currency, time as `google.protobuf.Timestamp` (UTC), and the lifecycle enums
+//! (consent status and type, permissions, payment status) that services, the gateway's access
+//! policy and the event catalogue all speak. Each mapping is written once, here.
 
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
-use wekeza_domain::Money;
+use wekeza_domain::{ConsentKind, ConsentStatus, Money, PaymentStatus, Permission};
 use wekeza_proto::v1 as pb;
 
 use crate::status::ApiError;
@@ -46,6 +48,73 @@ pub fn parse_timestamp(field: &str, wire: &Timestamp) -> Result<DateTime<Utc>, A
         .ok()
         .and_then(|nanos| DateTime::from_timestamp(wire.seconds, nanos))
         .ok_or_else(|| ApiError::invalid_field(field, "is not a valid timestamp"))
+}
+
+/// A consent status on the wire.
+pub fn consent_status(status: ConsentStatus) -> pb::ConsentStatus {
+    match status {
+        ConsentStatus::AwaitingAuthorisation => pb::ConsentStatus::AwaitingAuthorisation,
+        ConsentStatus::Authorised => pb::ConsentStatus::Authorised,
+        ConsentStatus::Rejected => pb::ConsentStatus::Rejected,
+        ConsentStatus::Consumed => pb::ConsentStatus::Consumed,
+        ConsentStatus::Revoked => pb::ConsentStatus::Revoked,
+        ConsentStatus::Expired => pb::ConsentStatus::Expired,
+    }
+}
+
+/// A consent's type on the wire.
+pub fn consent_kind(kind: ConsentKind) -> pb::ConsentType {
+    match kind {
+        ConsentKind::AccountAccess => pb::ConsentType::AccountAccess,
+        ConsentKind::Payment => pb::ConsentType::Payment,
+        ConsentKind::FundsConfirmation => pb::ConsentType::FundsConfirmation,
+    }
+}
+
+/// A data permission on the wire.
+pub fn permission(permission: Permission) -> pb::Permission {
+    match permission {
+        Permission::ReadAccounts => pb::Permission::ReadAccounts,
+        Permission::ReadAccountsDetail => pb::Permission::ReadAccountsDetail,
+        Permission::ReadBalances => pb::Permission::ReadBalances,
+        Permission::ReadTransactions => pb::Permission::ReadTransactions,
+        Permission::ReadCustomerProfile => pb::Permission::ReadCustomerProfile,
+    }
+}
+
+/// A wire permission as a domain one; `None` for UNSPECIFIED and unknown values.
+pub fn parse_permission(value: i32) -> Option<Permission> {
+    Some(match pb::Permission::try_from(value).ok()? {
+        pb::Permission::Unspecified => return None,
+        pb::Permission::ReadAccounts => Permission::ReadAccounts,
+        pb::Permission::ReadAccountsDetail => Permission::ReadAccountsDetail,
+        pb::Permission::ReadBalances => Permission::ReadBalances,
+        pb::Permission::ReadTransactions => Permission::ReadTransactions,
+        pb::Permission::ReadCustomerProfile => Permission::ReadCustomerProfile,
+    })
+}
+
+/// A payment status on the wire (a rejection's reason travels separately, see
+/// [`payment_status_reason`]).
+pub fn payment_status(status: PaymentStatus) -> pb::PaymentStatus {
+    match status {
+        PaymentStatus::Pending => pb::PaymentStatus::Pending,
+        PaymentStatus::AcceptedSettlementInProcess => {
+            pb::PaymentStatus::AcceptedSettlementInProcess
+        }
+        PaymentStatus::AcceptedSettlementCompleted => {
+            pb::PaymentStatus::AcceptedSettlementCompleted
+        }
+        PaymentStatus::Rejected { .. } => pb::PaymentStatus::Rejected,
+    }
+}
+
+/// Why a payment has its status (the reason code of a rejection), or empty.
+pub fn payment_status_reason(status: PaymentStatus) -> String {
+    status
+        .reason()
+        .map(|reason| reason.code().to_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,0 +1,126 @@
+//! The transactional writers: a state change and its outbox event, in the caller's
+//! transaction, so that a change is never committed without its event (nor an event without
+//! its change).
+//!
+//! Every writer of consents and payments goes through here — the consent service (create,
+//! revoke), identity (authorise, reject), the payment service (create, consume the consent),
+//! the settlement worker and the expiry sweeper — and so does every ledger posting on a
+//! customer account, so every change reaches the outbox the same way.
+//!
+//! A transition is written only if the stored status is still the one it was decided from
+//! (optimistic concurrency): [`StatusWrite::Conflict`] means another request moved the
+//! aggregate first and nothing was written; the caller decides whether to re-read and retry.
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use wekeza_domain::{Consent, EventId, Payment};
+use wekeza_ledger::{AccountBalance, Transaction};
+use wekeza_proto::v1 as pb;
+use wekeza_store::outbox::{self, OutboxEvent};
+use wekeza_store::{ConnectionTrait, consents, payments};
+
+pub use wekeza_store::consents::StatusWrite;
+
+use crate::catalogue::{self, EventType};
+
+/// Inserts a new consent with its creation event (previous status UNSPECIFIED).
+pub async fn consent_created(
+    db: &impl ConnectionTrait,
+    consent: &Consent,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), wekeza_store::Error> {
+    consents::insert(db, consent).await?;
+    let payload = catalogue::consent_status_changed(consent, client_id, None);
+    append(db, consent.id.as_str(), payload, now).await
+}
+
+/// Writes `after` — a transition of `before` decided by the domain — with its event, provided
+/// the stored status is still `before.status`.
+pub async fn consent_transition(
+    db: &impl ConnectionTrait,
+    before: &Consent,
+    after: &Consent,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<StatusWrite, wekeza_store::Error> {
+    let write = consents::update_status(db, after, before.status).await?;
+    if write == StatusWrite::Applied {
+        let payload = catalogue::consent_status_changed(after, client_id, Some(before.status));
+        append(db, after.id.as_str(), payload, now).await?;
+    }
+    Ok(write)
+}
+
+/// Inserts a new payment with its creation event (previous status UNSPECIFIED).
+pub async fn payment_created(
+    db: &impl ConnectionTrait,
+    payment: &Payment,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), wekeza_store::Error> {
+    payments::insert(db, payment).await?;
+    let payload = catalogue::payment_status_changed(payment, client_id, None);
+    append(db, payment.id.as_str(), payload, now).await
+}
+
+/// Writes `after` — a transition of `before` decided by the domain — with its event, provided
+/// the stored status is still `before.status`.
+pub async fn payment_transition(
+    db: &impl ConnectionTrait,
+    before: &Payment,
+    after: &Payment,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<StatusWrite, wekeza_store::Error> {
+    let write = payments::update_status(db, after, before.status).await?;
+    if write == StatusWrite::Applied {
+        let payload = catalogue::payment_status_changed(after, client_id, Some(before.status));
+        append(db, after.id.as_str(), payload, now).await?;
+    }
+    Ok(write)
+}
+
+/// The events of one posted journal, in the journal's transaction: an
+/// `account.transaction_created` per customer posting (in the journal's order), then an
+/// `account.balance_changed` per customer account it moved (`balances`). Internal accounts
+/// (clearing, settlement) have no events: no app can hold a consent over them.
+pub async fn postings_booked(
+    db: &impl ConnectionTrait,
+    postings: &[Transaction],
+    balances: &[AccountBalance],
+    now: DateTime<Utc>,
+) -> Result<(), wekeza_store::Error> {
+    for posting in postings {
+        let payload = catalogue::account_transaction_created(posting);
+        append(db, posting.account_id.as_str(), payload, now).await?;
+    }
+    for balance in balances {
+        let payload = catalogue::account_balance_changed(balance);
+        append(db, balance.account_id.as_str(), payload, now).await?;
+    }
+    Ok(())
+}
+
+/// Appends the event of `payload` about `aggregate_id` to the outbox, with a fresh `evt_` id.
+async fn append(
+    db: &impl ConnectionTrait,
+    aggregate_id: &str,
+    payload: pb::event::Payload,
+    now: DateTime<Utc>,
+) -> Result<(), wekeza_store::Error> {
+    let id = EventId::new_monotonic(now);
+    let kind = EventType::of(&payload);
+    let envelope = catalogue::envelope(&id, payload, now);
+    outbox::append(
+        db,
+        OutboxEvent::new(
+            id,
+            kind.name(),
+            aggregate_id,
+            envelope.encode_to_vec(),
+            now,
+        ),
+    )
+    .await
+}

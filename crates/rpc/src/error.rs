@@ -1,0 +1,220 @@
+//! Service errors: the one trait every service crate's error enum implements, the one conversion
+//! from such an error to a [`Status`], and [`Internal`], the failure no caller may see the
+//! details of.
+//!
+//! A service's `Error` names business causes (`ConsentNotFound`, `InsufficientFunds`, …), each
+//! with a stable [`Reason`]; [`ServiceError`] tells the conversion that reason and any field
+//! violations. Failures of the machinery (storage, core banking, a stored response that no
+//! longer decodes) are wrapped in [`Internal`] *where they happen*: its `From` conversions are
+//! `#[track_caller]`, so the `?` that produced it is the location logged, not an `error.rs`.
+//! [`into_status`] logs an internal error once — message, source and location — and answers a
+//! bare INTERNAL; a refusal answers its reason, message and violations.
+//!
+//! Rust's orphan rule forbids a blanket `impl<E: ServiceError> From<E> for Status` outside
+//! tonic, so each service crate states the conversion with one line,
+//! [`service_error_status!`](crate::service_error_status), which calls [`into_status`]; and
+//! [`internal_sources!`](crate::internal_sources) writes the location-capturing `From`s.
+
+use std::error::Error as StdError;
+use std::panic::Location;
+
+use tonic::Status;
+use wekeza_domain::Reason;
+
+use crate::status::ApiError;
+
+/// What a service error tells the one conversion to a [`Status`].
+pub trait ServiceError: StdError {
+    /// The stable reason clients match on; [`Reason::Internal`] for failures of the machinery.
+    fn reason(&self) -> Reason;
+
+    /// The request fields the error is about, `(field path, what is wrong)`; they travel as a
+    /// `google.rpc.BadRequest`.
+    fn violations(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// The internal failure inside this error, if it is one.
+    fn internal(&self) -> Option<&Internal> {
+        None
+    }
+}
+
+/// The status a service error answers with. Internal failures are logged here, once, with the
+/// location they were raised at; the caller sees only "internal error" (its request id finds
+/// the log line).
+pub fn into_status<E: ServiceError>(error: E) -> Status {
+    if let Some(internal) = error.internal() {
+        internal.log();
+        return ApiError::new(Reason::Internal, "internal error").into();
+    }
+    let reason = error.reason();
+    let violations = error.violations();
+    let api = if violations.is_empty() {
+        ApiError::new(reason, error.to_string())
+    } else if reason == Reason::InvalidRequest {
+        ApiError::invalid_fields(violations)
+    } else {
+        ApiError::refused_fields(reason, violations)
+    };
+    api.into()
+}
+
+/// A failure of the machinery — storage, core banking, a stored response — with the place it
+/// was raised. Never shown to a caller.
+#[derive(Debug)]
+pub struct Internal {
+    source: Box<dyn StdError + Send + Sync>,
+    location: &'static Location<'static>,
+}
+
+impl Internal {
+    /// Wraps `source`, recording the caller's location (through `#[track_caller]` `From`
+    /// impls: the `?` that converted it).
+    #[track_caller]
+    pub fn new(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            source: source.into(),
+            location: Location::caller(),
+        }
+    }
+
+    /// Where it was raised.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    /// Logs it as an internal error, with its location.
+    pub fn log(&self) {
+        tracing::error!(location = %self.location, error = %self.source, "internal error");
+    }
+}
+
+impl std::fmt::Display for Internal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (at {})", self.source, self.location)
+    }
+}
+
+impl StdError for Internal {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+/// Handlers without an error enum of their own answer an internal failure with `?` on
+/// `.map_err(|error| Internal::new(error))` (a closure, so the location is the handler's line).
+impl From<Internal> for Status {
+    fn from(internal: Internal) -> Status {
+        internal.log();
+        ApiError::new(Reason::Internal, "internal error").into()
+    }
+}
+
+/// `impl From<$error> for tonic::Status` through [`into_status`] — the one line a service crate
+/// writes for its error enum.
+#[macro_export]
+macro_rules! service_error_status {
+    ($error:ty) => {
+        impl ::core::convert::From<$error> for ::tonic::Status {
+            fn from(error: $error) -> ::tonic::Status {
+                $crate::error::into_status(error)
+            }
+        }
+    };
+}
+
+/// `impl From<$source> for $error` for each internal failure type, wrapping it in
+/// `$error::Internal(Internal)` at the location of the `?` that converts it.
+#[macro_export]
+macro_rules! internal_sources {
+    ($error:ty: $($source:ty),+ $(,)?) => {
+        $(
+            impl ::core::convert::From<$source> for $error {
+                #[track_caller]
+                fn from(source: $source) -> Self {
+                    Self::Internal($crate::error::Internal::new(source))
+                }
+            }
+        )+
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Sample {
+        #[error("thing not found")]
+        NotFound,
+        #[error("invalid request")]
+        Invalid(Vec<(String, String)>),
+        #[error(transparent)]
+        Internal(Internal),
+    }
+
+    impl ServiceError for Sample {
+        fn reason(&self) -> Reason {
+            match self {
+                Self::NotFound => Reason::NotFound,
+                Self::Invalid(_) => Reason::InvalidRequest,
+                Self::Internal(_) => Reason::Internal,
+            }
+        }
+        fn violations(&self) -> Vec<(String, String)> {
+            match self {
+                Self::Invalid(violations) => violations.clone(),
+                _ => Vec::new(),
+            }
+        }
+        fn internal(&self) -> Option<&Internal> {
+            match self {
+                Self::Internal(internal) => Some(internal),
+                _ => None,
+            }
+        }
+    }
+
+    crate::internal_sources!(Sample: std::io::Error);
+
+    fn failing() -> Result<(), Sample> {
+        Err(std::io::Error::other("disk on fire"))?;
+        Ok(())
+    }
+
+    #[test]
+    fn an_internal_error_records_the_line_of_its_question_mark_and_hides_its_cause() {
+        let Err(error) = failing() else {
+            unreachable!("failing() fails")
+        };
+        let Sample::Internal(internal) = &error else {
+            unreachable!("an io::Error converts into Internal")
+        };
+        assert_eq!(internal.location().file(), file!());
+        assert_eq!(internal.location().line(), line!() - 13);
+        let status = into_status(error);
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "internal error");
+    }
+
+    #[test]
+    fn refusals_answer_their_reason_message_and_fields() {
+        let status = into_status(Sample::NotFound);
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), "thing not found");
+        let status = into_status(Sample::Invalid(vec![("name".into(), "is required".into())]));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        assert_eq!(
+            details.error_info().map(|info| info.reason.as_str()),
+            Some("INVALID_REQUEST")
+        );
+        assert_eq!(
+            details.bad_request().map(|bad| bad.field_violations.len()),
+            Some(1)
+        );
+    }
+}
