@@ -1,10 +1,9 @@
-//! Domain consents → wire messages, and wire enums ⇄ domain enums. What a consent looks like to
-//! clients — and inside its `consent.status_changed` event — is decided here, in one place.
+//! Domain consents → wire messages: what a consent looks like to its app and its customer is
+//! decided here, in one place (the lifecycle enums' wire forms are `wekeza_rpc::wire`'s).
 
-use chrono::{DateTime, Utc};
-use wekeza_domain::{Consent, ConsentKind, ConsentStatus, ConsentTerms, EventId, Permission};
+use wekeza_domain::{Consent, ConsentTerms};
 use wekeza_proto::v1 as pb;
-use wekeza_rpc::wire::{money, timestamp};
+use wekeza_rpc::wire::{consent_kind, consent_status, money, permission, timestamp};
 
 /// The app a consent is given to, as clients see it.
 #[derive(Debug, Clone, Copy)]
@@ -13,47 +12,6 @@ pub struct Client<'a> {
     pub id: &'a str,
     /// The display name.
     pub name: &'a str,
-}
-
-pub fn status(status: ConsentStatus) -> pb::ConsentStatus {
-    match status {
-        ConsentStatus::AwaitingAuthorisation => pb::ConsentStatus::AwaitingAuthorisation,
-        ConsentStatus::Authorised => pb::ConsentStatus::Authorised,
-        ConsentStatus::Rejected => pb::ConsentStatus::Rejected,
-        ConsentStatus::Consumed => pb::ConsentStatus::Consumed,
-        ConsentStatus::Revoked => pb::ConsentStatus::Revoked,
-        ConsentStatus::Expired => pb::ConsentStatus::Expired,
-    }
-}
-
-pub fn kind(kind: ConsentKind) -> pb::ConsentType {
-    match kind {
-        ConsentKind::AccountAccess => pb::ConsentType::AccountAccess,
-        ConsentKind::Payment => pb::ConsentType::Payment,
-        ConsentKind::FundsConfirmation => pb::ConsentType::FundsConfirmation,
-    }
-}
-
-pub fn permission(permission: Permission) -> pb::Permission {
-    match permission {
-        Permission::ReadAccounts => pb::Permission::ReadAccounts,
-        Permission::ReadAccountsDetail => pb::Permission::ReadAccountsDetail,
-        Permission::ReadBalances => pb::Permission::ReadBalances,
-        Permission::ReadTransactions => pb::Permission::ReadTransactions,
-        Permission::ReadCustomerProfile => pb::Permission::ReadCustomerProfile,
-    }
-}
-
-/// A wire permission as a domain one; `None` for UNSPECIFIED and unknown values.
-pub fn parse_permission(value: i32) -> Option<Permission> {
-    Some(match pb::Permission::try_from(value).ok()? {
-        pb::Permission::Unspecified => return None,
-        pb::Permission::ReadAccounts => Permission::ReadAccounts,
-        pb::Permission::ReadAccountsDetail => Permission::ReadAccountsDetail,
-        pb::Permission::ReadBalances => Permission::ReadBalances,
-        pb::Permission::ReadTransactions => Permission::ReadTransactions,
-        pb::Permission::ReadCustomerProfile => Permission::ReadCustomerProfile,
-    })
 }
 
 fn debtor_account(number: Option<&String>) -> Option<pb::DebtorAccount> {
@@ -66,8 +24,8 @@ fn debtor_account(number: Option<&String>) -> Option<pb::DebtorAccount> {
 pub fn consent(consent: &Consent, client: Client<'_>) -> pb::Consent {
     let mut wire = pb::Consent {
         consent_id: consent.id.to_string(),
-        r#type: kind(consent.kind()).into(),
-        status: status(consent.status).into(),
+        r#type: consent_kind(consent.kind()).into(),
+        status: consent_status(consent.status).into(),
         permissions: Vec::new(),
         expiration_time: Some(timestamp(consent.expires_at)),
         create_time: Some(timestamp(consent.created_at)),
@@ -108,32 +66,4 @@ pub fn consent(consent: &Consent, client: Client<'_>) -> pb::Consent {
         }
     }
     wire
-}
-
-/// The `consent.status_changed` event envelope for `consent`, which just moved from
-/// `previous` (`None` when it was just created).
-pub fn status_changed_event(
-    id: &EventId,
-    consent: &Consent,
-    client_id: &str,
-    previous: Option<ConsentStatus>,
-    now: DateTime<Utc>,
-) -> pb::Event {
-    pb::Event {
-        event_id: id.to_string(),
-        r#type: crate::lifecycle::STATUS_CHANGED.to_owned(),
-        create_time: Some(timestamp(now)),
-        payload: Some(pb::event::Payload::ConsentStatusChanged(
-            pb::ConsentStatusChanged {
-                consent_id: consent.id.to_string(),
-                client_id: client_id.to_owned(),
-                consent_type: kind(consent.kind()).into(),
-                previous_status: previous
-                    .map_or(pb::ConsentStatus::Unspecified, status)
-                    .into(),
-                status: status(consent.status).into(),
-                change_time: Some(timestamp(consent.status_updated_at)),
-            },
-        )),
-    }
 }

@@ -1,20 +1,16 @@
 //! The consent service's errors: one variant per business cause, each with the stable
-//! [`Reason`] clients match on. Storage and core-banking failures are internal: logged once,
-//! answered as a bare INTERNAL.
+//! [`Reason`] clients match on. Failures of storage, core banking or a stored response are
+//! [`Internal`]: logged once with the line that raised them, answered as a bare INTERNAL.
 
-use tonic::Status;
 use wekeza_domain::{ConsentError, Reason, Scope};
-use wekeza_rpc::ApiError;
+use wekeza_rpc::{IdempotencyError, Internal, ServiceError};
 
 /// What can go wrong handling a consent request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A create without an `Idempotency-Key` header (the gateway refuses these first).
-    #[error("this call needs an Idempotency-Key header (1 to 255 characters)")]
-    IdempotencyKeyMissing,
-    /// The key was used before with a different request.
-    #[error("the Idempotency-Key was already used with a different request")]
-    IdempotencyKeyReused,
+    /// No usable `Idempotency-Key`, or one used before with another request.
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
     /// The token lacks the scope the consent's type needs.
     #[error("the token lacks the scope {0}")]
     InsufficientScope(Scope),
@@ -40,23 +36,15 @@ pub enum Error {
     /// The token names an app that is not registered (deleted since it was issued).
     #[error("the token's app is not registered")]
     UnknownApp,
-    /// The database failed.
-    #[error("storage: {0}")]
-    Storage(#[from] wekeza_store::Error),
-    /// The core banking system failed.
-    #[error("core banking: {0}")]
-    CoreBanking(#[from] wekeza_ledger::CoreBankingError),
-    /// A stored idempotent response does not decode.
-    #[error("stored response does not decode: {0}")]
-    StoredResponse(#[from] prost::DecodeError),
+    /// Storage, core banking or a stored response failed.
+    #[error(transparent)]
+    Internal(Internal),
 }
 
-impl Error {
-    /// The stable reason clients see.
-    pub fn reason(&self) -> Reason {
+impl ServiceError for Error {
+    fn reason(&self) -> Reason {
         match self {
-            Self::IdempotencyKeyMissing => Reason::IdempotencyKeyMissing,
-            Self::IdempotencyKeyReused => Reason::IdempotencyKeyReused,
+            Self::Idempotency(error) => error.reason(),
             Self::InsufficientScope(_) => Reason::InsufficientScope,
             Self::InvalidRequest(_) => Reason::InvalidRequest,
             Self::ConsentNotFound => Reason::NotFound,
@@ -65,41 +53,44 @@ impl Error {
             Self::ConsentMismatch(_) => Reason::ConsentMismatch,
             Self::ConcurrentModification => Reason::ConcurrentModification,
             Self::UnknownApp => Reason::InvalidToken,
-            Self::Storage(_) | Self::CoreBanking(_) | Self::StoredResponse(_) => Reason::Internal,
+            Self::Internal(_) => Reason::Internal,
+        }
+    }
+
+    fn violations(&self) -> Vec<(String, String)> {
+        match self {
+            Self::InvalidRequest(violations) => violations.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn internal(&self) -> Option<&Internal> {
+        match self {
+            Self::Internal(internal) => Some(internal),
+            _ => None,
         }
     }
 }
 
-impl From<wekeza_store::DbErr> for Error {
-    fn from(error: wekeza_store::DbErr) -> Self {
-        Self::Storage(error.into())
-    }
-}
-
-impl From<Error> for Status {
-    fn from(error: Error) -> Status {
-        let api = match error {
-            Error::InvalidRequest(violations) => ApiError::invalid_fields(violations),
-            Error::Storage(_) | Error::CoreBanking(_) | Error::StoredResponse(_) => {
-                ApiError::internal(&error)
-            }
-            other => ApiError::new(other.reason(), other.to_string()),
-        };
-        api.into()
-    }
-}
+wekeza_rpc::service_error_status!(Error);
+wekeza_rpc::internal_sources!(Error:
+    wekeza_store::Error,
+    wekeza_store::DbErr,
+    wekeza_ledger::CoreBankingError,
+    prost::DecodeError,
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonic::Code;
+    use tonic::{Code, Status};
     use wekeza_domain::ConsentStatus;
 
     #[test]
     fn each_error_answers_its_reason_and_code() {
         let cases = [
             (
-                Error::IdempotencyKeyReused,
+                Error::Idempotency(IdempotencyError::Reused),
                 Code::Aborted,
                 "IDEMPOTENCY_KEY_REUSED",
             ),
@@ -128,7 +119,7 @@ mod tests {
                 "INVALID_REQUEST",
             ),
             (
-                Error::Storage(wekeza_store::Error::Corrupt("x".into())),
+                Error::from(wekeza_store::Error::Corrupt("x".into())),
                 Code::Internal,
                 "INTERNAL",
             ),

@@ -4,7 +4,7 @@
 //! Use-time enforcement does not wait for it — the domain treats such a consent as expired from
 //! its expiration time on ([`wekeza_domain::Consent::status_at`]) — so the sweep only makes the
 //! stored status and the event stream catch up. Each expiry goes through
-//! [`lifecycle::record_transition`] in its own transaction; a consent another request changed
+//! [`record::consent_transition`] in its own transaction; a consent another request changed
 //! first (authorised, revoked, …) is skipped, not an error, and the next sweep looks again.
 //!
 //! The event keeps the type `consent.status_changed` (status EXPIRED): the contract promises
@@ -18,9 +18,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use wekeza_domain::{AppId, Clock, Consent};
+use wekeza_events::record::{self, StatusWrite};
+use wekeza_rpc::worker::{Schedule, run_every};
 use wekeza_store::{DatabaseConnection, TransactionTrait, apps, consents};
 
-use crate::{Error, lifecycle};
+use crate::Error;
 
 /// How many overdue consents one query reads; a sweep repeats it while batches come back full.
 const BATCH: u64 = 100;
@@ -88,19 +90,16 @@ impl ExpirySweeper {
     }
 
     /// Sweeps at start (catching up on what expired while nothing ran), then every `every`,
-    /// until `stop` is cancelled.
+    /// until `stop` is cancelled; a failed sweep is retried with backoff.
     pub async fn run(self, stop: CancellationToken, every: Duration) {
-        loop {
-            match self.sweep_once(self.clock.now()).await {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(count, "consents expired"),
-                Err(error) => tracing::warn!(%error, "consent expiry sweep failed; retrying"),
+        run_every("consent expiry", stop, Schedule::every(every), || async {
+            let count = self.sweep_once(self.clock.now()).await?;
+            if count > 0 {
+                tracing::info!(count, "consents expired");
             }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(every) => {}
-            }
-        }
+            Ok::<(), Error>(())
+        })
+        .await;
     }
 
     /// Writes down that `consent` expired, with its event, in one transaction.
@@ -112,11 +111,11 @@ impl ExpirySweeper {
     ) -> Result<Outcome, Error> {
         let expired = consent.clone().expire(now)?;
         let txn = self.db.begin().await?;
-        match lifecycle::record_transition(&txn, &consent, &expired, client_id, now).await {
-            Ok(()) => {}
+        if record::consent_transition(&txn, &consent, &expired, client_id, now).await?
+            == StatusWrite::Conflict
+        {
             // Dropping the transaction rolls it back; nothing was written anyway.
-            Err(Error::ConcurrentModification) => return Ok(Outcome::Skipped),
-            Err(error) => return Err(error),
+            return Ok(Outcome::Skipped);
         }
         txn.commit().await?;
         tracing::debug!(consent_id = %expired.id, "consent expired");

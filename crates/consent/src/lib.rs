@@ -3,26 +3,24 @@
 //! Owns the tonic implementation of `ConsentService` — creating consents (idempotently, per
 //! `Idempotency-Key`), reading and revoking an app's own consents, a customer's
 //! connected-apps list and funds confirmation —, the [`ExpirySweeper`] that writes down consents
-//! whose expiration time passed, and [`lifecycle::record_transition`], the one way a consent's
-//! status change is written: with its `consent.status_changed` event, in the caller's
-//! transaction. Whether a transition is allowed is decided by [`wekeza_domain::Consent`];
+//! whose expiration time passed. Whether a transition is allowed is decided by
+//! [`wekeza_domain::Consent`]; every change is written with its `consent.status_changed` event
+//! through [`wekeza_events::record`], the writer identity and the payment service use too;
 //! storage is `wekeza-store`'s; balances come from the
 //! [`CoreBanking`](wekeza_ledger::CoreBanking) seam.
 //!
-//! Depends on `domain`, `store`, `ledger` and `rpc`; never on another service crate.
+//! Depends on `domain`, `rpc`, `store`, `events` and `ledger`; never on another service crate.
 //!
 //! # Layout
 //! - [`service`] — `ConsentService` ([`Consents`]).
-//! - [`lifecycle`] — writing transitions and their events.
 //! - [`expiry`] — the [`ExpirySweeper`], writing down consents whose expiration time passed.
 //! - [`error`] — the crate's [`Error`], each variant with its stable reason.
 //! - `validate` — `CreateConsentRequest` → consent terms, with field violations.
-//! - `convert` — domain consents → wire messages; the event envelope.
+//! - `convert` — domain consents → wire messages.
 
 mod convert;
 pub mod error;
 pub mod expiry;
-pub mod lifecycle;
 pub mod service;
 mod validate;
 

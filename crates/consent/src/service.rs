@@ -8,23 +8,23 @@
 use std::sync::Arc;
 
 use prost::Message;
-use sha2::{Digest, Sha256};
-use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use wekeza_domain::{
     AppId, Clock, Consent, ConsentId, ConsentKind, ConsentStatus, ConsentTerms, Principal,
 };
+use wekeza_events::record::{self, StatusWrite};
 use wekeza_ledger::{Account, CoreBanking};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::consent_service_server::ConsentService;
+use wekeza_rpc::idempotency::{self as idempotency_key, IdempotencyError};
 use wekeza_rpc::wire::timestamp;
-use wekeza_rpc::{ApiError, PageRequest, RequestExt};
+use wekeza_rpc::{ApiError, OrInternal, PageRequest, RequestExt};
 use wekeza_store::apps::{self, App};
 use wekeza_store::idempotency::{self, Claim};
 use wekeza_store::{ConnectionTrait, DatabaseConnection, TransactionTrait, consents};
 
 use crate::convert::{self, Client};
-use crate::{Error, lifecycle, validate};
+use crate::{Error, validate};
 
 /// The operation idempotency keys of `CreateConsent` are recorded under (its gRPC path).
 const CREATE_CONSENT: &str = "/wekeza.openbanking.v1.ConsentService/CreateConsent";
@@ -109,22 +109,6 @@ fn require_scope(principal: &Principal, kind: ConsentKind) -> Result<(), Error> 
     }
 }
 
-/// The `Idempotency-Key` header, 1 to 255 characters.
-fn idempotency_key(metadata: &MetadataMap) -> Result<String, Error> {
-    metadata
-        .get("idempotency-key")
-        .and_then(|value| value.to_str().ok())
-        .filter(|key| !key.is_empty() && key.len() <= 255)
-        .map(str::to_owned)
-        .ok_or(Error::IdempotencyKeyMissing)
-}
-
-/// SHA-256 (hex) of the request's canonical bytes: its protobuf encoding, which is the same
-/// whether the request came as gRPC or as REST JSON.
-fn request_hash(message: &impl Message) -> String {
-    hex::encode(Sha256::digest(message.encode_to_vec()))
-}
-
 #[tonic::async_trait]
 impl ConsentService for Consents {
     async fn create_consent(
@@ -132,7 +116,7 @@ impl ConsentService for Consents {
         request: Request<pb::CreateConsentRequest>,
     ) -> Result<Response<pb::CreateConsentResponse>, Status> {
         let principal = request.app()?.clone();
-        let header = idempotency_key(request.metadata())?;
+        let header = idempotency_key::key(request.metadata())?;
         let body = request.into_inner();
         let now = self.clock.now();
         let key = idempotency::Key {
@@ -140,19 +124,19 @@ impl ConsentService for Consents {
             key: &header,
             operation: CREATE_CONSENT,
         };
-        let txn = self.db.begin().await.map_err(Error::from)?;
+        let txn = self.db.begin().await.or_internal()?;
         // The idempotency check comes first, whatever else is wrong with the request.
-        match idempotency::claim(&txn, key, &request_hash(&body), now)
+        match idempotency::claim(&txn, key, &idempotency_key::request_hash(&body), now)
             .await
-            .map_err(Error::from)?
+            .or_internal()?
         {
             Claim::Fresh => {}
             Claim::Replay(stored) => {
                 let response =
-                    pb::CreateConsentResponse::decode(stored.as_slice()).map_err(Error::from)?;
+                    pb::CreateConsentResponse::decode(stored.as_slice()).or_internal()?;
                 return Ok(Response::new(response));
             }
-            Claim::Mismatch => return Err(Error::IdempotencyKeyReused.into()),
+            Claim::Mismatch => return Err(IdempotencyError::Reused.into()),
         }
         let kind = validate::kind(body.r#type)?;
         require_scope(&principal, kind)?;
@@ -165,14 +149,16 @@ impl ConsentService for Consents {
             expires_at,
             now,
         );
-        lifecycle::record_creation(&txn, &consent, &app.client_id, now).await?;
+        record::consent_created(&txn, &consent, &app.client_id, now)
+            .await
+            .or_internal()?;
         let response = pb::CreateConsentResponse {
             consent: Some(convert::consent(&consent, client(&app))),
         };
         idempotency::complete(&txn, key, response.encode_to_vec())
             .await
-            .map_err(Error::from)?;
-        txn.commit().await.map_err(Error::from)?;
+            .or_internal()?;
+        txn.commit().await.or_internal()?;
         tracing::info!(consent_id = %consent.id, "consent created");
         Ok(Response::new(response))
     }
@@ -201,7 +187,7 @@ impl ConsentService for Consents {
         let consent_id = &request.get_ref().consent_id;
         for _ in 0..REVOKE_ATTEMPTS {
             let now = self.clock.now();
-            let txn = self.db.begin().await.map_err(Error::from)?;
+            let txn = self.db.begin().await.or_internal()?;
             let consent = self
                 .app_consent(&txn, &principal.app_id, consent_id)
                 .await?;
@@ -214,13 +200,13 @@ impl ConsentService for Consents {
                 }));
             }
             let revoked = consent.clone().revoke(now).map_err(Error::from)?;
-            match lifecycle::record_transition(&txn, &consent, &revoked, &app.client_id, now).await
-            {
-                Ok(()) => {}
-                Err(Error::ConcurrentModification) => continue,
-                Err(error) => return Err(error.into()),
+            let write = record::consent_transition(&txn, &consent, &revoked, &app.client_id, now)
+                .await
+                .or_internal()?;
+            if write == StatusWrite::Conflict {
+                continue;
             }
-            txn.commit().await.map_err(Error::from)?;
+            txn.commit().await.or_internal()?;
             tracing::info!(consent_id = %revoked.id, "consent revoked");
             return Ok(Response::new(pb::RevokeConsentResponse {
                 consent: Some(convert::consent(&revoked, client(&app))),
@@ -267,14 +253,14 @@ impl ConsentService for Consents {
             )
             .into());
         }
-        let balance = self
-            .core
-            .balance(&account.id)
-            .await
-            .map_err(Error::from)?
-            .ok_or(Error::ConsentMismatch(
-                "the consent names no debtor account of the customer",
-            ))?;
+        let balance =
+            self.core
+                .balance(&account.id)
+                .await
+                .or_internal()?
+                .ok_or(Error::ConsentMismatch(
+                    "the consent names no debtor account of the customer",
+                ))?;
         Ok(Response::new(pb::GetFundsConfirmationResponse {
             funds_available: balance.available.minor() >= amount.minor(),
             check_time: Some(timestamp(now)),
@@ -311,7 +297,7 @@ impl ConsentService for Consents {
             u64::from(page.fetch_limit()),
         )
         .await
-        .map_err(Error::from)?;
+        .or_internal()?;
         let next_page_token = page.finish(&mut listed, |item| item.consent.id.to_string());
         Ok(Response::new(pb::ListCustomerConsentsResponse {
             consents: listed
@@ -326,43 +312,5 @@ impl ConsentService for Consents {
                 .collect(),
             next_page_token,
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_request_hash_is_the_hash_of_the_protobuf_bytes() {
-        let request = pb::GetConsentRequest {
-            consent_id: "cns_x".into(),
-        };
-        let other = pb::GetConsentRequest {
-            consent_id: "cns_y".into(),
-        };
-        assert_eq!(request_hash(&request).len(), 64);
-        assert_eq!(request_hash(&request), request_hash(&request.clone()));
-        assert_ne!(request_hash(&request), request_hash(&other));
-    }
-
-    #[test]
-    fn idempotency_keys_are_1_to_255_characters() {
-        let mut metadata = MetadataMap::new();
-        assert!(matches!(
-            idempotency_key(&metadata),
-            Err(Error::IdempotencyKeyMissing)
-        ));
-        metadata.insert(
-            "idempotency-key",
-            "k-1".parse().unwrap_or_else(|_| unreachable!()),
-        );
-        assert_eq!(idempotency_key(&metadata).ok().as_deref(), Some("k-1"));
-        let long = "k".repeat(256);
-        metadata.insert(
-            "idempotency-key",
-            long.parse().unwrap_or_else(|_| unreachable!()),
-        );
-        assert!(idempotency_key(&metadata).is_err());
     }
 }

@@ -11,10 +11,9 @@ use wekeza_domain::{
     ConsentKind, ConsentTerms, FundsConfirmationTerms, Money, PaymentTerms, Permission,
 };
 use wekeza_proto::v1 as pb;
-use wekeza_rpc::wire::parse_timestamp;
+use wekeza_rpc::wire::{self, parse_timestamp};
 
 use crate::Error;
-use crate::convert;
 
 /// The longest payment reference, in characters (what the creditor's statement shows).
 pub const MAX_REFERENCE_CHARS: usize = 140;
@@ -62,7 +61,7 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> Result<(ConsentTerms, DateTime<Utc>), Error> {
     let mut violations = Violations::default();
-    let type_name = convert::kind(kind).as_str_name();
+    let type_name = wire::consent_kind(kind).as_str_name();
     let mut must_be_unset = |field: &str, set: bool| {
         if set {
             violations.add(field, format!("must be unset for {type_name}"));
@@ -141,7 +140,7 @@ fn permissions(wire: &[i32], violations: &mut Violations) -> BTreeSet<Permission
     }
     let mut permissions = BTreeSet::new();
     for (index, value) in wire.iter().enumerate() {
-        match convert::parse_permission(*value) {
+        match wire::parse_permission(*value) {
             Some(permission) => {
                 permissions.insert(permission);
             }
@@ -156,8 +155,8 @@ fn permissions(wire: &[i32], violations: &mut Violations) -> BTreeSet<Permission
                 "permissions",
                 format!(
                     "{} requires {}",
-                    convert::permission(*permission).as_str_name(),
-                    convert::permission(required).as_str_name()
+                    wire::permission(*permission).as_str_name(),
+                    wire::permission(required).as_str_name()
                 ),
             );
         }

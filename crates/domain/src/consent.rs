@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::id::{AccountId, AppId, ConsentId, CustomerId};
-use crate::money::Money;
+use crate::money::{Currency, Money};
 use crate::reason::Reason;
 use crate::scope::{Permission, Scope};
 
@@ -145,6 +145,35 @@ impl ConsentTerms {
             Self::FundsConfirmation(terms) => terms.debtor_account.as_deref(),
         }
     }
+
+    /// Whether a consent with these terms may be bound to `account` (one of the customer's):
+    /// any account for account access; for a payment or a funds check, the debtor account the
+    /// app named, or else an open current account in the amount's currency.
+    ///
+    /// The one rule behind the accounts the consent screen offers, the accounts the sandbox's
+    /// authorize shortcut binds, and the debtor account a payment falls back to.
+    pub fn may_bind(&self, account: &BindableAccount<'_>) -> bool {
+        let amount = match self {
+            Self::AccountAccess { .. } => return true,
+            Self::Payment(terms) => terms.amount,
+            Self::FundsConfirmation(terms) => terms.amount,
+        };
+        match self.debtor_account() {
+            Some(number) => account.number == number,
+            None => account.open_current_account && account.currency == amount.currency(),
+        }
+    }
+}
+
+/// What [`ConsentTerms::may_bind`] needs to know of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BindableAccount<'a> {
+    /// The account number.
+    pub number: &'a str,
+    /// The currency it is held in.
+    pub currency: Currency,
+    /// Whether it is a current account and enabled.
+    pub open_current_account: bool,
 }
 
 /// A consent an app asked for. Fields are public for storage and display; the lifecycle fields
@@ -649,5 +678,37 @@ mod tests {
             payment_terms().kind().required_scope(),
             Scope::PaymentsInitiate
         );
+    }
+
+    #[test]
+    fn a_consent_binds_any_account_for_access_else_its_debtor_or_an_open_current_account() {
+        let kes = |number, open| BindableAccount {
+            number,
+            currency: Currency::Kes,
+            open_current_account: open,
+        };
+        let access = ConsentTerms::AccountAccess {
+            permissions: BTreeSet::from([Permission::ReadAccounts]),
+        };
+        assert!(access.may_bind(&kes("1", false)));
+        let mut terms = PaymentTerms {
+            amount: Money::from_minor(100, Currency::Kes),
+            creditor_name: "Jane Doe".into(),
+            creditor_account: "01100012345".into(),
+            reference: "rent".into(),
+            debtor_account: None,
+        };
+        let payment = ConsentTerms::Payment(terms.clone());
+        assert!(payment.may_bind(&kes("1", true)));
+        assert!(!payment.may_bind(&kes("1", false)), "savings or disabled");
+        let usd = BindableAccount {
+            currency: Currency::Usd,
+            ..kes("2", true)
+        };
+        assert!(!payment.may_bind(&usd), "another currency");
+        terms.debtor_account = Some("7".into());
+        let named = ConsentTerms::Payment(terms);
+        assert!(named.may_bind(&kes("7", false)), "the named debtor account");
+        assert!(!named.may_bind(&kes("1", true)), "only the named one");
     }
 }

@@ -26,8 +26,8 @@ pub mod scope;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use consent::{
-    Consent, ConsentError, ConsentKind, ConsentStatus, ConsentTerms, FundsConfirmationTerms,
-    PaymentTerms,
+    BindableAccount, Consent, ConsentError, ConsentKind, ConsentStatus, ConsentTerms,
+    FundsConfirmationTerms, PaymentTerms,
 };
 pub use id::{
     AccountId, AppId, ConsentId, CustomerId, DeliveryId, DeveloperId, EndpointId, EventId, IdError,

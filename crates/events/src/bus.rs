@@ -286,7 +286,10 @@ mod tests {
         assert!(subject_matches("wekeza.events.payment.*", subject));
         assert!(!subject_matches("wekeza.events.consent.*", subject));
         assert!(!subject_matches("wekeza.events.payment", subject));
-        assert!(!subject_matches("wekeza.events.payment.status_changed.x", subject));
+        assert!(!subject_matches(
+            "wekeza.events.payment.status_changed.x",
+            subject
+        ));
         assert!(!subject_matches("wekeza.>", "wekeza"));
     }
 }

@@ -114,13 +114,7 @@ async fn append(
     let envelope = catalogue::envelope(&id, payload, now);
     outbox::append(
         db,
-        OutboxEvent::new(
-            id,
-            kind.name(),
-            aggregate_id,
-            envelope.encode_to_vec(),
-            now,
-        ),
+        OutboxEvent::new(id, kind.name(), aggregate_id, envelope.encode_to_vec(), now),
     )
     .await
 }

@@ -17,7 +17,9 @@ use prost_reflect::DescriptorPool;
 use tonic::Status;
 use wekeza_domain::{Permission, Principal, Reason, Scope};
 use wekeza_proto::v1::{AccessPolicy, Caller};
-use wekeza_rpc::ApiError;
+use wekeza_rpc::idempotency;
+use wekeza_rpc::wire::parse_permission;
+use wekeza_rpc::{ApiError, ServiceError};
 
 use crate::authn::Authentication;
 
@@ -75,7 +77,9 @@ fn resolve(method: &str, policy: AccessPolicy) -> Result<RpcPolicy, PolicyError>
     let permissions = policy
         .permissions
         .iter()
-        .map(|value| parse_permission(*value).ok_or_else(|| bad(format!("unknown permission {value}"))))
+        .map(|value| {
+            parse_permission(*value).ok_or_else(|| bad(format!("unknown permission {value}")))
+        })
         .collect::<Result<_, _>>()?;
     Ok(RpcPolicy {
         caller: policy.caller(),
@@ -190,12 +194,9 @@ impl AccessTable {
             }
         }
         if policy.idempotent {
-            let valid = idempotency_key.is_some_and(|key| !key.is_empty() && key.len() <= 255);
-            if !valid {
-                return Err(ApiError::new(
-                    Reason::IdempotencyKeyMissing,
-                    "this call needs an Idempotency-Key header (1 to 255 characters)",
-                ));
+            if !idempotency_key.is_some_and(idempotency::is_valid_key) {
+                let missing = idempotency::IdempotencyError::Missing;
+                return Err(ApiError::new(missing.reason(), missing.to_string()));
             }
         }
         Ok(())

@@ -1,5 +1,5 @@
 //! The authorisation step: a customer's decision on a consent, written with its event through
-//! [`wekeza_consent::lifecycle`] (the one writer of consent changes), and — when the customer
+//! [`wekeza_events::record`] (the one writer of consent changes), and — when the customer
 //! authorised — the authorization code that lets the app get tokens bound to the consent, in
 //! the same transaction: a consent is never authorised without its code, nor a code issued for
 //! a consent that is not.
@@ -23,6 +23,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use wekeza_domain::{AccountId, Consent, ConsentKind, ConsentStatus, CustomerId, Scope};
+use wekeza_events::record::{self, StatusWrite};
 use wekeza_store::TransactionTrait;
 use wekeza_store::apps::App;
 use wekeza_store::identity::authorization_codes::{self, AuthorizationCode};
@@ -351,13 +352,8 @@ pub(crate) async fn record(
     after: &Consent,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    wekeza_consent::lifecycle::record_transition(txn, before, after, &app.client_id, now)
-        .await
-        .map_err(|error| match error {
-            wekeza_consent::Error::ConcurrentModification => Error::ConsentChanged,
-            wekeza_consent::Error::Storage(error) => Error::Store(error),
-            other => Error::Store(wekeza_store::Error::Corrupt(format!(
-                "recording a consent transition: {other}"
-            ))),
-        })
+    match record::consent_transition(txn, before, after, &app.client_id, now).await? {
+        StatusWrite::Applied => Ok(()),
+        StatusWrite::Conflict => Err(Error::ConsentChanged),
+    }
 }

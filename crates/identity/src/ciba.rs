@@ -7,7 +7,7 @@
 //! polls the token endpoint with the grant [`CIBA_GRANT_TYPE`] and its `auth_req_id`.
 //!
 //! The `auth_req_id` carries 256 random bits and is stored as its SHA-256 only. A decision is
-//! recorded with the consent's transition (through [`wekeza_consent::lifecycle`]) in one
+//! recorded with the consent's transition (through [`wekeza_events::record`]) in one
 //! transaction; the tokens are issued once, exactly as for an authorization code (a consent-bound
 //! access token, a refresh token, an ID token when `openid` was granted). Polls answer
 //! `authorization_pending` while the customer has not decided, `slow_down` when sooner than the

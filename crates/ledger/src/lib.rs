@@ -37,7 +37,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use wekeza_domain::{AccountId, Currency, CustomerId, Money, TransactionId};
+use wekeza_domain::{AccountId, BindableAccount, Currency, CustomerId, Money, TransactionId};
 
 pub mod events;
 pub mod internal;
@@ -184,6 +184,19 @@ pub struct Account {
     pub overdraft_limit: Money,
     /// Whether it is the customer's main account (one per customer).
     pub is_primary: bool,
+}
+
+impl Account {
+    /// What a consent's binding rule ([`ConsentTerms::may_bind`](wekeza_domain::ConsentTerms::may_bind))
+    /// needs to know of it.
+    pub fn bindable(&self) -> BindableAccount<'_> {
+        BindableAccount {
+            number: &self.account_number,
+            currency: self.currency,
+            open_current_account: self.subtype == AccountSubtype::CurrentAccount
+                && self.status == AccountStatus::Enabled,
+        }
+    }
 }
 
 /// How a held debit is settled: who is credited, and what both statements say.

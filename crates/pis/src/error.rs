@@ -1,20 +1,18 @@
 //! The payment service's errors: one variant per business cause, each with the stable
-//! [`Reason`] clients match on. Storage and core-banking failures are internal: logged once,
-//! answered as a bare INTERNAL.
+//! [`Reason`] clients match on. Failures of storage, core banking, a stored response or the
+//! lifecycle are [`Internal`]: logged once with the line that raised them, answered as a bare
+//! INTERNAL.
 
-use tonic::Status;
 use wekeza_domain::{PaymentError, Reason};
-use wekeza_rpc::ApiError;
+use wekeza_rpc::{IdempotencyError, Internal, ServiceError};
 
 /// What can go wrong handling a payment request or settling a payment.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A create without an `Idempotency-Key` header (the gateway refuses these first).
-    #[error("this call needs an Idempotency-Key header (1 to 255 characters)")]
-    IdempotencyKeyMissing,
-    /// The key was used before with a different request.
-    #[error("the Idempotency-Key was already used with a different request")]
-    IdempotencyKeyReused,
+    /// No usable `Idempotency-Key` (the gateway refuses these first), or one used before with
+    /// another request.
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
     /// Request fields are missing or malformed: `(field path, what is wrong)` each.
     #[error("invalid request")]
     InvalidRequest(Vec<(String, String)>),
@@ -52,26 +50,23 @@ pub enum Error {
     /// The token names an app that is not registered (deleted since it was issued).
     #[error("the token's app is not registered")]
     UnknownApp,
-    /// The lifecycle does not allow the change (a bug: transitions are decided on read state).
+    /// Storage, core banking, a stored response or a lifecycle step decided on stale state
+    /// failed.
     #[error(transparent)]
-    Lifecycle(#[from] PaymentError),
-    /// The database failed.
-    #[error("storage: {0}")]
-    Storage(#[from] wekeza_store::Error),
-    /// The core banking system failed.
-    #[error("core banking: {0}")]
-    CoreBanking(#[from] wekeza_ledger::CoreBankingError),
-    /// A stored idempotent response does not decode.
-    #[error("stored response does not decode: {0}")]
-    StoredResponse(#[from] prost::DecodeError),
+    Internal(Internal),
 }
 
 impl Error {
-    /// The stable reason clients see.
-    pub fn reason(&self) -> Reason {
+    /// Whether the request was refused for a reason of its own (as opposed to a failure).
+    pub fn is_refusal(&self) -> bool {
+        self.reason() != Reason::Internal
+    }
+}
+
+impl ServiceError for Error {
+    fn reason(&self) -> Reason {
         match self {
-            Self::IdempotencyKeyMissing => Reason::IdempotencyKeyMissing,
-            Self::IdempotencyKeyReused => Reason::IdempotencyKeyReused,
+            Self::Idempotency(error) => error.reason(),
             Self::InvalidRequest(_) => Reason::InvalidRequest,
             Self::PaymentNotFound | Self::ConsentNotFound => Reason::NotFound,
             Self::ConsentNotUsable(reason) => *reason,
@@ -81,54 +76,47 @@ impl Error {
             Self::InsufficientFunds => Reason::InsufficientFunds,
             Self::ConcurrentModification => Reason::ConcurrentModification,
             Self::UnknownApp => Reason::InvalidToken,
-            Self::Lifecycle(_)
-            | Self::Storage(_)
-            | Self::CoreBanking(_)
-            | Self::StoredResponse(_) => Reason::Internal,
+            Self::Internal(_) => Reason::Internal,
         }
     }
 
-    /// Whether the request was refused for what it asked (as opposed to a failure of the
-    /// platform): such an answer may be overtaken by a concurrent request with the same key.
-    pub fn is_refusal(&self) -> bool {
-        self.reason() != Reason::Internal
-    }
-}
-
-impl From<wekeza_store::DbErr> for Error {
-    fn from(error: wekeza_store::DbErr) -> Self {
-        Self::Storage(error.into())
-    }
-}
-
-impl From<Error> for Status {
-    fn from(error: Error) -> Status {
-        let api = match error {
-            Error::InvalidRequest(violations) => ApiError::invalid_fields(violations),
-            Error::ConsentMismatch(violations) => {
-                ApiError::refused_fields(Reason::ConsentMismatch, violations)
+    fn violations(&self) -> Vec<(String, String)> {
+        match self {
+            Self::InvalidRequest(violations) | Self::ConsentMismatch(violations) => {
+                violations.clone()
             }
-            Error::Lifecycle(_)
-            | Error::Storage(_)
-            | Error::CoreBanking(_)
-            | Error::StoredResponse(_) => ApiError::internal(&error),
-            other => ApiError::new(other.reason(), other.to_string()),
-        };
-        api.into()
+            _ => Vec::new(),
+        }
+    }
+
+    fn internal(&self) -> Option<&Internal> {
+        match self {
+            Self::Internal(internal) => Some(internal),
+            _ => None,
+        }
     }
 }
+
+wekeza_rpc::service_error_status!(Error);
+wekeza_rpc::internal_sources!(Error:
+    wekeza_store::Error,
+    wekeza_store::DbErr,
+    wekeza_ledger::CoreBankingError,
+    prost::DecodeError,
+    PaymentError,
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonic::Code;
+    use tonic::{Code, Status};
     use tonic_types::StatusExt;
 
     #[test]
     fn each_error_answers_its_reason_and_code() {
         let cases = [
             (
-                Error::IdempotencyKeyReused,
+                Error::Idempotency(IdempotencyError::Reused),
                 Code::Aborted,
                 "IDEMPOTENCY_KEY_REUSED",
             ),
@@ -155,7 +143,7 @@ mod tests {
                 "INSUFFICIENT_FUNDS",
             ),
             (
-                Error::Storage(wekeza_store::Error::Corrupt("x".into())),
+                Error::from(wekeza_store::Error::Corrupt("x".into())),
                 Code::Internal,
                 "INTERNAL",
             ),

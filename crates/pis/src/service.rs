@@ -40,7 +40,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use prost::Message;
-use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
@@ -48,20 +47,21 @@ use wekeza_domain::{
     AppId, Clock, Consent, ConsentId, ConsentTerms, Creditor, CustomerId, NewPayment, Payment,
     PaymentId, PaymentTerms, Principal,
 };
+use wekeza_events::record::{self, StatusWrite};
 use wekeza_fraud::sandbox::MagicOutcome;
 use wekeza_fraud::{Assessment, Decision, PaymentAttempt, RiskAssessor};
-use wekeza_ledger::{Account, AccountQuery, AccountStatus, AccountSubtype, CoreBanking};
+use wekeza_ledger::{Account, AccountQuery, AccountStatus, CoreBanking};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::payment_service_server::PaymentService;
-use wekeza_rpc::RequestExt;
+use wekeza_rpc::idempotency::{self as idempotency_key, IdempotencyError};
+use wekeza_rpc::{OrInternal, RequestExt};
 use wekeza_store::apps::{self, App};
 use wekeza_store::holds::{self, Placement};
 use wekeza_store::idempotency::{self, Claim};
-use wekeza_store::payments::StatusWrite;
 use wekeza_store::{DatabaseConnection, TransactionTrait, consents, payments};
 
 use crate::history::StoreHistory;
-use crate::{Error, convert, lifecycle, validate};
+use crate::{Error, convert, validate};
 
 /// The operation idempotency keys of `CreatePayment` are recorded under (its gRPC path).
 const CREATE_PAYMENT: &str = "/wekeza.openbanking.v1.PaymentService/CreatePayment";
@@ -119,7 +119,7 @@ impl Payments {
         match idempotency::peek(&self.db, key, request_hash).await? {
             None | Some(Claim::Fresh) => Ok(None),
             Some(Claim::Replay(stored)) => Ok(Some(decode(&stored)?)),
-            Some(Claim::Mismatch) => Err(Error::IdempotencyKeyReused),
+            Some(Claim::Mismatch) => Err(IdempotencyError::Reused.into()),
         }
     }
 
@@ -223,19 +223,16 @@ impl Payments {
                     limit: wekeza_ledger::MAX_PAGE_SIZE,
                     ..AccountQuery::default()
                 };
-                let mut current: Vec<Account> = self
+                let mut bindable: Vec<Account> = self
                     .core
                     .accounts(customer, &query)
                     .await?
                     .into_iter()
-                    .filter(|account| {
-                        account.subtype == AccountSubtype::CurrentAccount
-                            && account.currency == currency
-                    })
+                    .filter(|account| consent.terms.may_bind(&account.bindable()))
                     .collect();
                 // The primary account if it qualifies, else the oldest that does.
-                current.sort_by_key(|account| !account.is_primary);
-                current.into_iter().next()
+                bindable.sort_by_key(|account| !account.is_primary);
+                bindable.into_iter().next()
             }
         };
         let account = account
@@ -300,13 +297,13 @@ impl Payments {
         match idempotency::claim(&txn, key, request_hash, now).await? {
             Claim::Fresh => {}
             Claim::Replay(stored) => return decode(&stored),
-            Claim::Mismatch => return Err(Error::IdempotencyKeyReused),
+            Claim::Mismatch => return Err(IdempotencyError::Reused.into()),
         }
         let consumed = consent
             .clone()
             .consume(now)
             .map_err(|error| Error::ConsentNotUsable(error.reason()))?;
-        if lifecycle::consume_consent(&txn, &consumed, &app.client_id, now).await?
+        if record::consent_transition(&txn, consent, &consumed, &app.client_id, now).await?
             == StatusWrite::Conflict
         {
             // Another request moved the consent first: say what it is now.
@@ -329,7 +326,7 @@ impl Payments {
         if placement == Placement::Refused {
             return Err(Error::InsufficientFunds);
         }
-        lifecycle::record_creation(&txn, payment, &app.client_id, now).await?;
+        record::payment_created(&txn, payment, &app.client_id, now).await?;
         let response = pb::CreatePaymentResponse {
             payment: Some(convert::payment(payment)),
         };
@@ -396,28 +393,12 @@ fn audit(attempt: &PaymentAttempt, assessment: &Assessment) {
     );
 }
 
-/// The `Idempotency-Key` header, 1 to 255 characters.
-fn idempotency_key(metadata: &MetadataMap) -> Result<String, Error> {
-    metadata
-        .get("idempotency-key")
-        .and_then(|value| value.to_str().ok())
-        .filter(|key| !key.is_empty() && key.len() <= 255)
-        .map(str::to_owned)
-        .ok_or(Error::IdempotencyKeyMissing)
-}
-
 /// A text header as sent, if present and printable.
 fn header(metadata: &MetadataMap, name: &str) -> Option<String> {
     metadata
         .get(name)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
-}
-
-/// SHA-256 (hex) of the request's canonical bytes: its protobuf encoding, which is the same
-/// whether the request came as gRPC or as REST JSON.
-fn request_hash(message: &impl Message) -> String {
-    hex::encode(Sha256::digest(message.encode_to_vec()))
 }
 
 fn caller(
@@ -449,7 +430,7 @@ impl PaymentService for Payments {
             &customer.consent.consent_id,
             request.metadata(),
         );
-        let header = idempotency_key(request.metadata())?;
+        let header = idempotency_key::key(request.metadata())?;
         let body = request.into_inner();
         let now = self.clock.now();
         let key = idempotency::Key {
@@ -457,7 +438,7 @@ impl PaymentService for Payments {
             key: &header,
             operation: CREATE_PAYMENT,
         };
-        let hash = request_hash(&body);
+        let hash = idempotency_key::request_hash(&body);
         if let Some(response) = self.replayed(key, &hash).await? {
             return Ok(Response::new(response));
         }
@@ -485,7 +466,7 @@ impl PaymentService for Payments {
             .map_err(|_| Error::PaymentNotFound)?;
         let payment = payments::find(&self.db, &id)
             .await
-            .map_err(Error::from)?
+            .or_internal()?
             .filter(|payment| payment.app_id == principal.app_id)
             .ok_or(Error::PaymentNotFound)?;
         Ok(Response::new(pb::GetPaymentResponse {
@@ -497,20 +478,6 @@ impl PaymentService for Payments {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_request_hash_is_the_hash_of_the_protobuf_bytes() {
-        let request = pb::CreatePaymentRequest {
-            consent_id: "cns_x".into(),
-            ..Default::default()
-        };
-        let other = pb::CreatePaymentRequest {
-            consent_id: "cns_y".into(),
-            ..Default::default()
-        };
-        assert_eq!(request_hash(&request).len(), 64);
-        assert_ne!(request_hash(&request), request_hash(&other));
-    }
 
     #[test]
     fn fapi_headers_are_read_as_sent() {
@@ -535,9 +502,5 @@ mod tests {
         let caller = caller(&principal, &customer, &consent, &metadata);
         assert_eq!(caller.customer_ip.as_deref(), Some("203.0.113.7"));
         assert_eq!(caller.user_agent.as_deref(), Some("Mozilla/5.0"));
-        assert!(matches!(
-            idempotency_key(&metadata),
-            Err(Error::IdempotencyKeyMissing)
-        ));
     }
 }

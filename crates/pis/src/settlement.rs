@@ -29,12 +29,13 @@ use futures::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use wekeza_domain::{Clock, Payment, PaymentStatus, Reason};
+use wekeza_events::record::{self, StatusWrite};
 use wekeza_fraud::sandbox::MagicOutcome;
 use wekeza_ledger::{CoreBanking, CoreBankingError};
-use wekeza_store::payments::StatusWrite;
+use wekeza_rpc::worker::{Schedule, run_every};
 use wekeza_store::{DatabaseConnection, TransactionTrait, apps, payments};
 
-use crate::{Error, lifecycle};
+use crate::Error;
 
 /// Payments read per round trip.
 const BATCH: u64 = 100;
@@ -133,20 +134,18 @@ impl Settlement {
     }
 
     /// Settles what is unfinished at start (recovering payments a crash left behind), then
-    /// whenever a payment is created or `idle` has passed, until `stop` is cancelled.
+    /// whenever a payment is created or `idle` has passed, until `stop` is cancelled; a failed
+    /// round is retried with backoff.
     pub async fn run(self, stop: CancellationToken, idle: Duration) {
-        loop {
-            match self.settle_pending().await {
-                Ok(0) => {}
-                Ok(count) => tracing::debug!(count, "payments settled"),
-                Err(error) => tracing::warn!(%error, "settlement round failed; retrying"),
+        let schedule = Schedule::every(idle).or_when(self.wake.clone());
+        run_every("settlement", stop, schedule, || async {
+            let count = self.settle_pending().await?;
+            if count > 0 {
+                tracing::debug!(count, "payments settled");
             }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(idle) => {}
-            }
-        }
+            Ok::<(), Error>(())
+        })
+        .await;
     }
 
     /// Moves one payment on as far as it goes.
@@ -240,7 +239,7 @@ impl Settlement {
     ) -> Result<StatusWrite, Error> {
         let txn = self.db.begin().await?;
         let write =
-            lifecycle::record_transition(&txn, before, after, client_id, after.status_updated_at)
+            record::payment_transition(&txn, before, after, client_id, after.status_updated_at)
                 .await?;
         txn.commit().await?;
         if write == StatusWrite::Applied {

@@ -102,8 +102,30 @@ impl StdError for Internal {
     }
 }
 
-/// Handlers without an error enum of their own answer an internal failure with `?` on
-/// `.map_err(|error| Internal::new(error))` (a closure, so the location is the handler's line).
+/// `result.or_internal()?`: the failure as an [`Internal`] raised on the caller's line — for
+/// tonic handlers, whose `?` converts into a [`Status`] (a `From` impl can only be written for
+/// local types), and anywhere `map_err(Error::from)` would record the location of `map_err`
+/// instead of the caller's.
+pub trait OrInternal<T> {
+    /// The error, if any, as an [`Internal`] at the caller's location.
+    fn or_internal(self) -> Result<T, Internal>;
+}
+
+impl<T, E> OrInternal<T> for Result<T, E>
+where
+    E: Into<Box<dyn StdError + Send + Sync>>,
+{
+    #[track_caller]
+    fn or_internal(self) -> Result<T, Internal> {
+        let location = Location::caller();
+        self.map_err(|source| Internal {
+            source: source.into(),
+            location,
+        })
+    }
+}
+
+/// An internal failure answered directly by a handler (`.or_internal()?`).
 impl From<Internal> for Status {
     fn from(internal: Internal) -> Status {
         internal.log();
@@ -125,10 +147,16 @@ macro_rules! service_error_status {
 }
 
 /// `impl From<$source> for $error` for each internal failure type, wrapping it in
-/// `$error::Internal(Internal)` at the location of the `?` that converts it.
+/// `$error::Internal(Internal)` at the location of the `?` that converts it; and
+/// `From<Internal>`, for `.or_internal()?`.
 #[macro_export]
 macro_rules! internal_sources {
     ($error:ty: $($source:ty),+ $(,)?) => {
+        impl ::core::convert::From<$crate::error::Internal> for $error {
+            fn from(internal: $crate::error::Internal) -> Self {
+                Self::Internal(internal)
+            }
+        }
         $(
             impl ::core::convert::From<$source> for $error {
                 #[track_caller]
@@ -198,6 +226,16 @@ mod tests {
         let status = into_status(error);
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
+    }
+
+    #[test]
+    fn or_internal_records_the_callers_line() {
+        let failed: Result<(), std::io::Error> = Err(std::io::Error::other("socket closed"));
+        let Err(internal) = failed.or_internal() else {
+            unreachable!("an error stays an error")
+        };
+        assert_eq!(internal.location().line(), line!() - 3);
+        assert_eq!(Status::from(internal).code(), Code::Internal);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub mod wire;
 pub mod worker;
 
 pub use caller::RequestExt;
-pub use paging::{PageRequest, PageToken};
-pub use error::{Internal, ServiceError};
+pub use error::{Internal, OrInternal, ServiceError};
 pub use idempotency::IdempotencyError;
+pub use paging::{PageRequest, PageToken};
 pub use status::{ApiError, code_for};

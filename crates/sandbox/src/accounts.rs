@@ -1,12 +1,14 @@
-//! Which of a test user's accounts a consent binds. The consent's own debtor account wins; the
-//! app may name accounts (`account_ids`), which must be the user's; otherwise the user "ticks"
-//! what the consent screen would offer: every account for account access, the first current
-//! account in the amount's currency for a payment or a funds check.
+//! Which of a test user's accounts a consent binds. The app may name accounts (`account_ids`),
+//! which must be the user's and ones the consent may bind
+//! ([`ConsentTerms::may_bind`](wekeza_domain::ConsentTerms::may_bind), the consent screen's
+//! rule); otherwise the user "ticks" what the consent screen would offer: every account for
+//! account access, the consent's debtor account or else the first open current account in the
+//! amount's currency for a payment or a funds check.
 
 use std::collections::BTreeSet;
 
-use wekeza_domain::{AccountId, Consent, ConsentTerms, Currency};
-use wekeza_ledger::{Account, AccountQuery, AccountStatus, AccountSubtype, CoreBanking, Customer};
+use wekeza_domain::{AccountId, Consent, ConsentTerms};
+use wekeza_ledger::{Account, AccountQuery, CoreBanking, Customer};
 
 use crate::Error;
 
@@ -23,20 +25,15 @@ pub(crate) async fn to_bind(
         limit: wekeza_ledger::MAX_PAGE_SIZE,
     };
     let owned = core.accounts(&customer.id, &query).await?;
-    let debtor = match consent.terms.debtor_account() {
-        Some(number) => Some(
-            owned
-                .iter()
-                .find(|account| account.account_number == number)
-                .ok_or_else(|| {
-                    Error::InvalidField(
-                        "username",
-                        "the consent's debtor account is not an account of this user".into(),
-                    )
-                })?,
-        ),
-        None => None,
-    };
+    if let Some(number) = consent.terms.debtor_account()
+        && !owned.iter().any(|account| account.account_number == number)
+    {
+        return Err(Error::InvalidField(
+            "username",
+            "the consent's debtor account is not an account of this user".into(),
+        ));
+    }
+    let bindable = |account: &&Account| consent.terms.may_bind(&account.bindable());
     if !requested.is_empty() {
         let mut chosen = BTreeSet::new();
         for text in requested {
@@ -50,42 +47,25 @@ pub(crate) async fn to_bind(
                         format!("{text} is not an account of the user"),
                     )
                 })?;
+            if !bindable(&account) {
+                return Err(Error::InvalidField(
+                    "account_ids",
+                    format!("{text} cannot be bound to this consent"),
+                ));
+            }
             chosen.insert(account.id.clone());
-        }
-        if let Some(debtor) = debtor
-            && chosen != BTreeSet::from([debtor.id.clone()])
-        {
-            return Err(Error::InvalidField(
-                "account_ids",
-                "the consent names its debtor account: bind that one or none".into(),
-            ));
         }
         return Ok(chosen);
     }
-    let currency = match &consent.terms {
-        ConsentTerms::AccountAccess { .. } => {
-            return Ok(owned.into_iter().map(|account| account.id).collect());
-        }
-        ConsentTerms::Payment(terms) => terms.amount.currency(),
-        ConsentTerms::FundsConfirmation(terms) => terms.amount.currency(),
-    };
-    let account = match debtor {
-        Some(debtor) => debtor,
-        None => primary_current_account(&owned, currency).ok_or_else(|| {
-            Error::InvalidField(
-                "account_ids",
-                format!("the user has no current account in {}", currency.code()),
-            )
-        })?,
-    };
+    let mut offered = owned.iter().filter(bindable);
+    if let ConsentTerms::AccountAccess { .. } = consent.terms {
+        return Ok(offered.map(|account| account.id.clone()).collect());
+    }
+    let account = offered.next().ok_or_else(|| {
+        Error::InvalidField(
+            "account_ids",
+            "the user has no account this consent can be bound to".into(),
+        )
+    })?;
     Ok(BTreeSet::from([account.id.clone()]))
-}
-
-/// The user's first open current account in `currency`.
-fn primary_current_account(owned: &[Account], currency: Currency) -> Option<&Account> {
-    owned.iter().find(|account| {
-        account.subtype == AccountSubtype::CurrentAccount
-            && account.currency == currency
-            && account.status == AccountStatus::Enabled
-    })
 }

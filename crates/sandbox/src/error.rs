@@ -1,66 +1,57 @@
 //! The sandbox service's errors: one variant per cause, each with the stable [`Reason`] clients
-//! match on. Storage, core-banking and identity failures are internal: logged once, answered as
-//! a bare INTERNAL.
+//! match on. Failures of storage, core banking or the authorization server are [`Internal`]:
+//! logged once with the line that raised them, answered as a bare INTERNAL.
 
-use tonic::Status;
 use wekeza_domain::{ConsentError, Reason, Scope};
-use wekeza_rpc::ApiError;
+use wekeza_rpc::{Internal, ServiceError};
+
+use crate::authority::AuthorityError;
 
 /// What can go wrong handling a sandbox request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A request field is missing or wrong: `(field path, what is wrong)`.
+    /// A request field is missing or wrong: `(field, what is wrong)`.
     #[error("{0}: {1}")]
     InvalidField(&'static str, String),
     /// No such consent for this app (also another app's).
     #[error("consent not found")]
     ConsentNotFound,
-    /// No such decoupled (CIBA) authorization request for this app (also another app's).
+    /// No such pending decoupled request for this app (also another app's).
     #[error("decoupled authorization request not found")]
     DecoupledAuthorizationNotFound,
-    /// The decoupled authorization request was already decided, or has expired.
+    /// The decoupled request can no longer be decided; the text says why.
     #[error("the decoupled authorization request {0}")]
     DecoupledAuthorizationClosed(&'static str),
     /// The token lacks the scope the consent's type needs.
     #[error("the token lacks the scope {0}")]
     InsufficientScope(Scope),
-    /// The consent's lifecycle does not allow the decision (it is not awaiting authorisation).
+    /// The lifecycle does not allow the decision.
     #[error(transparent)]
     Lifecycle(#[from] ConsentError),
-    /// Another request changed the consent while this one decided on it.
+    /// Another request changed the consent at the same time.
     #[error("the consent changed while this request was working on it; retry")]
     ConcurrentModification,
-    /// The token names an app that is not registered (deleted since it was issued).
+    /// The token names an app that is not registered.
     #[error("the token's app is not registered")]
     UnknownApp,
-    /// The identity service failed.
-    #[error("identity: {0}")]
-    Identity(wekeza_identity::Error),
-    /// The database failed.
-    #[error("storage: {0}")]
-    Storage(#[from] wekeza_store::Error),
-    /// The core banking system failed.
-    #[error("core banking: {0}")]
-    CoreBanking(#[from] wekeza_ledger::CoreBankingError),
+    /// Storage, core banking or the authorization server failed.
+    #[error(transparent)]
+    Internal(Internal),
 }
 
-impl From<wekeza_identity::Error> for Error {
-    /// The authorisation step's refusals of the request (redirect URI, PKCE, scope) are the
-    /// request's fields; a consent changed meanwhile is a conflict; the rest is internal.
-    fn from(error: wekeza_identity::Error) -> Self {
-        use wekeza_identity::Error as Identity;
+impl From<AuthorityError> for Error {
+    /// The authorization server's refusals are the request's; its failures stay internal.
+    fn from(error: AuthorityError) -> Self {
         match error {
-            Identity::InvalidScope(text) => Self::InvalidField("scope", text),
-            Identity::InvalidParameter(name, text) => Self::InvalidField(name, text),
-            Identity::ConsentChanged => Self::ConcurrentModification,
-            other => Self::Identity(other),
+            AuthorityError::InvalidParameter(name, text) => Self::InvalidField(name, text),
+            AuthorityError::ConsentChanged => Self::ConcurrentModification,
+            AuthorityError::Internal(internal) => Self::Internal(internal),
         }
     }
 }
 
-impl Error {
-    /// The stable reason clients see.
-    pub fn reason(&self) -> Reason {
+impl ServiceError for Error {
+    fn reason(&self) -> Reason {
         match self {
             Self::InvalidField(..) => Reason::InvalidRequest,
             Self::ConsentNotFound | Self::DecoupledAuthorizationNotFound => Reason::NotFound,
@@ -69,34 +60,38 @@ impl Error {
             Self::Lifecycle(error) => error.reason(),
             Self::ConcurrentModification => Reason::ConcurrentModification,
             Self::UnknownApp => Reason::InvalidToken,
-            Self::Identity(_) | Self::Storage(_) | Self::CoreBanking(_) => Reason::Internal,
+            Self::Internal(_) => Reason::Internal,
+        }
+    }
+
+    fn violations(&self) -> Vec<(String, String)> {
+        match self {
+            Self::InvalidField(field, description) => {
+                vec![((*field).to_owned(), description.clone())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn internal(&self) -> Option<&Internal> {
+        match self {
+            Self::Internal(internal) => Some(internal),
+            _ => None,
         }
     }
 }
 
-impl From<wekeza_store::DbErr> for Error {
-    fn from(error: wekeza_store::DbErr) -> Self {
-        Self::Storage(error.into())
-    }
-}
-
-impl From<Error> for Status {
-    fn from(error: Error) -> Status {
-        let api = match error {
-            Error::InvalidField(field, description) => ApiError::invalid_field(field, description),
-            Error::Identity(_) | Error::Storage(_) | Error::CoreBanking(_) => {
-                ApiError::internal(&error)
-            }
-            other => ApiError::new(other.reason(), other.to_string()),
-        };
-        api.into()
-    }
-}
+wekeza_rpc::service_error_status!(Error);
+wekeza_rpc::internal_sources!(Error:
+    wekeza_store::Error,
+    wekeza_store::DbErr,
+    wekeza_ledger::CoreBankingError,
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonic::Code;
+    use tonic::{Code, Status};
 
     #[test]
     fn each_error_answers_its_reason_and_code() {
@@ -118,7 +113,7 @@ mod tests {
                 "INVALID_STATE_TRANSITION",
             ),
             (
-                Error::from(wekeza_identity::Error::InvalidParameter(
+                Error::from(AuthorityError::InvalidParameter(
                     "code_challenge_method",
                     "plain is not allowed: use S256".into(),
                 )),
@@ -126,12 +121,12 @@ mod tests {
                 "INVALID_REQUEST",
             ),
             (
-                Error::from(wekeza_identity::Error::ConsentChanged),
+                Error::from(AuthorityError::ConsentChanged),
                 Code::Aborted,
                 "CONCURRENT_MODIFICATION",
             ),
             (
-                Error::Storage(wekeza_store::Error::Corrupt("x".into())),
+                Error::from(wekeza_store::Error::Corrupt("x".into())),
                 Code::Internal,
                 "INTERNAL",
             ),

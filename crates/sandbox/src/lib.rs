@@ -6,29 +6,31 @@
 //! Owns the tonic implementation of `SandboxService`:
 //! - `AuthorizeConsent` — decides one of the app's consents as a test user would on the consent
 //!   screen (choosing the accounts to bind when the app names none) and answers the
-//!   authorization response; the decision and the code are recorded by the identity service's
-//!   authorisation step ([`wekeza_identity::Identity::authorise_consent`]).
+//!   authorization response; the decision and the code are recorded by the authorization
+//!   server's own authorisation step, reached through the [`Authority`] port.
 //! - `ListTestUsers` — the seeded test users with their credentials and current TOTP code.
 //! - `ResetSandbox` — reseeds the test users' data (`wekeza_ledger::seed::reset_and_seed`).
 //! - `ApproveDecoupledAuthorization` — the test user's simulated phone: approves (binding
 //!   accounts as `AuthorizeConsent` does) or denies one of the app's pending CIBA requests,
-//!   recorded by [`wekeza_identity::Identity::approve_backchannel`] /
-//!   [`deny_backchannel`](wekeza_identity::Identity::deny_backchannel).
+//!   recorded through the [`Authority`] port as well.
 //! - `SimulatePaymentStatus`, `FireEvent` — answered UNIMPLEMENTED until payments and event
 //!   firing provide them.
 //!
-//! Depends on `domain`, `store`, `ledger` (the [`CoreBanking`](wekeza_ledger::CoreBanking)
-//! seam and the seed), `identity` (the authorisation step) and `rpc`; never on another service
-//! crate.
+//! Depends on `domain`, `rpc`, `store` and `ledger` (the
+//! [`CoreBanking`](wekeza_ledger::CoreBanking) seam and the seed); never on another service
+//! crate, nor on identity: the server's wiring implements the [`Authority`] port over it.
 //!
 //! # Layout
 //! - [`service`] — `SandboxService` ([`Sandbox`]).
+//! - [`authority`] — the [`Authority`] port to the authorization server.
 //! - `accounts` — which accounts a test user binds when the app names none.
 //! - [`error`] — the crate's [`Error`], each variant with its stable reason.
 
 mod accounts;
+pub mod authority;
 pub mod error;
 pub mod service;
 
+pub use authority::{Authority, AuthorityError, RequestParams};
 pub use error::Error;
 pub use service::Sandbox;

@@ -8,15 +8,15 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use wekeza_domain::{Clock, ConsentId};
-use wekeza_identity::{AuthorizationParams, AuthorizationRequest, Identity};
 use wekeza_ledger::{AccountQuery, CoreBanking, seed};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::sandbox_service_server::SandboxService;
-use wekeza_rpc::RequestExt;
+use wekeza_rpc::{OrInternal, RequestExt};
 use wekeza_store::apps::{self, App};
 use wekeza_store::identity::backchannel_requests::BackchannelStatus;
 use wekeza_store::{DatabaseConnection, consents, customers, payments};
 
+use crate::authority::{Authority, RequestParams};
 use crate::{Error, accounts};
 
 /// The `error` of a denied authorization response (RFC 6749 §4.1.2.1).
@@ -30,23 +30,23 @@ pub struct Sandbox {
     /// The test users' customers and accounts.
     core: Arc<dyn CoreBanking>,
     /// Records a test user's decision and issues the authorization code.
-    identity: Identity,
+    authority: Arc<dyn Authority>,
     /// Stamps decisions, TOTP codes and the reseed's anchor; injectable for tests.
     clock: Arc<dyn Clock>,
 }
 
 impl Sandbox {
-    /// A service over `db` and `core`, recording decisions through `identity`.
+    /// A service over `db` and `core`, recording decisions through `authority`.
     pub fn new(
         db: DatabaseConnection,
         core: Arc<dyn CoreBanking>,
-        identity: Identity,
+        authority: Arc<dyn Authority>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             db,
             core,
-            identity,
+            authority,
             clock,
         }
     }
@@ -86,7 +86,7 @@ impl SandboxService for Sandbox {
             .map_err(|_| Error::ConsentNotFound)?;
         let consent = consents::find(&self.db, &consent_id)
             .await
-            .map_err(Error::from)?
+            .or_internal()?
             .filter(|consent| consent.app_id == app.id)
             .ok_or(Error::ConsentNotFound)?;
         let scope = consent.kind().required_scope();
@@ -100,15 +100,17 @@ impl SandboxService for Sandbox {
             .core
             .customer_by_username(&body.username)
             .await
-            .map_err(Error::from)?
+            .or_internal()?
             .ok_or_else(|| Error::InvalidField("username", "no test user has this name".into()))?;
-        let issuer = self.identity.issuer().to_string();
+        let issuer = self.authority.issuer();
         if body.deny {
-            let redirect_uri = wekeza_identity::redirect_uri(&app, given(&body.redirect_uri))
+            let redirect_uri = self
+                .authority
+                .denial_redirect(&app, given(&body.redirect_uri))
                 .map_err(Error::from)?;
             let rejected = consent.clone().reject(now).map_err(Error::from)?;
-            self.identity
-                .reject_consent(&app, &consent, &rejected, now)
+            self.authority
+                .reject(&app, &consent, &rejected, now)
                 .await
                 .map_err(Error::from)?;
             return Ok(Response::new(pb::AuthorizeConsentResponse {
@@ -119,32 +121,34 @@ impl SandboxService for Sandbox {
                 redirect_uri: redirect_uri.unwrap_or_default(),
             }));
         }
-        let params = AuthorizationParams {
+        let params = RequestParams {
             redirect_uri: given(&body.redirect_uri),
             code_challenge: given(&body.code_challenge),
             code_challenge_method: given(&body.code_challenge_method),
             scope: given(&body.scope),
             nonce: given(&body.nonce),
         };
-        let authorization =
-            AuthorizationRequest::check(&app, Some(consent.kind()), params).map_err(Error::from)?;
+        let redirect_uri = self
+            .authority
+            .check_request(&app, consent.kind(), params)
+            .map_err(Error::from)?;
         let accounts =
             accounts::to_bind(self.core.as_ref(), &consent, &customer, &body.account_ids).await?;
         let authorised = consent
             .clone()
             .authorise(customer.id, accounts, now)
             .map_err(Error::from)?;
-        let issued = self
-            .identity
-            .authorise_consent(&app, &consent, &authorised, &authorization, now)
+        let code = self
+            .authority
+            .authorise(&app, &consent, &authorised, params, now)
             .await
             .map_err(Error::from)?;
         Ok(Response::new(pb::AuthorizeConsentResponse {
-            code: issued.code,
+            code,
             iss: issuer,
             state: body.state,
             error: String::new(),
-            redirect_uri: authorization.redirect_uri().to_owned(),
+            redirect_uri,
         }))
     }
 
@@ -159,16 +163,15 @@ impl SandboxService for Sandbox {
             // A user missing from the database (a bank's own data set) is not listed.
             let Some(row) = customers::find_by_username(&self.db, user.username)
                 .await
-                .map_err(Error::from)?
+                .or_internal()?
             else {
                 continue;
             };
-            let customer_id = row.id.parse().map_err(|_| {
-                Error::Storage(wekeza_store::Error::Corrupt(format!(
-                    "customers.id of {}",
-                    row.id
-                )))
-            })?;
+            let customer_id = row
+                .id
+                .parse()
+                .map_err(|_| wekeza_store::Error::Corrupt(format!("customers.id of {}", row.id)))
+                .or_internal()?;
             let query = AccountQuery {
                 only: None,
                 after_id: None,
@@ -178,9 +181,11 @@ impl SandboxService for Sandbox {
                 .core
                 .accounts(&customer_id, &query)
                 .await
+                .or_internal()?;
+            let current_otp = self
+                .authority
+                .current_otp(&row.totp_secret, now)
                 .map_err(Error::from)?;
-            let current_otp =
-                wekeza_identity::totp::code(&row.totp_secret, now).map_err(Error::from)?;
             users.push(pb::TestUser {
                 username: user.username.to_owned(),
                 password: user.password.to_owned(),
@@ -202,11 +207,11 @@ impl SandboxService for Sandbox {
         let now = self.clock.now();
         // The test users' data is shared by every app of the sandbox, and consents (with their
         // codes and refresh tokens) and payments refer to it: a reset removes them all.
-        let consents = consents::count_all(&self.db).await.map_err(Error::from)?;
-        let payments = payments::count_all(&self.db).await.map_err(Error::from)?;
+        let consents = consents::count_all(&self.db).await.or_internal()?;
+        let payments = payments::count_all(&self.db).await.or_internal()?;
         seed::reset_and_seed(&self.db, seed::anchor_for(now))
             .await
-            .map_err(Error::from)?;
+            .or_internal()?;
         tracing::info!(app_id = %principal.app_id, consents, payments, "sandbox reset");
         Ok(Response::new(pb::ResetSandboxResponse {
             deleted_consent_count: i64::try_from(consents).unwrap_or(i64::MAX),
@@ -239,19 +244,19 @@ impl SandboxService for Sandbox {
         let now = self.clock.now();
         let app = self.app(&principal).await?;
         let pending = self
-            .identity
-            .find_backchannel(&app, &body.auth_req_id)
+            .authority
+            .decoupled_request(&app, &body.auth_req_id)
             .await
             .map_err(Error::from)?
             .ok_or(Error::DecoupledAuthorizationNotFound)?;
-        let consent_id: ConsentId = pending.consent_id.parse().map_err(|_| {
-            Error::Storage(wekeza_store::Error::Corrupt(
-                "backchannel_requests.consent_id".into(),
-            ))
-        })?;
+        let consent_id: ConsentId = pending
+            .consent_id
+            .parse()
+            .map_err(|_| wekeza_store::Error::Corrupt("backchannel_requests.consent_id".into()))
+            .or_internal()?;
         let consent = consents::find(&self.db, &consent_id)
             .await
-            .map_err(Error::from)?
+            .or_internal()?
             .filter(|consent| consent.app_id == app.id)
             .ok_or(Error::DecoupledAuthorizationNotFound)?;
         let scope = consent.kind().required_scope();
@@ -265,7 +270,7 @@ impl SandboxService for Sandbox {
             .core
             .customer_by_username(&body.username)
             .await
-            .map_err(Error::from)?
+            .or_internal()?
             .filter(|customer| customer.id.as_str() == pending.customer_id)
             .ok_or_else(|| {
                 Error::InvalidField("username", "is not the user the request names".into())
@@ -276,25 +281,21 @@ impl SandboxService for Sandbox {
         if now >= pending.expires_at {
             return Err(Error::DecoupledAuthorizationClosed("has expired").into());
         }
-        if body.deny {
-            let rejected = consent.clone().reject(now).map_err(Error::from)?;
-            self.identity
-                .deny_backchannel(&app, &body.auth_req_id, &consent, &rejected, now)
-                .await
-                .map_err(Error::from)?;
+        let decided = if body.deny {
+            consent.clone().reject(now).map_err(Error::from)?
         } else {
             let accounts =
                 accounts::to_bind(self.core.as_ref(), &consent, &customer, &body.account_ids)
                     .await?;
-            let authorised = consent
+            consent
                 .clone()
                 .authorise(customer.id, accounts, now)
-                .map_err(Error::from)?;
-            self.identity
-                .approve_backchannel(&app, &body.auth_req_id, &consent, &authorised, now)
-                .await
-                .map_err(Error::from)?;
-        }
+                .map_err(Error::from)?
+        };
+        self.authority
+            .decide_decoupled(&app, &body.auth_req_id, &consent, &decided, now)
+            .await
+            .map_err(Error::from)?;
         Ok(Response::new(pb::ApproveDecoupledAuthorizationResponse {
             auth_req_id: body.auth_req_id,
             consent_id: consent.id.to_string(),

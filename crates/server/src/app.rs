@@ -40,6 +40,7 @@ use wekeza_store::DatabaseConnection;
 
 use crate::config::Config;
 use crate::rest;
+use crate::sandbox_authority::IdentityAuthority;
 use crate::{Authenticator, Options};
 
 /// Every long-lived part of a running platform.
@@ -171,7 +172,7 @@ impl Platform {
         .add_service(SandboxServiceServer::new(Sandbox::new(
             self.db.clone(),
             self.core.clone(),
-            self.identity.clone(),
+            Arc::new(IdentityAuthority(self.identity.clone())),
             self.clock.clone(),
         )))
         .add_service(health_service)

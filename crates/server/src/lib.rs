@@ -10,11 +10,13 @@
 //! - [`app`] — the public router (gRPC, gRPC-web, REST, the OAuth2 endpoints) and the admin
 //!   router.
 //! - [`rest`] — the REST transcoder, the OpenAPI document and the `/docs` console.
+//! - [`sandbox_authority`] — the sandbox service's port to identity, implemented over it.
 //! - [`telemetry`] — logging.
 
 pub mod app;
 pub mod config;
 pub mod rest;
+pub mod sandbox_authority;
 pub mod telemetry;
 
 use std::net::SocketAddr;

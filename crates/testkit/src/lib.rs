@@ -289,7 +289,7 @@ impl TestServer {
             .clone()
             .authorise(customer.id, accounts.iter().cloned().collect(), now)
             .unwrap();
-        wekeza_consent::lifecycle::record_transition(
+        let write = wekeza_events::record::consent_transition(
             &txn,
             &consent,
             &authorised,
@@ -298,6 +298,7 @@ impl TestServer {
         )
         .await
         .unwrap();
+        assert_eq!(write, wekeza_events::record::StatusWrite::Applied);
         txn.commit().await.unwrap();
         authorised
     }

@@ -28,8 +28,14 @@ async fn next(subscription: &mut Subscription) -> Option<wekeza_events::Delivery
 #[tokio::test]
 async fn consumers_under_one_name_share_events_and_other_names_get_them_all() {
     let bus = InProcessBus::default();
-    let mut worker_a = bus.subscribe("dispatcher", "wekeza.events.>").await.unwrap();
-    let mut worker_b = bus.subscribe("dispatcher", "wekeza.events.>").await.unwrap();
+    let mut worker_a = bus
+        .subscribe("dispatcher", "wekeza.events.>")
+        .await
+        .unwrap();
+    let mut worker_b = bus
+        .subscribe("dispatcher", "wekeza.events.>")
+        .await
+        .unwrap();
     let mut audit = bus.subscribe("audit", "wekeza.events.>").await.unwrap();
     let published: Vec<Envelope> = (0..10)
         .map(|n| envelope(EventType::PaymentStatusChanged, n))
@@ -48,8 +54,14 @@ async fn consumers_under_one_name_share_events_and_other_names_get_them_all() {
         shared.push(delivery.envelope.id.clone());
         delivery.ack().await.unwrap();
     }
-    assert!(next(&mut worker_a).await.is_none(), "each event once per name");
-    assert!(next(&mut worker_b).await.is_none(), "each event once per name");
+    assert!(
+        next(&mut worker_a).await.is_none(),
+        "each event once per name"
+    );
+    assert!(
+        next(&mut worker_b).await.is_none(),
+        "each event once per name"
+    );
     let ids: Vec<EventId> = published.iter().map(|event| event.id.clone()).collect();
     assert_eq!(shared, ids);
 
@@ -108,5 +120,8 @@ async fn an_event_is_delivered_again_until_acknowledged() {
     let third = next(&mut subscription).await.unwrap();
     assert_eq!(third.envelope.id, event.id);
     third.ack().await.unwrap();
-    assert!(next(&mut subscription).await.is_none(), "acknowledged: gone");
+    assert!(
+        next(&mut subscription).await.is_none(),
+        "acknowledged: gone"
+    );
 }

@@ -85,7 +85,10 @@ async fn a_consent_change_commits_with_its_event_and_a_stale_one_writes_nothing(
         assert_eq!(first.previous_status(), pb::ConsentStatus::Unspecified);
         assert_eq!(first.status(), pb::ConsentStatus::AwaitingAuthorisation);
         let second = consent_event(&events[1]);
-        assert_eq!(second.previous_status(), pb::ConsentStatus::AwaitingAuthorisation);
+        assert_eq!(
+            second.previous_status(),
+            pb::ConsentStatus::AwaitingAuthorisation
+        );
         assert_eq!(second.status(), pb::ConsentStatus::Rejected);
         assert_eq!(second.client_id, "client-1");
         let stored = wekeza_store::consents::find(&db, &created.id)

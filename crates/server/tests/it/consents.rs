@@ -672,15 +672,18 @@ async fn revocation_ends_live_consents_and_refuses_final_ones() {
     let txn = sea_orm::TransactionTrait::begin(server.database.conn())
         .await
         .unwrap();
-    wekeza_consent::lifecycle::record_transition(
-        &txn,
-        &authorised,
-        &consumed,
-        "app",
-        server_now(&server),
-    )
-    .await
-    .unwrap();
+    assert_eq!(
+        wekeza_events::record::consent_transition(
+            &txn,
+            &authorised,
+            &consumed,
+            "app",
+            server_now(&server),
+        )
+        .await
+        .unwrap(),
+        wekeza_events::record::StatusWrite::Applied
+    );
     txn.commit().await.unwrap();
     let refused = client
         .revoke_consent(revoke(&payment.consent_id))

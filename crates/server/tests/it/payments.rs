@@ -825,15 +825,18 @@ async fn unusable_consents_are_refused_with_distinct_reasons() {
         let consent = consents::find(db, &rejected).await.unwrap().unwrap();
         let txn = db.begin().await.unwrap();
         let after = consent.clone().reject(server.clock.now()).unwrap();
-        wekeza_consent::lifecycle::record_transition(
-            &txn,
-            &consent,
-            &after,
-            "client",
-            server.clock.now(),
-        )
-        .await
-        .unwrap();
+        assert_eq!(
+            wekeza_events::record::consent_transition(
+                &txn,
+                &consent,
+                &after,
+                "client",
+                server.clock.now(),
+            )
+            .await
+            .unwrap(),
+            wekeza_events::record::StatusWrite::Applied
+        );
         txn.commit().await.unwrap();
     }
     let token = fixture.token_for_stored(&rejected).await;
@@ -1181,7 +1184,7 @@ async fn payments_a_crash_left_behind_are_settled_once() {
                 .await
                 .unwrap();
         assert_eq!(placed, wekeza_store::holds::Placement::Placed);
-        wekeza_pis::lifecycle::record_creation(&txn, &payment, "client", now)
+        wekeza_events::record::payment_created(&txn, &payment, "client", now)
             .await
             .unwrap();
         txn.commit().await.unwrap();
