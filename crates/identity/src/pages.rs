@@ -174,6 +174,12 @@ fn account_label(account: &Account) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use chrono::DateTime;
+    use wekeza_domain::{AccountId, AppId, ConsentId, Currency, CustomerId, Money, PaymentTerms};
+    use wekeza_ledger::{AccountStatus, AccountSubtype, CustomerKind};
+
     use super::*;
 
     #[test]
@@ -207,6 +213,108 @@ mod tests {
         assert!(html.contains("<h1>A &#38; B</h1>"), "{html}");
         assert!(
             html.contains("<p role=\"alert\">&#60;b&#62;no&#60;/b&#62;</p>"),
+            "{html}"
+        );
+    }
+
+    fn account(nickname: &str, number: &str) -> Account {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        Account {
+            id: AccountId::new_random(at),
+            customer_id: CustomerId::new_random(at),
+            kind: CustomerKind::Personal,
+            subtype: AccountSubtype::CurrentAccount,
+            currency: Currency::Kes,
+            nickname: nickname.into(),
+            status: AccountStatus::Enabled,
+            account_number: number.into(),
+            holder_name: "Jane Doe".into(),
+            opened_at: at,
+            overdraft_limit: Money::from_minor(0, Currency::Kes),
+            is_primary: false,
+        }
+    }
+
+    fn consent(terms: ConsentTerms) -> Consent {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        Consent::new(
+            ConsentId::new_random(at),
+            AppId::new_random(at),
+            terms,
+            at,
+            at,
+        )
+    }
+
+    #[test]
+    fn the_consent_screen_offers_the_accounts() {
+        let accounts = [account("Main <1>", "0110001234"), account("Spare", "77")];
+        let access = consent(ConsentTerms::AccountAccess {
+            permissions: BTreeSet::from([Permission::ReadBalances]),
+        });
+        let html = ConsentScreen::new("Budget & Co", "tok", &access, &accounts, None)
+            .render()
+            .unwrap_or_default();
+        assert!(
+            html.contains("<h1>Review Budget &#38; Co's request</h1>"),
+            "{html}"
+        );
+        assert!(html.contains("<li>Your balances</li>"), "{html}");
+        assert!(
+            html.contains("<p>Until 15 January 2027, 08:00 UTC.</p>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<legend>Accounts to share</legend>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(
+                "<div><input type=\"checkbox\" id=\"account-0\" name=\"account_id\" value=\"{}\" \
+                 checked><label for=\"account-0\" style=\"display:inline\">Main &#60;1&#62; \
+                 (KES, ending 1234)</label></div>",
+                accounts[0].id.as_str()
+            )),
+            "{html}"
+        );
+        assert!(
+            html.contains("id=\"account-1\" name=\"account_id\""),
+            "{html}"
+        );
+        assert!(!html.contains("role=\"alert\""), "{html}");
+
+        let payment = consent(ConsentTerms::Payment(PaymentTerms {
+            amount: Money::from_minor(7_500, Currency::Kes),
+            creditor_name: "Jane Doe".into(),
+            creditor_account: "01100012345".into(),
+            reference: "Rent".into(),
+            debtor_account: None,
+        }));
+        let html = ConsentScreen::new(
+            "App",
+            "tok",
+            &payment,
+            &accounts,
+            Some("Choose an account."),
+        )
+        .render()
+        .unwrap_or_default();
+        assert!(
+            html.contains("<dt>To</dt><dd>Jane Doe (01100012345)</dd>"),
+            "{html}"
+        );
+        assert!(html.contains("<legend>Pay from</legend>"), "{html}");
+        assert!(html.contains("type=\"radio\" id=\"account-0\""), "{html}");
+        assert_eq!(html.matches(" checked>").count(), 1, "{html}");
+        assert!(
+            html.contains("role=\"alert\">Choose an account.</p>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
+                 <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>"
+            ),
             "{html}"
         );
     }
