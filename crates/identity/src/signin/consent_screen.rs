@@ -78,6 +78,7 @@ impl Web {
         };
         Ok(self.redirect(&session.row, "code", &issued.code))
     }
+
     /// The consent to decide, if it still awaits authorisation.
     async fn pending_consent(
         &self,
@@ -144,6 +145,8 @@ impl Web {
         })
     }
 
+    /// The screen for the session's consent, if it still awaits a decision, with `error` about
+    /// the previous submission.
     async fn consent_screen(
         &self,
         session: &Session,
