@@ -5,7 +5,7 @@
 //!   refused (§3.1), and one given without a value counts as absent. A thin wrapper rather than
 //!   typed structs: each endpoint checks its parameters in an order that decides which error a
 //!   bad request gets, and some are read by several steps (client authentication, the grant).
-//! - [`html`]: the sign-in pages' forms and queries, into typed structs.
+//! - [`typed`]: the sign-in pages' forms and queries, into typed structs.
 //! - [`decode_component`]: one form-encoded component, as HTTP Basic carries client ids.
 //! - [`with_query`]: the other way round, parameters added to a redirect's URL.
 
@@ -80,7 +80,7 @@ fn pairs(body: &[u8]) -> Vec<(String, String)> {
 
 /// A form or query of the sign-in pages as `T`, whose fields default when absent; `T`'s
 /// default (no CSRF token, no session) if it does not fit, e.g. a single field given twice.
-pub(crate) fn html<T: DeserializeOwned + Default>(encoded: &[u8]) -> T {
+pub(crate) fn typed<T: DeserializeOwned + Default>(encoded: &[u8]) -> T {
     serde_html_form::from_bytes(encoded).unwrap_or_default()
 }
 
@@ -149,16 +149,16 @@ mod tests {
     }
 
     #[test]
-    fn reads_html_forms_into_structs() {
+    fn reads_page_forms_into_structs() {
         assert_eq!(
-            html::<Choice>(b"csrf=t%2B1&account_id=a&other=x&account_id=b"),
+            typed::<Choice>(b"csrf=t%2B1&account_id=a&other=x&account_id=b"),
             Choice {
                 csrf: "t+1".into(),
                 account_id: vec!["a".into(), "b".into()],
             }
         );
-        assert_eq!(html::<Choice>(b"csrf=1&csrf=2"), Choice::default());
-        assert_eq!(html::<Choice>(b"\xff=\xfe"), Choice::default());
+        assert_eq!(typed::<Choice>(b"csrf=1&csrf=2"), Choice::default());
+        assert_eq!(typed::<Choice>(b"\xff=\xfe"), Choice::default());
     }
 
     #[test]

@@ -35,7 +35,7 @@ struct DecisionForm {
 }
 
 pub(super) async fn decision(State(web): State<Web>, headers: HeaderMap, body: Bytes) -> Response {
-    respond(web.decide(&headers, form::html(&body)).await)
+    respond(web.decide(&headers, form::typed(&body)).await)
 }
 
 impl Web {

@@ -39,7 +39,7 @@ struct SecondFactorForm {
 }
 
 pub(super) async fn sign_in(State(web): State<Web>, headers: HeaderMap, body: Bytes) -> Response {
-    respond(web.sign_in(&headers, form::html(&body)).await)
+    respond(web.sign_in(&headers, form::typed(&body)).await)
 }
 
 pub(super) async fn second_factor(
@@ -47,7 +47,7 @@ pub(super) async fn second_factor(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond(web.second_factor(&headers, form::html(&body)).await)
+    respond(web.second_factor(&headers, form::typed(&body)).await)
 }
 
 /// The hash every unknown username's password is checked against, so that it costs what a

@@ -57,7 +57,7 @@ struct AuthorizeQuery {
 }
 
 pub(super) async fn authorize(State(web): State<Web>, RawQuery(query): RawQuery) -> Response {
-    let query = form::html(query.unwrap_or_default().as_bytes());
+    let query = form::typed(query.unwrap_or_default().as_bytes());
     respond(web.start(query).await)
 }
 

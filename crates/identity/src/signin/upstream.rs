@@ -32,7 +32,7 @@ pub(super) async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let answer = form::html(query.unwrap_or_default().as_bytes());
+    let answer = form::typed(query.unwrap_or_default().as_bytes());
     respond(web.upstream_callback(&headers, answer).await)
 }
 
