@@ -43,6 +43,8 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 use wekeza_store::secret;
 
+use crate::form;
+
 /// How long a call to the upstream provider may take.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -281,18 +283,12 @@ impl Upstream {
                 body["error"].as_str().unwrap_or("no error code")
             )));
         };
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        query.append_pair("client_id", &self.settings.client_id);
-        query.append_pair("request_uri", request_uri);
-        let separator = if provider.authorization_endpoint.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        Ok(format!(
-            "{}{separator}{}",
-            provider.authorization_endpoint,
-            query.finish()
+        Ok(form::with_query(
+            &provider.authorization_endpoint,
+            &[
+                ("client_id", &self.settings.client_id),
+                ("request_uri", request_uri),
+            ],
         ))
     }
 

@@ -30,7 +30,7 @@
 //! - [`ciba`] — decoupled authorisation (OpenID CIBA, poll mode): the backchannel
 //!   authentication endpoint, the device's decision, the token endpoint's CIBA grant.
 //! - `signin` — the authorization endpoint and the customer's browser session: sign-in,
-//!   second factor, consent screen, lock-out, CSRF; `pages` — their HTML.
+//!   second factor, consent screen, lock-out, CSRF; `pages` — their HTML (askama templates).
 //! - [`totp`] — RFC 6238 one-time passwords (the second factor of test users).
 //! - [`federation`] — sign-in delegated to an upstream OpenID provider (relying party).
 //! - `client_auth` — client authentication at the endpoints.
@@ -38,7 +38,7 @@
 //! - `userinfo` — the UserInfo endpoint: claims about a token's customer.
 //! - `dpop` — DPoP proof checks (RFC 9449 §4.3).
 //! - `replay` — single-use `jti`s and the purge of expired rows.
-//! - `endpoints` — the HTTP routes; `form` — their form bodies; `jwt` — JOSE helpers.
+//! - `endpoints` — the HTTP routes; `form` — form bodies and queries; `jwt` — JOSE helpers.
 //! - [`verifier`] — [`TokenVerifier`]; [`challenge`] — `WWW-Authenticate` on refused calls.
 //! - [`error`] — [`Error`], the OAuth2 error codes.
 //! - `testing` (feature `testing`) — `ClientKey`, a client's key for tests.

@@ -1,100 +1,155 @@
-//! The customer's HTML pages: sign-in, second factor, consent screen, and the error page.
-//! Server-rendered, self-contained (inline style, no script, no external asset), accessible
-//! (a language, one `h1` per page, every control labelled, errors announced with
-//! `role="alert"`). Every value from outside is HTML-escaped.
+//! The customer's HTML pages: sign-in, second factor, consent screen, and the error page, as
+//! askama templates (`templates/`, checked at compile time; every value is HTML-escaped unless
+//! a template says otherwise, and none does). Server-rendered, self-contained (inline style, no
+//! script, no external asset), accessible (a language, one `h1` per page, every control
+//! labelled, errors announced with `role="alert"`).
+//!
+//! This module turns domain values into what the pages show (texts, labels); the templates own
+//! the markup.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use wekeza_domain::{Consent, ConsentTerms, Permission};
 use wekeza_ledger::Account;
 
-use crate::issuer::{DECISION_PATH, SECOND_FACTOR_PATH, SIGN_IN_PATH};
-
-/// The page's frame.
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Wekeza</title><style>{STYLE}</style></head>\
-         <body><main>{body}</main></body></html>\n",
-        title = escape(title),
-    )
-}
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1b1f23}\
-main{max-width:28rem;margin:2rem auto;padding:1.5rem;background:#fff;border-radius:.5rem}\
-label{display:block;margin:.75rem 0 .25rem}input[type=text],input[type=password]\
-{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}\
-button{margin:1rem .5rem 0 0;padding:.6rem 1.2rem;font-size:1rem}\
-.error{color:#a40000;font-weight:600}fieldset{margin-top:1rem}";
-
-/// HTML-escapes `text` for element content and quoted attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
-
-fn alert(error: Option<&str>) -> String {
-    error
-        .map(|text| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text)))
-        .unwrap_or_default()
-}
-
-fn csrf_field(csrf: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        escape(csrf)
-    )
-}
-
 /// The sign-in form.
-pub(crate) fn sign_in(app_name: &str, csrf: &str, username: &str, error: Option<&str>) -> String {
-    page(
-        "Sign in",
-        &format!(
-            "<h1>Sign in to your bank</h1><p><strong>{app}</strong> asks for your consent. \
-             Sign in to review it; {app} never sees your password.</p>{alert}\
-             <form method=\"post\" action=\"{SIGN_IN_PATH}\">{csrf}\
-             <label for=\"username\">Username</label>\
-             <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" \
-             autocomplete=\"username\" required>\
-             <label for=\"password\">Password</label>\
-             <input type=\"password\" id=\"password\" name=\"password\" \
-             autocomplete=\"current-password\" required>\
-             <button type=\"submit\">Sign in</button></form>",
-            app = escape(app_name),
-            alert = alert(error),
-            csrf = csrf_field(csrf),
-            username = escape(username),
-        ),
-    )
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+pub(crate) struct SignIn<'a> {
+    /// The app's display name.
+    pub(crate) app_name: &'a str,
+    /// The session's CSRF token.
+    pub(crate) csrf: &'a str,
+    /// The username to show again after a failed attempt.
+    pub(crate) username: &'a str,
+    /// A problem with the previous submission.
+    pub(crate) error: Option<&'a str>,
 }
 
 /// The one-time-password form.
-pub(crate) fn second_factor(csrf: &str, error: Option<&str>) -> String {
-    page(
-        "Confirm it is you",
-        &format!(
-            "<h1>Confirm it is you</h1><p>Enter the 6-digit code from your authenticator \
-             app.</p>{alert}<form method=\"post\" action=\"{SECOND_FACTOR_PATH}\">{csrf}\
-             <label for=\"otp\">One-time code</label>\
-             <input type=\"text\" id=\"otp\" name=\"otp\" inputmode=\"numeric\" \
-             pattern=\"[0-9]{{6}}\" maxlength=\"6\" autocomplete=\"one-time-code\" required>\
-             <button type=\"submit\">Continue</button></form>",
-            alert = alert(error),
-            csrf = csrf_field(csrf),
-        ),
-    )
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+pub(crate) struct SecondFactor<'a> {
+    /// The session's CSRF token.
+    pub(crate) csrf: &'a str,
+    /// A problem with the previous submission.
+    pub(crate) error: Option<&'a str>,
+}
+
+/// A page that ends the flow: what went wrong, and what to do.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub(crate) struct ErrorPage<'a> {
+    /// The heading (and the window's title).
+    pub(crate) title: &'a str,
+    /// What happened and what to do.
+    pub(crate) message: &'a str,
+}
+
+/// The consent screen: what the app asks for, the accounts to choose, Approve and Deny.
+#[derive(Template)]
+#[template(path = "consent_screen.html")]
+pub(crate) struct ConsentScreen<'a> {
+    app_name: &'a str,
+    csrf: &'a str,
+    error: Option<&'a str>,
+    asks: Asks<'a>,
+    /// When the consent expires, for people.
+    until: String,
+    accounts: Vec<AccountChoice<'a>>,
+}
+
+/// What the app asks the customer for.
+enum Asks<'a> {
+    /// Account access: what it would see.
+    Access(Vec<&'static str>),
+    /// A payment: from one account.
+    Payment {
+        amount: String,
+        creditor_name: &'a str,
+        creditor_account: &'a str,
+        reference: &'a str,
+    },
+    /// A funds check: on one account.
+    Funds { amount: String },
+}
+
+impl Asks<'_> {
+    /// The heading of the accounts to choose.
+    fn legend(&self) -> &'static str {
+        match self {
+            Self::Access(_) => "Accounts to share",
+            Self::Payment { .. } => "Pay from",
+            Self::Funds { .. } => "Account to check",
+        }
+    }
+
+    /// Several accounts for account access (checkboxes); one for the others (radio buttons).
+    fn control(&self) -> &'static str {
+        match self {
+            Self::Access(_) => "checkbox",
+            Self::Payment { .. } | Self::Funds { .. } => "radio",
+        }
+    }
+}
+
+/// One account the customer may choose.
+struct AccountChoice<'a> {
+    id: &'a str,
+    /// Nickname, currency and the last digits of the number.
+    label: String,
+    /// Pre-selected: every account for account access, the first otherwise.
+    checked: bool,
+}
+
+impl<'a> ConsentScreen<'a> {
+    /// The screen for `consent` of the app `app_name`, offering `accounts` (for payments: those
+    /// that can pay), with `error` about the previous submission.
+    pub(crate) fn new(
+        app_name: &'a str,
+        csrf: &'a str,
+        consent: &'a Consent,
+        accounts: &'a [Account],
+        error: Option<&'a str>,
+    ) -> Self {
+        let asks = match &consent.terms {
+            ConsentTerms::AccountAccess { permissions } => Asks::Access(
+                permissions
+                    .iter()
+                    .map(|permission| permission_text(*permission))
+                    .collect(),
+            ),
+            ConsentTerms::Payment(terms) => Asks::Payment {
+                amount: terms.amount.to_string(),
+                creditor_name: &terms.creditor_name,
+                creditor_account: &terms.creditor_account,
+                reference: &terms.reference,
+            },
+            ConsentTerms::FundsConfirmation(terms) => Asks::Funds {
+                amount: terms.amount.to_string(),
+            },
+        };
+        let all_checked = matches!(asks, Asks::Access(_));
+        let accounts = accounts
+            .iter()
+            .enumerate()
+            .map(|(index, account)| AccountChoice {
+                id: account.id.as_str(),
+                label: account_label(account),
+                checked: all_checked || index == 0,
+            })
+            .collect();
+        Self {
+            app_name,
+            csrf,
+            error,
+            asks,
+            until: consent
+                .expires_at
+                .format("%-d %B %Y, %H:%M UTC")
+                .to_string(),
+            accounts,
+        }
+    }
 }
 
 fn permission_text(permission: Permission) -> &'static str {
@@ -110,118 +165,157 @@ fn permission_text(permission: Permission) -> &'static str {
 fn account_label(account: &Account) -> String {
     let digits = account.account_number.len();
     let last = &account.account_number[digits.saturating_sub(4)..];
-    escape(&format!(
+    format!(
         "{} ({}, ending {last})",
         account.nickname,
         account.currency.code()
-    ))
-}
-
-/// What the consent screen shows and offers.
-pub(crate) struct ConsentScreen<'a> {
-    /// The app's display name.
-    pub(crate) app_name: &'a str,
-    /// The session's CSRF token.
-    pub(crate) csrf: &'a str,
-    /// The consent to decide.
-    pub(crate) consent: &'a Consent,
-    /// The accounts the customer may choose from (for payments: those that can pay).
-    pub(crate) accounts: &'a [Account],
-    /// A problem with the previous submission.
-    pub(crate) error: Option<&'a str>,
-}
-
-/// The consent screen: what the app asks for, the accounts to choose, Approve and Deny.
-pub(crate) fn consent_screen(screen: &ConsentScreen<'_>) -> String {
-    let app = escape(screen.app_name);
-    let mut body = format!("<h1>Review {app}'s request</h1>{}", alert(screen.error));
-    let (multiple, legend) = match &screen.consent.terms {
-        ConsentTerms::AccountAccess { permissions } => {
-            let _ = write!(body, "<p><strong>{app}</strong> wants to see:</p><ul>");
-            for permission in permissions {
-                let _ = write!(body, "<li>{}</li>", permission_text(*permission));
-            }
-            body.push_str("</ul>");
-            (true, "Accounts to share")
-        }
-        ConsentTerms::Payment(terms) => {
-            let _ = write!(
-                body,
-                "<p><strong>{app}</strong> wants to make this payment from your account:</p>\
-                 <dl><dt>Amount</dt><dd>{}</dd><dt>To</dt><dd>{} ({})</dd>\
-                 <dt>Reference</dt><dd>{}</dd></dl>",
-                escape(&terms.amount.to_string()),
-                escape(&terms.creditor_name),
-                escape(&terms.creditor_account),
-                escape(&terms.reference),
-            );
-            (false, "Pay from")
-        }
-        ConsentTerms::FundsConfirmation(terms) => {
-            let _ = write!(
-                body,
-                "<p><strong>{app}</strong> wants to check, when it needs to, that your \
-                 account holds at least <strong>{}</strong>. It does not see your balance.</p>",
-                escape(&terms.amount.to_string()),
-            );
-            (false, "Account to check")
-        }
-    };
-    let _ = write!(
-        body,
-        "<p>Until {}.</p><form method=\"post\" action=\"{DECISION_PATH}\">{}\
-         <fieldset><legend>{legend}</legend>",
-        screen.consent.expires_at.format("%-d %B %Y, %H:%M UTC"),
-        csrf_field(screen.csrf),
-    );
-    for (index, account) in screen.accounts.iter().enumerate() {
-        let kind = if multiple { "checkbox" } else { "radio" };
-        let checked = if multiple || index == 0 {
-            " checked"
-        } else {
-            ""
-        };
-        let _ = write!(
-            body,
-            "<div><input type=\"{kind}\" id=\"account-{index}\" name=\"account_id\" \
-             value=\"{id}\"{checked}><label for=\"account-{index}\" style=\"display:inline\">\
-             {label}</label></div>",
-            id = escape(account.id.as_str()),
-            label = account_label(account),
-        );
-    }
-    body.push_str(
-        "</fieldset><button type=\"submit\" name=\"decision\" value=\"approve\">Approve\
-         </button><button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
-    );
-    page("Review the request", &body)
-}
-
-/// A page that ends the flow: what went wrong, and what to do.
-pub(crate) fn error(title: &str, message: &str) -> String {
-    page(
-        title,
-        &format!(
-            "<h1>{}</h1><p role=\"alert\">{}</p>",
-            escape(title),
-            escape(message)
-        ),
     )
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use chrono::DateTime;
+    use wekeza_domain::{AccountId, AppId, ConsentId, Currency, CustomerId, Money, PaymentTerms};
+    use wekeza_ledger::{AccountStatus, AccountSubtype, CustomerKind};
+
     use super::*;
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(
-            escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        let html = SignIn {
+            app_name: "<script>'&'",
+            csrf: "c\"srf",
+            username: "bob",
+            error: Some("Wrong"),
+        }
+        .render()
+        .unwrap_or_default();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&#60;script&#62;&#39;&#38;&#39;"), "{html}");
+        assert!(html.contains("name=\"csrf\" value=\"c&#34;srf\""), "{html}");
+        assert!(
+            html.contains("<p class=\"error\" role=\"alert\">Wrong</p>"),
+            "{html}"
         );
-        let html = sign_in("<script>", "c\"srf", "bob", Some("Wrong"));
-        assert!(!html.contains("<script>"));
-        assert!(html.contains("c&quot;srf"));
-        assert!(html.contains("role=\"alert\""));
+        assert!(html.contains("<title>Sign in · Wekeza</title>"), "{html}");
+    }
+
+    #[test]
+    fn error_pages_escape_their_text() {
+        let html = ErrorPage {
+            title: "A & B",
+            message: "<b>no</b>",
+        }
+        .render()
+        .unwrap_or_default();
+        assert!(html.contains("<h1>A &#38; B</h1>"), "{html}");
+        assert!(
+            html.contains("<p role=\"alert\">&#60;b&#62;no&#60;/b&#62;</p>"),
+            "{html}"
+        );
+    }
+
+    fn account(nickname: &str, number: &str) -> Account {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        Account {
+            id: AccountId::new_random(at),
+            customer_id: CustomerId::new_random(at),
+            kind: CustomerKind::Personal,
+            subtype: AccountSubtype::CurrentAccount,
+            currency: Currency::Kes,
+            nickname: nickname.into(),
+            status: AccountStatus::Enabled,
+            account_number: number.into(),
+            holder_name: "Jane Doe".into(),
+            opened_at: at,
+            overdraft_limit: Money::from_minor(0, Currency::Kes),
+            is_primary: false,
+        }
+    }
+
+    fn consent(terms: ConsentTerms) -> Consent {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        Consent::new(
+            ConsentId::new_random(at),
+            AppId::new_random(at),
+            terms,
+            at,
+            at,
+        )
+    }
+
+    #[test]
+    fn the_consent_screen_offers_the_accounts() {
+        let accounts = [account("Main <1>", "0110001234"), account("Spare", "77")];
+        let access = consent(ConsentTerms::AccountAccess {
+            permissions: BTreeSet::from([Permission::ReadBalances]),
+        });
+        let html = ConsentScreen::new("Budget & Co", "tok", &access, &accounts, None)
+            .render()
+            .unwrap_or_default();
+        assert!(
+            html.contains("<h1>Review Budget &#38; Co's request</h1>"),
+            "{html}"
+        );
+        assert!(html.contains("<li>Your balances</li>"), "{html}");
+        assert!(
+            html.contains("<p>Until 15 January 2027, 08:00 UTC.</p>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<legend>Accounts to share</legend>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(
+                "<div><input type=\"checkbox\" id=\"account-0\" name=\"account_id\" value=\"{}\" \
+                 checked><label for=\"account-0\" style=\"display:inline\">Main &#60;1&#62; \
+                 (KES, ending 1234)</label></div>",
+                accounts[0].id.as_str()
+            )),
+            "{html}"
+        );
+        assert!(
+            html.contains("id=\"account-1\" name=\"account_id\""),
+            "{html}"
+        );
+        assert!(!html.contains("role=\"alert\""), "{html}");
+
+        let payment = consent(ConsentTerms::Payment(PaymentTerms {
+            amount: Money::from_minor(7_500, Currency::Kes),
+            creditor_name: "Jane Doe".into(),
+            creditor_account: "01100012345".into(),
+            reference: "Rent".into(),
+            debtor_account: None,
+        }));
+        let html = ConsentScreen::new(
+            "App",
+            "tok",
+            &payment,
+            &accounts,
+            Some("Choose an account."),
+        )
+        .render()
+        .unwrap_or_default();
+        assert!(
+            html.contains("<dt>To</dt><dd>Jane Doe (01100012345)</dd>"),
+            "{html}"
+        );
+        assert!(html.contains("<legend>Pay from</legend>"), "{html}");
+        assert!(html.contains("type=\"radio\" id=\"account-0\""), "{html}");
+        assert_eq!(html.matches(" checked>").count(), 1, "{html}");
+        assert!(
+            html.contains("role=\"alert\">Choose an account.</p>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
+                 <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>"
+            ),
+            "{html}"
+        );
     }
 }

@@ -1,0 +1,192 @@
+//! The customer's own factors: the sign-in form (username and password, argon2) and the second
+//! factor (a TOTP code). Each wrong answer counts towards the session's end and the username's
+//! lock-out; a locked username is told so whether or not it exists.
+
+use std::sync::OnceLock;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use wekeza_store::customers;
+use wekeza_store::identity::authorization_requests::{self, SignInStage};
+use wekeza_store::identity::sign_in_failures;
+use wekeza_store::secret::{self, PasswordStrength};
+
+use super::{Web, html, parse_customer, respond, session_over, stage_after_sign_in};
+use crate::pages::{SecondFactor, SignIn};
+use crate::{Error, form, totp};
+
+/// What a locked username is told (the same whether or not it exists).
+const LOCKED: &str = "Too many failed attempts: signing in is locked for 15 minutes.";
+
+/// The sign-in form as posted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SignInForm {
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+/// The second-factor form as posted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SecondFactorForm {
+    csrf: String,
+    otp: String,
+}
+
+pub(super) async fn sign_in(State(web): State<Web>, headers: HeaderMap, body: Bytes) -> Response {
+    respond(web.sign_in(&headers, form::typed(&body)).await)
+}
+
+pub(super) async fn second_factor(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(web.second_factor(&headers, form::typed(&body)).await)
+}
+
+/// The hash every unknown username's password is checked against, so that it costs what a
+/// known one does.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        secret::hash_password(
+            "decoy password",
+            PasswordStrength::Sandbox,
+            &mut secret::os_rng(),
+        )
+        .unwrap_or_default()
+    })
+}
+
+impl Web {
+    /// `POST /oauth2/authorize/sign-in`: username and password.
+    async fn sign_in(&self, headers: &HeaderMap, form: SignInForm) -> Result<Response, Error> {
+        let now = self.identity.now();
+        let session = match self
+            .session(headers, &form.csrf, SignInStage::Password, now)
+            .await?
+        {
+            Ok(session) => session,
+            Err(page) => return Ok(page),
+        };
+        let username = form.username.trim();
+        let retry = |message: &str| {
+            html(
+                StatusCode::OK,
+                &SignIn {
+                    app_name: &session.app.name,
+                    csrf: &session.csrf,
+                    username,
+                    error: Some(message),
+                },
+            )
+        };
+        if sign_in_failures::locked_until(self.db(), username, now)
+            .await?
+            .is_some()
+        {
+            return Ok(retry(LOCKED));
+        }
+        let customer = customers::find_by_username(self.db(), username).await?;
+        let hash = customer
+            .as_ref()
+            .map_or_else(|| decoy_hash().to_owned(), |row| row.password_hash.clone());
+        let password = form.password;
+        let matches =
+            tokio::task::spawn_blocking(move || secret::verify_password(&hash, &password))
+                .await
+                .unwrap_or(false);
+        let Some(customer) = customer.filter(|_| matches) else {
+            return Ok(match self.failed(&session, username, now).await? {
+                Ok(true) => retry(LOCKED),
+                Ok(false) => retry("Wrong username or password."),
+                Err(page) => page,
+            });
+        };
+        sign_in_failures::clear(self.db(), username).await?;
+        let moved = authorization_requests::advance(
+            self.db(),
+            &session.hash,
+            SignInStage::Password,
+            SignInStage::SecondFactor,
+            Some(&customer.id),
+        )
+        .await?;
+        if !moved {
+            return Ok(session_over());
+        }
+        Ok(html(
+            StatusCode::OK,
+            &SecondFactor {
+                csrf: &session.csrf,
+                error: None,
+            },
+        ))
+    }
+
+    /// `POST /oauth2/authorize/second-factor`: the one-time code.
+    async fn second_factor(
+        &self,
+        headers: &HeaderMap,
+        form: SecondFactorForm,
+    ) -> Result<Response, Error> {
+        let now = self.identity.now();
+        let session = match self
+            .session(headers, &form.csrf, SignInStage::SecondFactor, now)
+            .await?
+        {
+            Ok(session) => session,
+            Err(page) => return Ok(page),
+        };
+        let customer = match session.row.customer_id.as_deref() {
+            Some(id) => customers::find(self.db(), &parse_customer(id)?).await?,
+            None => None,
+        };
+        let Some(customer) = customer else {
+            return Ok(session_over());
+        };
+        let retry = |message: &str| {
+            html(
+                StatusCode::OK,
+                &SecondFactor {
+                    csrf: &session.csrf,
+                    error: Some(message),
+                },
+            )
+        };
+        if sign_in_failures::locked_until(self.db(), &customer.username, now)
+            .await?
+            .is_some()
+        {
+            return Ok(retry(LOCKED));
+        }
+        if !totp::verify(&customer.totp_secret, form.otp.trim(), now)? {
+            return Ok(
+                match self.failed(&session, &customer.username, now).await? {
+                    Ok(true) => retry(LOCKED),
+                    Ok(false) => retry("That code is not right. Enter the current code."),
+                    Err(page) => page,
+                },
+            );
+        }
+        sign_in_failures::clear(self.db(), &customer.username).await?;
+        let moved = authorization_requests::advance(
+            self.db(),
+            &session.hash,
+            SignInStage::SecondFactor,
+            stage_after_sign_in(&session.row),
+            None,
+        )
+        .await?;
+        if !moved {
+            return Ok(session_over());
+        }
+        self.signed_in(&session, now).await
+    }
+}
