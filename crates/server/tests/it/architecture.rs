@@ -476,15 +476,22 @@ fn first_segments(tokens: &[Token], i: usize) -> Vec<String> {
     }
 }
 
-/// `crate::x::y`, as written, for the failure message.
+/// `crate::x::y` or `crate::{x, y::z}`, as written, for the failure message.
 fn render_path(tokens: &[Token], prefix: usize) -> String {
     let mut rendered = String::new();
-    for token in tokens.iter().take(prefix + 3) {
+    for (k, token) in tokens.iter().enumerate().take(prefix + 3) {
         match token {
             Token::Ident(name) => rendered.push_str(name),
             Token::PathSep => rendered.push_str("::"),
             Token::Punct('{') => {
-                rendered.push_str("{…}");
+                for inner in &tokens[k..=matching(tokens, k)] {
+                    match inner {
+                        Token::Ident(name) => rendered.push_str(name),
+                        Token::PathSep => rendered.push_str("::"),
+                        Token::Punct(',') => rendered.push_str(", "),
+                        Token::Punct(other) => rendered.push(*other),
+                    }
+                }
                 break;
             }
             Token::Punct(_) => break,
