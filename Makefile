@@ -43,7 +43,7 @@ lint: $(BUF) $(CARGO_DENY) advisory-db
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(BUF) lint
-	PATH="$(TOOLS)/cargo/bin:$$PATH" $(CARGO) deny --offline check
+	PATH="$(TOOLS)/cargo/bin:$$PATH" $(CARGO) deny --offline check --hide-inclusion-graph
 
 $(CARGO_DENY):
 	$(CARGO) install --locked cargo-deny@$(CARGO_DENY_VERSION) --root $(TOOLS)/cargo
