@@ -10,8 +10,8 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use wekeza_domain::{AccountId, Consent, ConsentId, ConsentStatus, ConsentTerms, CustomerId};
-use wekeza_ledger::{Account, AccountQuery, AccountStatus, AccountSubtype};
+use wekeza_domain::{AccountId, Consent, ConsentId, ConsentStatus, CustomerId};
+use wekeza_ledger::{Account, AccountQuery};
 use wekeza_store::consents;
 use wekeza_store::identity::authorization_requests::{self, SignInStage};
 
@@ -110,9 +110,8 @@ impl Web {
             .filter(|consent| consent.status_at(now) == status))
     }
 
-    /// The accounts the customer may choose for `consent`: every account for account access;
-    /// for a payment or a funds check the consent's debtor account, or else the open current
-    /// accounts in the amount's currency.
+    /// The accounts the customer may choose for `consent`: those the domain's binding rule
+    /// ([`ConsentTerms::may_bind`](wekeza_domain::ConsentTerms::may_bind)) allows.
     async fn choices(
         &self,
         consent: &Consent,
@@ -124,25 +123,10 @@ impl Web {
             limit: wekeza_ledger::MAX_PAGE_SIZE,
         };
         let owned = self.core.accounts(customer, &query).await?;
-        let currency = match &consent.terms {
-            ConsentTerms::AccountAccess { .. } => return Ok(owned),
-            ConsentTerms::Payment(terms) => terms.amount.currency(),
-            ConsentTerms::FundsConfirmation(terms) => terms.amount.currency(),
-        };
-        Ok(match consent.terms.debtor_account() {
-            Some(number) => owned
-                .into_iter()
-                .filter(|account| account.account_number == number)
-                .collect(),
-            None => owned
-                .into_iter()
-                .filter(|account| {
-                    account.subtype == AccountSubtype::CurrentAccount
-                        && account.currency == currency
-                        && account.status == AccountStatus::Enabled
-                })
-                .collect(),
-        })
+        Ok(owned
+            .into_iter()
+            .filter(|account| consent.terms.may_bind(&account.bindable()))
+            .collect())
     }
 
     /// The screen for the session's consent, if it still awaits a decision, with `error` about
