@@ -7,11 +7,12 @@ use wekeza_domain::{AccountId, Permission, Reason, TransactionId};
 use wekeza_ledger::{AccountQuery, CoreBanking, TransactionQuery};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::account_information_service_server::AccountInformationService;
+use wekeza_rpc::OrInternal;
 use wekeza_rpc::caller::CustomerCaller;
 use wekeza_rpc::wire::parse_timestamp;
 use wekeza_rpc::{ApiError, PageRequest, RequestExt};
 
-use crate::{convert, core_error};
+use crate::convert;
 
 /// The Account Information service over a core banking system.
 #[derive(Debug, Clone)]
@@ -41,7 +42,7 @@ impl AccountInformation {
         self.core
             .account(&id)
             .await
-            .map_err(core_error)?
+            .or_internal()?
             .filter(|account| &account.customer_id == caller.customer_id)
             .ok_or_else(not_found)
     }
@@ -79,7 +80,7 @@ impl AccountInformationService for AccountInformation {
             .core
             .accounts(caller.customer_id, &query)
             .await
-            .map_err(core_error)?;
+            .or_internal()?;
         let next_page_token = page.finish(&mut accounts, |account| account.id.to_string());
         let detail = caller
             .principal
@@ -93,6 +94,7 @@ impl AccountInformationService for AccountInformation {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(account_id = %request.get_ref().account_id))]
     async fn get_account(
         &self,
         request: Request<pb::GetAccountRequest>,
@@ -109,6 +111,7 @@ impl AccountInformationService for AccountInformation {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(account_id = %request.get_ref().account_id))]
     async fn list_balances(
         &self,
         request: Request<pb::ListBalancesRequest>,
@@ -121,13 +124,14 @@ impl AccountInformationService for AccountInformation {
             .core
             .balance(&account.id)
             .await
-            .map_err(core_error)?
+            .or_internal()?
             .ok_or_else(|| ApiError::not_found("account"))?;
         Ok(Response::new(pb::ListBalancesResponse {
             balances: convert::balances(&balance),
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(account_id = %request.get_ref().account_id))]
     async fn list_transactions(
         &self,
         request: Request<pb::ListTransactionsRequest>,
@@ -179,7 +183,7 @@ impl AccountInformationService for AccountInformation {
             .core
             .transactions(&account.id, &query)
             .await
-            .map_err(core_error)?;
+            .or_internal()?;
         let next_page_token = page.finish(&mut entries, |entry| entry.id.to_string());
         Ok(Response::new(pb::ListTransactionsResponse {
             transactions: entries.iter().map(convert::transaction).collect(),

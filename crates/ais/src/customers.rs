@@ -7,9 +7,9 @@ use wekeza_domain::Permission;
 use wekeza_ledger::CoreBanking;
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::customer_service_server::CustomerService;
-use wekeza_rpc::{ApiError, RequestExt};
+use wekeza_rpc::{ApiError, OrInternal, RequestExt};
 
-use crate::{convert, core_error};
+use crate::convert;
 
 /// The Customer service over a core banking system.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ impl CustomerService for Customers {
             .core
             .customer(caller.customer_id)
             .await
-            .map_err(core_error)?
+            .or_internal()?
             .ok_or_else(|| ApiError::not_found("customer"))?;
         Ok(Response::new(pb::GetCustomerProfileResponse {
             profile: Some(convert::profile(&customer)),

@@ -19,9 +19,3 @@ pub mod customers;
 
 pub use accounts::AccountInformation;
 pub use customers::Customers;
-
-use wekeza_rpc::ApiError;
-
-fn core_error(error: wekeza_ledger::CoreBankingError) -> ApiError {
-    ApiError::internal(&error)
-}

@@ -163,6 +163,7 @@ impl ConsentService for Consents {
         Ok(Response::new(response))
     }
 
+    #[tracing::instrument(skip_all, fields(consent_id = %request.get_ref().consent_id))]
     async fn get_consent(
         &self,
         request: Request<pb::GetConsentRequest>,
@@ -179,6 +180,7 @@ impl ConsentService for Consents {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(consent_id = %request.get_ref().consent_id))]
     async fn revoke_consent(
         &self,
         request: Request<pb::RevokeConsentRequest>,
@@ -215,6 +217,7 @@ impl ConsentService for Consents {
         Err(Error::ConcurrentModification.into())
     }
 
+    #[tracing::instrument(skip_all, fields(consent_id = %request.get_ref().consent_id))]
     async fn get_funds_confirmation(
         &self,
         request: Request<pb::GetFundsConfirmationRequest>,

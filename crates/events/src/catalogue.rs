@@ -70,26 +70,39 @@ impl EventType {
         }
     }
 
-    /// When the platform emits it.
+    /// When the platform emits it (the catalogue's last column in `docs/events.md`).
     pub fn emitted_when(self) -> &'static str {
         match self {
             Self::ConsentStatusChanged => {
-                "a consent is created, authorised, rejected, consumed by its payment, revoked \
-                 or expired (one type for every change; the payload has both statuses)"
+                "a consent is created (previous status unspecified) or changes status: \
+                 authorised, rejected, consumed by its payment, revoked, or expired (written by \
+                 the expiry sweep)"
             }
             Self::PaymentStatusChanged => {
-                "a payment is created (PENDING) and at every transition: settlement in \
-                 process, completed, rejected"
+                "a payment is created (`PENDING`, previous status unspecified) or moves on: \
+                 `ACCEPTED_SETTLEMENT_IN_PROCESS`, `ACCEPTED_SETTLEMENT_COMPLETED`, or \
+                 `REJECTED` with its `status_reason`"
             }
             Self::AccountTransactionCreated => {
-                "a posting is booked on a customer account (payments, settlements, sandbox \
-                 activity)"
+                "a posting is booked on a customer account (one per posting of a journal; \
+                 internal accounts have none)"
             }
             Self::AccountBalanceChanged => {
-                "a journal moved a customer account's booked balance; one per account and \
-                 journal"
+                "a journal moved a customer account's balances (one per account, after its \
+                 postings' events), with the booked and available balances after the change"
             }
         }
+    }
+
+    /// This type's row of the catalogue table in `docs/events.md`.
+    pub fn catalogue_row(self) -> String {
+        format!(
+            "| `{}` | `{}` | `{}` | {} |",
+            self.name(),
+            self.subject(),
+            self.payload_message(),
+            self.emitted_when()
+        )
     }
 
     /// The type of `payload`.

@@ -4,8 +4,6 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use crate::config::CreditorBlocklistRule;
-
 /// An address block, `198.51.100.0/24` or `2001:db8::/32`; a bare address is a /32 or /128.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct IpNetwork {
@@ -64,14 +62,14 @@ pub(crate) struct CreditorBlocklist {
 }
 
 impl CreditorBlocklist {
-    pub(crate) fn new(rule: &CreditorBlocklistRule) -> Self {
+    /// The list of these blocked account numbers and names, as configured.
+    pub(crate) fn new(account_numbers: &[String], names: &[String]) -> Self {
         Self {
-            account_numbers: rule
-                .account_numbers
+            account_numbers: account_numbers
                 .iter()
                 .map(|number| normal_account_number(number))
                 .collect(),
-            names: rule.names.iter().map(|name| normal_name(name)).collect(),
+            names: names.iter().map(|name| normal_name(name)).collect(),
         }
     }
 
@@ -160,11 +158,10 @@ mod tests {
 
     #[test]
     fn creditor_forms_are_normalised() {
-        let list = CreditorBlocklist::new(&CreditorBlocklistRule {
-            account_numbers: vec!["0123-4567 89".into()],
-            names: vec!["Mule  Account Ltd".into()],
-            points: 100,
-        });
+        let list = CreditorBlocklist::new(
+            &["0123-4567 89".to_owned()],
+            &["Mule  Account Ltd".to_owned()],
+        );
         assert_eq!(
             list.matches("0123456789", "Someone"),
             Some("account number")

@@ -64,7 +64,10 @@ impl RulesEngine {
                 .iter()
                 .filter_map(|entry| IpNetwork::parse(entry))
                 .collect(),
-            creditor_blocklist: CreditorBlocklist::new(&config.rules.creditor_blocklist),
+            creditor_blocklist: CreditorBlocklist::new(
+                &config.rules.creditor_blocklist.account_numbers,
+                &config.rules.creditor_blocklist.names,
+            ),
             suspicious_user_agents: device
                 .suspicious_user_agents
                 .iter()

@@ -15,6 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use prost_reflect::DescriptorPool;
 use tonic::Status;
+use tracing::Instrument;
 use wekeza_domain::{Permission, Principal, Reason, Scope};
 use wekeza_proto::v1::{AccessPolicy, Caller};
 use wekeza_rpc::idempotency;
@@ -218,8 +219,23 @@ pub async fn layer(
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok()),
     );
-    match verdict {
-        Ok(()) => next.run(request).await,
-        Err(error) => Status::from(error).into_http(),
+    if let Err(error) = verdict {
+        return Status::from(error).into_http();
     }
+    // Every rpc — over gRPC, gRPC-web or transcoded REST — runs in a span naming the rpc and
+    // the ids its token acts under; handlers add the ids of the resources they touch. Ids
+    // only: never a token, a body or a header.
+    let principal = request.extensions().get::<Principal>();
+    let span = tracing::info_span!(
+        "rpc",
+        rpc = %request.uri().path(),
+        app_id = principal.map(|p| tracing::field::display(&p.app_id)),
+        customer_id = principal
+            .and_then(|p| p.customer_id.as_ref())
+            .map(tracing::field::display),
+        consent_id = principal
+            .and_then(|p| p.consent.as_ref())
+            .map(|grant| tracing::field::display(&grant.consent_id)),
+    );
+    next.run(request).instrument(span).await
 }

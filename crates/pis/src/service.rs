@@ -419,6 +419,7 @@ fn caller(
 
 #[tonic::async_trait]
 impl PaymentService for Payments {
+    #[tracing::instrument(skip_all, fields(consent_id = %request.get_ref().consent_id))]
     async fn create_payment(
         &self,
         request: Request<pb::CreatePaymentRequest>,
@@ -454,6 +455,7 @@ impl PaymentService for Payments {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(payment_id = %request.get_ref().payment_id))]
     async fn get_payment(
         &self,
         request: Request<pb::GetPaymentRequest>,

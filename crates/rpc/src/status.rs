@@ -1,8 +1,6 @@
 //! Errors as clients see them: a gRPC code from the one reason → code table, a human message, and
 //! the machine-readable reason as a `google.rpc.ErrorInfo` detail.
 
-use std::panic::Location;
-
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use wekeza_domain::{ErrorClass, Reason};
@@ -91,8 +89,7 @@ impl ApiError {
     /// client sees only that something went wrong (its request id identifies the log line).
     #[track_caller]
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        let location = Location::caller();
-        tracing::error!(%location, error = %cause, "internal error");
+        crate::error::Internal::new(cause.to_string()).log();
         Self::new(Reason::Internal, "internal error")
     }
 

@@ -72,6 +72,7 @@ fn not_yet(rpc: &str, arrives_with: &str) -> Status {
 
 #[tonic::async_trait]
 impl SandboxService for Sandbox {
+    #[tracing::instrument(skip_all, fields(consent_id = %request.get_ref().consent_id))]
     async fn authorize_consent(
         &self,
         request: Request<pb::AuthorizeConsentRequest>,
