@@ -125,11 +125,18 @@ where
     }
 }
 
+/// An internal failure answered directly by a handler (`.or_internal()?`): logged here, once.
+impl From<Internal> for ApiError {
+    fn from(internal: Internal) -> ApiError {
+        internal.log();
+        ApiError::new(Reason::Internal, "internal error")
+    }
+}
+
 /// An internal failure answered directly by a handler (`.or_internal()?`).
 impl From<Internal> for Status {
     fn from(internal: Internal) -> Status {
-        internal.log();
-        ApiError::new(Reason::Internal, "internal error").into()
+        ApiError::from(internal).into()
     }
 }
 
