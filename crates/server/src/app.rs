@@ -19,6 +19,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
+use tower::ServiceBuilder;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use wekeza_ais::{AccountInformation, Customers};
 use wekeza_consent::{Consents, ExpirySweeper};
 use wekeza_domain::Clock;
@@ -203,14 +205,24 @@ impl Platform {
             // Every other request is REST: transcoded into a call on the gRPC router (policy
             // included), or a problem+json 404/405.
             .fallback_service(transcoder.into_service(grpc))
-            // Authentication records who is calling; it refuses nothing itself (the policy does).
-            .layer(from_fn_with_state(self.authenticator.clone(), authn::layer))
-            // Outside authentication and policy, so it sees their final 401s and adds the
-            // Bearer/DPoP challenges HTTP clients expect.
-            .layer(from_fn(wekeza_identity::challenge::layer))
-            // Request ids outermost: every response, refusals included, carries them, and every
-            // log line of the request is in its span.
-            .layer(from_fn(request_id::layer)))
+            // The outer layers, outermost first.
+            .layer(
+                ServiceBuilder::new()
+                    // Request ids outermost: every response, refusals included, carries them,
+                    // and every log line of the request is in its span. A caller's unusable
+                    // `x-request-id` goes first, so that the next layer sets a new one.
+                    .map_request(request_id::drop_unusable_request_id)
+                    .layer(SetRequestIdLayer::x_request_id(request_id::NewRequestId))
+                    .layer(PropagateRequestIdLayer::x_request_id())
+                    // The FAPI interaction id, and the span, once the request id is known.
+                    .layer(from_fn(request_id::interaction))
+                    // Outside authentication and policy, so it sees their final 401s and adds
+                    // the Bearer/DPoP challenges HTTP clients expect.
+                    .layer(from_fn(wekeza_identity::challenge::layer))
+                    // Authentication records who is calling; it refuses nothing itself (the
+                    // policy does).
+                    .layer(from_fn_with_state(self.authenticator.clone(), authn::layer)),
+            ))
     }
 
     /// The admin router: liveness and readiness.

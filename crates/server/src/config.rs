@@ -1,17 +1,52 @@
-//! The server's configuration: the embedded `wekeza.default.toml`, then `wekeza.toml` (or the
-//! file named by `WEKEZA_CONFIG`), then `WEKEZA_*` environment variables. Validated before
-//! anything binds.
+//! The server's configuration, one [`Config`] merged by figment from three layers: the embedded
+//! `wekeza.default.toml` (the only place defaults are written), then `wekeza.toml` in the working
+//! directory (or the file named by `WEKEZA_CONFIG`), then `WEKEZA_*` environment variables.
+//! Tables merge key by key, so a file that sets one key of `[oidc_upstream]` keeps the defaults
+//! of the others. The result is validated before anything binds.
 //!
-//! The environment is read through an [`EnvSource`], so tests pass a map instead of mutating the
-//! process environment.
+//! The environment is whatever `(name, value)` pairs the caller passes: the binary passes the
+//! process environment, tests pass their own pairs and never mutate the process's.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../wekeza.default.toml");
+
+/// The environment variables the configuration reads, each with the key it sets (dotted inside
+/// a table).
+const ENV_KEYS: [(&str, &str); 14] = [
+    ("WEKEZA_LISTEN", "listen"),
+    ("WEKEZA_ADMIN_LISTEN", "admin_listen"),
+    ("WEKEZA_DATABASE_URL", "database_url"),
+    ("WEKEZA_ENV", "env"),
+    ("WEKEZA_SEED_ON_EMPTY", "seed_on_empty"),
+    ("WEKEZA_LOG_FORMAT", "log_format"),
+    ("WEKEZA_ISSUER", "issuer"),
+    ("WEKEZA_KEY_ENCRYPTION_KEY", "key_encryption_key"),
+    // The bank's fraud system; empty means none.
+    ("WEKEZA_FRAUD_ADDR", "fraud.external.addr"),
+    // Federated customer sign-in.
+    ("WEKEZA_OIDC_UPSTREAM_ISSUER", "oidc_upstream.issuer"),
+    ("WEKEZA_OIDC_UPSTREAM_CLIENT_ID", "oidc_upstream.client_id"),
+    (
+        "WEKEZA_OIDC_UPSTREAM_CLIENT_SECRET",
+        "oidc_upstream.client_secret",
+    ),
+    ("WEKEZA_OIDC_UPSTREAM_CLAIM", "oidc_upstream.claim"),
+    (
+        "WEKEZA_OIDC_UPSTREAM_CUSTOMER_FIELD",
+        "oidc_upstream.customer_field",
+    ),
+];
+
+/// Names the file that replaces `wekeza.toml`.
+const CONFIG_FILE_VAR: &str = "WEKEZA_CONFIG";
 
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +61,7 @@ pub enum ConfigError {
     },
     /// A file or the merged result does not parse into [`Config`].
     #[error("invalid configuration: {0}")]
-    Parse(#[from] toml::de::Error),
+    Parse(Box<figment::Error>),
     /// An environment variable holds a value of the wrong type.
     #[error("{key}: expected {expected}")]
     EnvType {
@@ -40,25 +75,9 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Where environment variables come from.
-pub trait EnvSource {
-    /// The variable's value, if set.
-    fn var(&self, key: &str) -> Option<String>;
-}
-
-/// The process environment.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ProcessEnv;
-
-impl EnvSource for ProcessEnv {
-    fn var(&self, key: &str) -> Option<String> {
-        std::env::var(key).ok()
-    }
-}
-
-impl EnvSource for HashMap<String, String> {
-    fn var(&self, key: &str) -> Option<String> {
-        self.get(key).cloned()
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> Self {
+        Self::Parse(Box::new(error))
     }
 }
 
@@ -138,10 +157,9 @@ pub struct Config {
     pub oidc_upstream: OidcUpstream,
 }
 
-/// `[oidc_upstream]`: federated customer sign-in. Keys left out take their defaults (a file
-/// that sets only the issuer and the client keeps `claim = "sub"`).
+/// `[oidc_upstream]`: federated customer sign-in.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 pub struct OidcUpstream {
     /// The provider's issuer URL; empty: no federation.
     pub issuer: String,
@@ -155,59 +173,73 @@ pub struct OidcUpstream {
     pub customer_field: wekeza_identity::federation::CustomerField,
 }
 
-impl Default for OidcUpstream {
-    fn default() -> Self {
+/// The variables of [`ENV_KEYS`] that are set, and `WEKEZA_CONFIG`, from any `(name, value)`
+/// pairs. Other variables, `WEKEZA_*` or not, are ignored.
+struct EnvVars {
+    /// `(variable, key, value)`, in [`ENV_KEYS`] order.
+    set: Vec<(&'static str, &'static str, String)>,
+    config_file: Option<String>,
+}
+
+impl EnvVars {
+    fn new<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        let pairs: HashMap<String, String> = pairs
+            .into_iter()
+            .filter(|(name, _)| name.as_ref().starts_with("WEKEZA_"))
+            .map(|(name, value)| (name.as_ref().to_owned(), value.as_ref().to_owned()))
+            .collect();
         Self {
-            issuer: String::new(),
-            client_id: String::new(),
-            client_secret: Redacted::default(),
-            claim: "sub".to_owned(),
-            customer_field: wekeza_identity::federation::CustomerField::Id,
+            set: ENV_KEYS
+                .iter()
+                .filter_map(|(name, key)| Some((*name, *key, pairs.get(*name)?.clone())))
+                .collect(),
+            config_file: pairs.get(CONFIG_FILE_VAR).cloned(),
         }
     }
 }
 
-/// Environment variables that set a key inside a table, by its path.
-const NESTED_ENV: &[(&str, &[&str])] = &[
-    // The bank's fraud system; empty means none.
-    ("WEKEZA_FRAUD_ADDR", &["fraud", "external", "addr"]),
-    // Federated customer sign-in.
-    ("WEKEZA_OIDC_UPSTREAM_ISSUER", &["oidc_upstream", "issuer"]),
-    (
-        "WEKEZA_OIDC_UPSTREAM_CLIENT_ID",
-        &["oidc_upstream", "client_id"],
-    ),
-    (
-        "WEKEZA_OIDC_UPSTREAM_CLIENT_SECRET",
-        &["oidc_upstream", "client_secret"],
-    ),
-    ("WEKEZA_OIDC_UPSTREAM_CLAIM", &["oidc_upstream", "claim"]),
-    (
-        "WEKEZA_OIDC_UPSTREAM_CUSTOMER_FIELD",
-        &["oidc_upstream", "customer_field"],
-    ),
-];
+/// One environment variable as a figment layer, so an error names the variable.
+struct EnvVar {
+    name: &'static str,
+    key: &'static str,
+    value: Value,
+}
 
-/// Sets the string `value` at `path` in `table`, creating the tables on the way.
-fn set_path(table: &mut toml::Table, path: &[&str], value: String) -> Result<(), ConfigError> {
-    let Some((last, parents)) = path.split_last() else {
-        return Ok(());
-    };
-    let mut current = table;
-    for key in parents {
-        let entry = current
-            .entry((*key).to_owned())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry
-            .as_table_mut()
-            .ok_or_else(|| ConfigError::Invalid(format!("{key} must be a table")))?;
+impl EnvVar {
+    /// The variable's text as the layers below hold the key: `true` or `false` where they hold
+    /// a boolean, a string everywhere else (so `WEKEZA_OIDC_UPSTREAM_CLIENT_ID=12345` stays a
+    /// string).
+    fn typed_like(
+        below: &Figment,
+        name: &'static str,
+        key: &'static str,
+        text: &str,
+    ) -> Result<Self, ConfigError> {
+        let value = match below.find_value(key) {
+            Ok(Value::Bool(..)) => {
+                Value::from(text.parse::<bool>().map_err(|_| ConfigError::EnvType {
+                    key: name.to_owned(),
+                    expected: "true or false",
+                })?)
+            }
+            _ => Value::from(text.to_owned()),
+        };
+        Ok(Self { name, key, value })
     }
-    current.insert((*last).to_owned(), toml::Value::String(value));
-    Ok(())
+}
+
+impl Provider for EnvVar {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("environment variable {}", self.name))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Serialized::default(self.key, &self.value).data()
+    }
 }
 
 /// A configured secret: never printed, not even by `Debug`.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Redacted(pub String);
 
@@ -218,13 +250,19 @@ impl fmt::Debug for Redacted {
 }
 
 impl Config {
-    /// Loads defaults, then `wekeza.toml` (or `WEKEZA_CONFIG`), then `WEKEZA_*` from `env`.
-    pub fn load(env: &impl EnvSource) -> Result<Self, ConfigError> {
-        let file = env.var("WEKEZA_CONFIG");
-        let path = file.as_deref().unwrap_or("wekeza.toml");
-        let overrides = match std::fs::read_to_string(path) {
+    /// Loads the defaults, then `wekeza.toml` (or the file `WEKEZA_CONFIG` names, which must
+    /// exist), then the `WEKEZA_*` variables among `env`.
+    pub fn load<K, V>(env: impl IntoIterator<Item = (K, V)>) -> Result<Self, ConfigError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let env = EnvVars::new(env);
+        let named = env.config_file.as_deref();
+        let path = named.unwrap_or("wekeza.toml");
+        let file = match std::fs::read_to_string(path) {
             Ok(text) => Some(text),
-            Err(error) if file.is_none() && error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) if named.is_none() && error.kind() == std::io::ErrorKind::NotFound => None,
             Err(source) => {
                 return Err(ConfigError::Read {
                     path: path.to_owned(),
@@ -232,53 +270,37 @@ impl Config {
                 });
             }
         };
-        Self::from_layers(overrides.as_deref(), env)
+        Self::merge(file.as_deref(), &env)
     }
 
-    /// Merges the defaults, an optional TOML override and the environment.
-    pub fn from_layers(file: Option<&str>, env: &impl EnvSource) -> Result<Self, ConfigError> {
-        let mut table: toml::Table = DEFAULTS.parse()?;
+    /// Merges the defaults, an optional TOML file's text and the `WEKEZA_*` variables among
+    /// `env`, then validates the result.
+    pub fn from_layers<K, V>(
+        file: Option<&str>,
+        env: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        Self::merge(file, &EnvVars::new(env))
+    }
+
+    fn merge(file: Option<&str>, env: &EnvVars) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(file) = file {
-            let overrides: toml::Table = file.parse()?;
-            for (key, value) in overrides {
-                table.insert(key, value);
-            }
+            figment = figment.merge(Toml::string(file));
         }
-        // Top-level scalars are set by WEKEZA_<KEY>; keys inside tables only by NESTED_ENV.
-        let keys: Vec<String> = table
-            .iter()
-            .filter(|(_, value)| !value.is_table())
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in keys {
-            let var = format!("WEKEZA_{}", key.to_ascii_uppercase());
-            let Some(text) = env.var(&var) else { continue };
-            let value = match table.get(&key) {
-                Some(toml::Value::Boolean(_)) => {
-                    toml::Value::Boolean(text.parse().map_err(|_| ConfigError::EnvType {
-                        key: var.clone(),
-                        expected: "true or false",
-                    })?)
-                }
-                _ => toml::Value::String(text),
-            };
-            table.insert(key, value);
+        for (name, key, text) in &env.set {
+            let layer = EnvVar::typed_like(&figment, name, key, text)?;
+            figment = figment.merge(layer);
         }
-        for (var, path) in NESTED_ENV {
-            if let Some(text) = env.var(var) {
-                set_path(&mut table, path, text)?;
-            }
-        }
-        let sets_sandbox = table
-            .get("fraud")
-            .and_then(toml::Value::as_table)
-            .is_some_and(|fraud| fraud.contains_key("sandbox"));
-        if sets_sandbox {
+        if figment.contains("fraud.sandbox") {
             return Err(ConfigError::Invalid(
                 "fraud.sandbox cannot be set: the sandbox magic values follow env".into(),
             ));
         }
-        let mut config: Config = toml::Value::Table(table).try_into()?;
+        let mut config: Config = figment.extract()?;
         config.fraud.sandbox = config.env.is_sandbox();
         config.validate()?;
         Ok(config)
@@ -388,16 +410,13 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+    fn env<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        pairs.to_vec()
     }
 
     #[test]
     fn defaults_then_file_then_env() -> Result<(), ConfigError> {
-        let defaults = Config::from_layers(None, &env(&[]))?;
+        let defaults = Config::from_layers(None, env(&[]))?;
         assert_eq!(defaults.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(defaults.env, Environment::Sandbox);
         assert!(defaults.database_url.starts_with("sqlite:"));
@@ -406,7 +425,7 @@ mod tests {
                     key_encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n";
         let layered = Config::from_layers(
             Some(file),
-            &env(&[("WEKEZA_ENV", "qa"), ("WEKEZA_SEED_ON_EMPTY", "false")]),
+            env(&[("WEKEZA_ENV", "qa"), ("WEKEZA_SEED_ON_EMPTY", "false")]),
         )?;
         assert_eq!(layered.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(layered.env, Environment::Qa);
@@ -416,30 +435,28 @@ mod tests {
 
     #[test]
     fn refuses_unknown_keys_and_bad_values() {
-        assert!(Config::from_layers(Some("colour = \"blue\"\n"), &env(&[])).is_err());
-        assert!(Config::from_layers(None, &env(&[("WEKEZA_ENV", "staging")])).is_err());
-        assert!(Config::from_layers(None, &env(&[("WEKEZA_SEED_ON_EMPTY", "yes")])).is_err());
-        assert!(Config::from_layers(None, &env(&[("WEKEZA_DATABASE_URL", "mysql://x")])).is_err());
-        assert!(Config::from_layers(None, &env(&[("WEKEZA_ISSUER", "bank.example")])).is_err());
+        assert!(Config::from_layers(Some("colour = \"blue\"\n"), env(&[])).is_err());
+        assert!(Config::from_layers(None, env(&[("WEKEZA_ENV", "staging")])).is_err());
+        assert!(Config::from_layers(None, env(&[("WEKEZA_SEED_ON_EMPTY", "yes")])).is_err());
+        assert!(Config::from_layers(None, env(&[("WEKEZA_DATABASE_URL", "mysql://x")])).is_err());
+        assert!(Config::from_layers(None, env(&[("WEKEZA_ISSUER", "bank.example")])).is_err());
         assert!(
-            Config::from_layers(None, &env(&[("WEKEZA_KEY_ENCRYPTION_KEY", "c2hvcnQ")])).is_err()
+            Config::from_layers(None, env(&[("WEKEZA_KEY_ENCRYPTION_KEY", "c2hvcnQ")])).is_err()
         );
         let production = env(&[("WEKEZA_ENV", "production")]);
-        assert!(Config::from_layers(None, &production).is_err());
+        assert!(Config::from_layers(None, production).is_err());
     }
 
     #[test]
     fn issuer_is_configured_or_derived_from_the_listener() -> Result<(), ConfigError> {
         let public: SocketAddr = ([127, 0, 0, 1], 4321).into();
-        let derived = Config::from_layers(None, &env(&[]))?;
+        let derived = Config::from_layers(None, env(&[]))?;
         assert_eq!(
             derived.issuer_for(public)?.as_str(),
             "http://127.0.0.1:4321"
         );
-        let set = Config::from_layers(
-            None,
-            &env(&[("WEKEZA_ISSUER", "https://api.bank.example/")]),
-        )?;
+        let set =
+            Config::from_layers(None, env(&[("WEKEZA_ISSUER", "https://api.bank.example/")]))?;
         assert_eq!(set.issuer_for(public)?.as_str(), "https://api.bank.example");
         Ok(())
     }
@@ -447,7 +464,7 @@ mod tests {
     #[test]
     fn the_key_encryption_key_is_never_printed() -> Result<(), ConfigError> {
         let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-        let config = Config::from_layers(None, &env(&[("WEKEZA_KEY_ENCRYPTION_KEY", key)]))?;
+        let config = Config::from_layers(None, env(&[("WEKEZA_KEY_ENCRYPTION_KEY", key)]))?;
         assert!(config.key_encryption_key()?.is_some());
         assert!(!format!("{config:?}").contains(key));
         Ok(())
@@ -455,7 +472,7 @@ mod tests {
 
     #[test]
     fn fraud_settings_layer_and_sandbox_follows_env() -> Result<(), ConfigError> {
-        let defaults = Config::from_layers(None, &env(&[]))?;
+        let defaults = Config::from_layers(None, env(&[]))?;
         assert!(defaults.fraud.sandbox, "the default env is the sandbox");
         assert_eq!(defaults.fraud.external.addr(), None);
         assert_eq!(defaults.fraud.policy.step_up_threshold, 40);
@@ -463,7 +480,7 @@ mod tests {
         let file = "[fraud]\npolicy = { step_up_threshold = 50, reject_threshold = 90 }\n";
         let layered = Config::from_layers(
             Some(file),
-            &env(&[
+            env(&[
                 ("WEKEZA_ENV", "qa"),
                 ("WEKEZA_FRAUD_ADDR", "http://fraud.bank.internal:50051"),
             ]),
@@ -479,14 +496,46 @@ mod tests {
             "defaults fill the rest"
         );
 
-        assert!(Config::from_layers(Some("[fraud]\nsandbox = true\n"), &env(&[])).is_err());
+        assert!(Config::from_layers(Some("[fraud]\nsandbox = true\n"), env(&[])).is_err());
         assert!(
-            Config::from_layers(None, &env(&[("WEKEZA_FRAUD_ADDR", "not a uri")])).is_err(),
+            Config::from_layers(None, env(&[("WEKEZA_FRAUD_ADDR", "not a uri")])).is_err(),
             "the address is validated"
         );
         let inverted = "[fraud]\npolicy = { step_up_threshold = 80, reject_threshold = 70 }\n";
-        assert!(Config::from_layers(Some(inverted), &env(&[])).is_err());
+        assert!(Config::from_layers(Some(inverted), env(&[])).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn tables_merge_key_by_key_and_env_values_stay_strings() -> Result<(), ConfigError> {
+        let file = "[oidc_upstream]\nissuer = \"https://login.bank.example\"\n";
+        let layered = Config::from_layers(
+            Some(file),
+            env(&[
+                ("WEKEZA_OIDC_UPSTREAM_CLIENT_ID", "12345"),
+                ("WEKEZA_OIDC_UPSTREAM_CLIENT_SECRET", "678"),
+                ("WEKEZA_TEST_DATABASE_URL", "not a key of ours"),
+            ]),
+        )?;
+        let upstream = layered
+            .upstream()?
+            .ok_or_else(|| ConfigError::Invalid("the upstream is configured".into()))?;
+        assert_eq!(upstream.issuer, "https://login.bank.example");
+        assert_eq!(upstream.client_id, "12345");
+        assert_eq!(
+            upstream.claim, "sub",
+            "the default of a key the file left out"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_named_config_file_must_exist() {
+        let missing = [("WEKEZA_CONFIG", "/nonexistent/wekeza.toml")];
+        assert!(matches!(
+            Config::load(missing),
+            Err(ConfigError::Read { .. })
+        ));
     }
 
     #[test]

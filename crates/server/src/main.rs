@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use wekeza_server::config::{Config, ProcessEnv};
+use wekeza_server::config::Config;
 use wekeza_server::{Options, serve, telemetry};
 use wekeza_store::apps::AppEnvironment;
 
@@ -120,7 +120,10 @@ impl From<EnvironmentArg> for AppEnvironment {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut config = Config::load(&ProcessEnv)?;
+    // The process environment, minus variables that are not UTF-8 (none of ours can be).
+    let env = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+    let mut config = Config::load(env)?;
     if let Some(url) = cli.database_url {
         config.database_url = url;
     }

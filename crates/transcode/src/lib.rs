@@ -20,6 +20,8 @@
 //! # Layout
 //! - `template`: path-template grammar, matching, percent-decoding, specificity order.
 //! - `routes`: the compiled route table and its matching rule ([`RouteInfo`], [`BuildError`]).
+//! - `descriptor`: what the descriptors say about fields (path/query-settable, field
+//!   behaviours) and the precomputed REQUIRED-field table.
 //! - `request`: JSON body + query + path → request message; REQUIRED-field check.
 //! - `call`: the tower service — gRPC framing, headers both ways, status from
 //!   headers/trailers, reply → JSON ([`TranscodeService`]).
@@ -27,6 +29,7 @@
 //! - `openapi`: the OpenAPI 3.1 document ([`OpenApiInfo`]).
 
 mod call;
+mod descriptor;
 mod openapi;
 mod problem;
 mod request;

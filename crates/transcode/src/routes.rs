@@ -20,7 +20,7 @@ use prost_reflect::{
     Value,
 };
 
-use crate::request::{self, Requirements};
+use crate::descriptor::{self, Requirements};
 use crate::template::{Capture, PathTemplate, SplitPath};
 
 /// What a route is, for tests, logs and the server's own route listings.
@@ -384,7 +384,7 @@ fn resolve_chain(
         let last = i + 1 == path.len();
         match field.kind() {
             Kind::Message(next) if !last => message = next,
-            _ if last && request::is_leaf(&field) => {}
+            _ if last && descriptor::is_leaf(&field) => {}
             _ if last => return Err(format!("`{name}` is not a scalar field")),
             _ => return Err(format!("`{name}` is not a message field")),
         }
