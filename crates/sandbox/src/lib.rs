@@ -9,7 +9,7 @@
 //!   authorization response; the decision and the code are recorded by the identity service's
 //!   authorisation step ([`wekeza_identity::Identity::authorise_consent`]).
 //! - `ListTestUsers` — the seeded test users with their credentials and current TOTP code.
-//! - `ResetSandbox` — reseeds the test users' data (`wekeza_ledger::seed::reset_and_seed`).
+//! - `ResetSandbox` — reseeds the test users' data (`wekeza_sandbox_bank::seed::reset_and_seed`).
 //! - `ApproveDecoupledAuthorization` — the test user's simulated phone: approves (binding
 //!   accounts as `AuthorizeConsent` does) or denies one of the app's pending CIBA requests,
 //!   recorded by [`wekeza_identity::Identity::approve_backchannel`] /
@@ -18,8 +18,8 @@
 //!   firing provide them.
 //!
 //! Depends on `domain`, `store`, `ledger` (the [`CoreBanking`](wekeza_ledger::CoreBanking)
-//! seam and the seed), `identity` (the authorisation step) and `rpc`; never on another service
-//! crate.
+//! seam), `sandbox-bank` (the seed), `identity` (the authorisation step) and `rpc`; never on
+//! another service crate.
 //!
 //! # Layout
 //! - [`service`] — `SandboxService` ([`Sandbox`]).

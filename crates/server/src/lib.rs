@@ -94,10 +94,10 @@ pub async fn serve(
 ) -> anyhow::Result<Running> {
     let db = wekeza_store::connect(&config.database_url).await?;
     wekeza_store::migrate(&db).await?;
-    if config.env.is_sandbox() && config.seed_on_empty && wekeza_ledger::seed::is_empty(&db).await?
+    if config.env.is_sandbox() && config.seed_on_empty && wekeza_sandbox_bank::seed::is_empty(&db).await?
     {
-        let anchor = wekeza_ledger::seed::anchor_for(options.clock.now());
-        wekeza_ledger::seed::seed(&db, anchor).await?;
+        let anchor = wekeza_sandbox_bank::seed::anchor_for(options.clock.now());
+        wekeza_sandbox_bank::seed::seed(&db, anchor).await?;
         tracing::info!("seeded the sandbox test customers");
     }
     let public_addr = public.local_addr()?;

@@ -212,11 +212,11 @@ async fn shutdown_signal() {
 async fn sandbox(config: Config, action: SandboxAction) -> anyhow::Result<()> {
     let db = wekeza_store::connect(&config.database_url).await?;
     wekeza_store::migrate(&db).await?;
-    let anchor = wekeza_ledger::seed::anchor_for(chrono::Utc::now());
+    let anchor = wekeza_sandbox_bank::seed::anchor_for(chrono::Utc::now());
     match action {
         SandboxAction::Seed => {
-            if wekeza_ledger::seed::is_empty(&db).await? {
-                wekeza_ledger::seed::seed(&db, anchor).await?;
+            if wekeza_sandbox_bank::seed::is_empty(&db).await? {
+                wekeza_sandbox_bank::seed::seed(&db, anchor).await?;
                 println!("seeded the sandbox test customers");
             } else {
                 println!(
@@ -225,7 +225,7 @@ async fn sandbox(config: Config, action: SandboxAction) -> anyhow::Result<()> {
             }
         }
         SandboxAction::Reset => {
-            wekeza_ledger::seed::reset_and_seed(&db, anchor).await?;
+            wekeza_sandbox_bank::seed::reset_and_seed(&db, anchor).await?;
             println!("sandbox reset: test customers seeded again");
         }
     }

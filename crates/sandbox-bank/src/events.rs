@@ -14,7 +14,7 @@ use wekeza_proto::v1 as pb;
 use wekeza_store::ConnectionTrait;
 use wekeza_store::outbox::{self, OutboxEvent};
 
-use crate::{AccountBalance, Result, Transaction};
+use wekeza_ledger::{AccountBalance, Result, Transaction};
 
 /// The event type of a posting on a customer account.
 pub const TRANSACTION_CREATED: &str = "account.transaction_created";
@@ -92,7 +92,7 @@ async fn write(
         OutboxEvent::new(id, event_type, aggregate_id, envelope.encode_to_vec(), now),
     )
     .await
-    .map_err(crate::sandbox::unavailable)
+    .map_err(crate::ledger::unavailable)
 }
 
 /// The wire form of an absolute amount.
