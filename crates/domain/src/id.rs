@@ -126,6 +126,10 @@ id_type!(
     TransactionId, "txn_"
 );
 id_type!(
+    /// A journal: one balanced set of postings on the ledger, `jnl_…`.
+    JournalId, "jnl_"
+);
+id_type!(
     /// A payment, `pay_…`.
     PaymentId, "pay_"
 );

@@ -31,7 +31,7 @@ pub use consent::{
 };
 pub use id::{
     AccountId, AppId, ConsentId, CustomerId, DeliveryId, DeveloperId, EndpointId, EventId, IdError,
-    InvoiceId, PaymentId, TransactionId,
+    InvoiceId, JournalId, PaymentId, TransactionId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use payment::{Creditor, NewPayment, Payment, PaymentError, PaymentStatus};

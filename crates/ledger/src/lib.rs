@@ -1,21 +1,22 @@
 //! The seam between the platform and the bank's core banking system.
 //!
 //! Owns the [`CoreBanking`] trait — everything the API services may ask of the core — and the
-//! model it speaks ([`Customer`], [`Account`], [`AccountBalance`], [`Transaction`]). The bank's
-//! real core plugs in behind the trait later; today the sandbox ledger answers: a double-entry
-//! ledger whose balances are always the sum of its postings.
+//! model it speaks ([`Customer`], [`Account`], [`AccountBalance`], [`Transaction`],
+//! [`PostedJournal`], the queries and page sizes) with its error, [`CoreBankingError`]. The
+//! bank's real core plugs in behind the trait; today the sandbox's double-entry ledger answers
+//! (`wekeza-sandbox-bank`).
 //!
-//! Must not depend on any service crate: services depend on it, not the reverse. Of the
-//! contracts it uses only the generated event messages (`wekeza-proto`), to write its postings'
-//! events.
+//! Speaks domain types only: depends on `wekeza-domain` and small utility crates, never on the
+//! store, sea-orm or the generated contracts, so an adapter to a real core can depend on this
+//! crate without pulling in the platform's database. Services depend on it, not the reverse.
 //!
 //! # Funds holds: where the seam is
 //!
 //! A payment reserves its amount when it is accepted and moves it when it settles. The
 //! reservation must commit atomically with the payment row (a payment without its hold could
 //! overdraw; a hold without its payment would lock funds forever), so in the sandbox it is
-//! placed by the payment service *inside its own database transaction*, with
-//! [`wekeza_store::holds::place`] on the shared ledger tables. Settling and releasing a hold are
+//! placed by the payment service *inside its own database transaction*, with the store's
+//! `holds::place` on the shared ledger tables. Settling and releasing a hold are
 //! [`CoreBanking`] operations ([`CoreBanking::settle_hold`], [`CoreBanking::release_hold`]),
 //! keyed by the payment id as an idempotency reference, so a re-run after a crash never posts
 //! twice. A real core would also take the reservation itself (`hold_funds(reference, account,
@@ -24,30 +25,15 @@
 //! today because nothing could call it.
 //!
 //! # Layout
-//! - this file: the trait and the model.
-//! - [`SandboxLedger`] (`sandbox.rs`): the trait answered from the store's double-entry ledger,
-//!   and [`SandboxLedger::post_journal`], the one way money moves in it besides settled holds.
-//! - [`events`] — the `account.*` events every posting appends to the outbox.
-//! - [`journal`] — what a journal to post looks like, and the checks made before posting.
-//! - [`internal`] — the bank's own accounts (clearing, settlement, …), the other leg of every
-//!   customer posting.
-//! - [`seed`] — the deterministic sandbox data set and its documented [`seed::TEST_USERS`].
+//! This one file: the error, the model, then the trait.
 
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use wekeza_domain::{AccountId, BindableAccount, Currency, CustomerId, Money, TransactionId};
-
-pub mod events;
-pub mod internal;
-pub mod journal;
-mod sandbox;
-pub mod seed;
-
-pub use internal::InternalAccount;
-pub use journal::{JournalKind, NewJournal, NewPosting, PostedJournal};
-pub use sandbox::SandboxLedger;
+use wekeza_domain::{
+    AccountId, BindableAccount, Currency, CustomerId, JournalId, Money, TransactionId,
+};
 
 /// Page size when a query asks for `limit: 0`.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -265,6 +251,17 @@ pub struct Transaction {
     pub counterparty_name: Option<String>,
     /// The booked balance right after this entry.
     pub balance_after: Money,
+}
+
+/// A posted journal: its id, when it was booked and its postings as statements show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedJournal {
+    /// The journal's id.
+    pub id: JournalId,
+    /// When it was booked.
+    pub booking_time: DateTime<Utc>,
+    /// Its postings, in the order they were given, each with the balance right after it.
+    pub postings: Vec<Transaction>,
 }
 
 /// Which transactions to list: newest first, keyset-paginated by id.

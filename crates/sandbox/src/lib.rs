@@ -9,16 +9,17 @@
 //!   authorization response; the decision and the code are recorded by the authorization
 //!   server's own authorisation step, reached through the [`Authority`] port.
 //! - `ListTestUsers` — the seeded test users with their credentials and current TOTP code.
-//! - `ResetSandbox` — reseeds the test users' data (`wekeza_ledger::seed::reset_and_seed`).
+//! - `ResetSandbox` — reseeds the test users' data (`wekeza_sandbox_bank::seed::reset_and_seed`).
 //! - `ApproveDecoupledAuthorization` — the test user's simulated phone: approves (binding
 //!   accounts as `AuthorizeConsent` does) or denies one of the app's pending CIBA requests,
 //!   recorded through the [`Authority`] port as well.
 //! - `SimulatePaymentStatus`, `FireEvent` — answered UNIMPLEMENTED until payments and event
 //!   firing provide them.
 //!
-//! Depends on `domain`, `rpc`, `store` and `ledger` (the
-//! [`CoreBanking`](wekeza_ledger::CoreBanking) seam and the seed); never on another service
-//! crate, nor on identity: the server's wiring implements the [`Authority`] port over it.
+//! Depends on `domain`, `rpc`, `store`, `ledger` (the
+//! [`CoreBanking`](wekeza_ledger::CoreBanking) seam) and `sandbox-bank` (the seed); never on
+//! another service crate, nor on identity: the server's wiring implements the [`Authority`]
+//! port over it.
 //!
 //! # Layout
 //! - [`service`] — `SandboxService` ([`Sandbox`]).

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use wekeza_domain::{Clock, ConsentId};
-use wekeza_ledger::{AccountQuery, CoreBanking, seed};
+use wekeza_ledger::{AccountQuery, CoreBanking};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::sandbox_service_server::SandboxService;
 use wekeza_rpc::{OrInternal, RequestExt};
+use wekeza_sandbox_bank::seed;
 use wekeza_store::apps::{self, App};
 use wekeza_store::identity::backchannel_requests::BackchannelStatus;
 use wekeza_store::{DatabaseConnection, consents, customers, payments};

@@ -29,7 +29,7 @@ use wekeza_gateway::authn::{self, Authenticate};
 use wekeza_gateway::policy::{self, AccessTable};
 use wekeza_gateway::request_id;
 use wekeza_identity::Identity;
-use wekeza_ledger::{CoreBanking, SandboxLedger};
+use wekeza_ledger::CoreBanking;
 use wekeza_pis::{Payments, Settlement};
 use wekeza_proto::FILE_DESCRIPTOR_SET;
 use wekeza_proto::v1::account_information_service_server::AccountInformationServiceServer;
@@ -38,6 +38,7 @@ use wekeza_proto::v1::customer_service_server::CustomerServiceServer;
 use wekeza_proto::v1::payment_service_server::PaymentServiceServer;
 use wekeza_proto::v1::sandbox_service_server::SandboxServiceServer;
 use wekeza_sandbox::Sandbox;
+use wekeza_sandbox_bank::SandboxLedger;
 use wekeza_store::DatabaseConnection;
 
 use crate::config::Config;

@@ -30,6 +30,7 @@ use wekeza_domain::{Clock, SystemClock};
 use wekeza_events::InProcessBus;
 use wekeza_gateway::authn::Authenticate;
 use wekeza_identity::{Identity, TokenVerifier};
+use wekeza_sandbox_bank::seed;
 
 pub use config::Config;
 
@@ -96,10 +97,9 @@ pub async fn serve(
 ) -> anyhow::Result<Running> {
     let db = wekeza_store::connect(&config.database_url).await?;
     wekeza_store::migrate(&db).await?;
-    if config.env.is_sandbox() && config.seed_on_empty && wekeza_ledger::seed::is_empty(&db).await?
-    {
-        let anchor = wekeza_ledger::seed::anchor_for(options.clock.now());
-        wekeza_ledger::seed::seed(&db, anchor).await?;
+    if config.env.is_sandbox() && config.seed_on_empty && seed::is_empty(&db).await? {
+        let anchor = seed::anchor_for(options.clock.now());
+        seed::seed(&db, anchor).await?;
         tracing::info!("seeded the sandbox test customers");
     }
     let public_addr = public.local_addr()?;

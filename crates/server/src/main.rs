@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use wekeza_sandbox_bank::seed;
 use wekeza_server::config::Config;
 use wekeza_server::{Options, serve, telemetry};
 use wekeza_store::apps::AppEnvironment;
@@ -215,11 +216,11 @@ async fn shutdown_signal() {
 async fn sandbox(config: Config, action: SandboxAction) -> anyhow::Result<()> {
     let db = wekeza_store::connect(&config.database_url).await?;
     wekeza_store::migrate(&db).await?;
-    let anchor = wekeza_ledger::seed::anchor_for(chrono::Utc::now());
+    let anchor = seed::anchor_for(chrono::Utc::now());
     match action {
         SandboxAction::Seed => {
-            if wekeza_ledger::seed::is_empty(&db).await? {
-                wekeza_ledger::seed::seed(&db, anchor).await?;
+            if seed::is_empty(&db).await? {
+                seed::seed(&db, anchor).await?;
                 println!("seeded the sandbox test customers");
             } else {
                 println!(
@@ -228,7 +229,7 @@ async fn sandbox(config: Config, action: SandboxAction) -> anyhow::Result<()> {
             }
         }
         SandboxAction::Reset => {
-            wekeza_ledger::seed::reset_and_seed(&db, anchor).await?;
+            seed::reset_and_seed(&db, anchor).await?;
             println!("sandbox reset: test customers seeded again");
         }
     }

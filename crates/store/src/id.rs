@@ -1,6 +1,6 @@
-//! Typed ids for rows that have no id kind in `wekeza-domain`: journals (`jnl_…`) and API keys
-//! (`key_…`). Same shape as the domain's ids: a prefix and a lowercase ULID, so they sort by
-//! creation time and parsing checks the prefix.
+//! Typed ids for rows that have no id kind in `wekeza-domain`: API keys (`key_…`). Same shape
+//! as the domain's ids: a prefix and a lowercase ULID, so they sort by creation time and parsing
+//! checks the prefix.
 
 use std::fmt;
 use std::str::FromStr;
@@ -64,10 +64,6 @@ macro_rules! store_id {
 }
 
 store_id!(
-    /// A journal: one balanced set of postings, `jnl_…`.
-    JournalId, "jnl_"
-);
-store_id!(
     /// An app's API key (the row, not the secret), `key_…`.
     ApiKeyId, "key_"
 );
@@ -81,11 +77,12 @@ mod tests {
     fn parse_checks_the_prefix() {
         let at = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let id = JournalId::generate(at, &mut rng);
-        assert!(id.as_str().starts_with("jnl_"));
-        assert_eq!(id.as_str().parse::<JournalId>(), Ok(id.clone()));
+        let id = ApiKeyId::generate(at, &mut rng);
+        assert!(id.as_str().starts_with("key_"));
+        assert_eq!(id.as_str().parse::<ApiKeyId>(), Ok(id.clone()));
+        let journal = wekeza_domain::JournalId::generate(at, &mut rng);
         assert_eq!(
-            id.as_str().parse::<ApiKeyId>(),
+            journal.as_str().parse::<ApiKeyId>(),
             Err(IdError::WrongPrefix { expected: "key_" })
         );
     }

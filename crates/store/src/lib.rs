@@ -52,7 +52,7 @@ pub mod secret;
 pub mod testing;
 
 pub use connect::{connect, migrate};
-pub use id::{ApiKeyId, JournalId};
+pub use id::ApiKeyId;
 pub use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
 };

@@ -27,8 +27,9 @@ use wekeza_domain::{
 };
 use wekeza_gateway::authn::{Authenticate, Credentials};
 use wekeza_identity::TokenVerifier;
-use wekeza_ledger::{AccountQuery, CoreBanking, Customer, SandboxLedger};
+use wekeza_ledger::{AccountQuery, CoreBanking, Customer};
 use wekeza_rpc::ApiError;
+use wekeza_sandbox_bank::SandboxLedger;
 use wekeza_server::{Authenticator, Config, Options, Running};
 use wekeza_store::TransactionTrait;
 use wekeza_store::apps::{App, NewApp};

@@ -11,8 +11,12 @@ const HEADER: &str = "| Type | Subject | Payload | Emitted when |\n|---|---|---|
 fn the_documented_catalogue_is_the_code_catalogue() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/events.md");
     let docs = std::fs::read_to_string(path).unwrap();
-    let start = docs.find(START).expect("docs/events.md has the catalogue start marker");
-    let end = docs.find(END).expect("docs/events.md has the catalogue end marker");
+    let start = docs
+        .find(START)
+        .expect("docs/events.md has the catalogue start marker");
+    let end = docs
+        .find(END)
+        .expect("docs/events.md has the catalogue end marker");
     let documented = docs[start + START.len()..end].trim();
     let rows: Vec<String> = EventType::ALL
         .into_iter()

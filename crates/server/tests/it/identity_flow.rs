@@ -943,7 +943,7 @@ async fn the_sandbox_binds_payment_accounts_denies_lists_users_and_resets() {
         .unwrap()
         .into_inner()
         .users;
-    assert_eq!(users.len(), wekeza_ledger::seed::TEST_USERS.len());
+    assert_eq!(users.len(), wekeza_sandbox_bank::seed::TEST_USERS.len());
     let good = users
         .iter()
         .find(|user| user.username == "user_good")

@@ -19,10 +19,11 @@ use wekeza_domain::{
     AccountId, AppId, Clock, Consent, ConsentGrant, ConsentId, ConsentStatus, Creditor, NewPayment,
     Payment, PaymentId, Principal, Scope,
 };
-use wekeza_ledger::{CoreBanking, InternalAccount, Settlement};
+use wekeza_ledger::{CoreBanking, Settlement};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::consent_service_client::ConsentServiceClient;
 use wekeza_proto::v1::payment_service_client::PaymentServiceClient;
+use wekeza_sandbox_bank::InternalAccount;
 use wekeza_store::entity::{holds, journals, outbox_events, payments as payment_rows};
 use wekeza_store::testing::TestDatabase;
 use wekeza_store::{TransactionTrait, consents};
@@ -32,7 +33,7 @@ use crate::rest::assert_problem;
 use crate::support::assert_reason;
 
 /// Jane Doe's account: the creditor of in-bank payments.
-const JANE: &str = wekeza_ledger::seed::JANE_ACCOUNT_NUMBER;
+const JANE: &str = wekeza_sandbox_bank::seed::JANE_ACCOUNT_NUMBER;
 
 /// Fraud policy under which every payment is allowed (the sandbox magic values still act):
 /// for tests that make many payments from one customer, which the velocity rules would flag.

@@ -6,11 +6,11 @@ use std::collections::{BTreeSet, HashSet};
 use chrono::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use wekeza_domain::TransactionId;
-use wekeza_ledger::seed;
 use wekeza_ledger::{
-    AccountQuery, AccountSubtype, CoreBanking, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SandboxLedger,
-    Transaction, TransactionQuery,
+    AccountQuery, AccountSubtype, CoreBanking, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Transaction,
+    TransactionQuery,
 };
+use wekeza_sandbox_bank::{SandboxLedger, seed};
 use wekeza_store::entity::postings;
 use wekeza_store::testing::TestDatabase;
 

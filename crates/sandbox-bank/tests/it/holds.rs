@@ -3,7 +3,8 @@
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use wekeza_domain::{AccountId, Currency, Money};
-use wekeza_ledger::{CoreBanking, CoreBankingError, InternalAccount, Settlement};
+use wekeza_ledger::{CoreBanking, CoreBankingError, Settlement};
+use wekeza_sandbox_bank::InternalAccount;
 use wekeza_store::DatabaseConnection;
 use wekeza_store::entity::enums::{AccountOwner, AccountStatus, AccountSubtype, CustomerKind};
 use wekeza_store::entity::{accounts, journals, outbox_events};

@@ -1,15 +1,53 @@
 //! Journals to post: one business event as a set of postings that sum to zero in every
-//! currency, and the checks made before any of it touches the database.
+//! currency, and the checks made before any of it touches the database. What a posted journal
+//! looks like is the seam's [`PostedJournal`](wekeza_ledger::PostedJournal): settling a hold
+//! answers one.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use wekeza_domain::{Currency, Money};
-use wekeza_store::JournalId;
+use wekeza_ledger::{CoreBankingError, Result};
+use wekeza_store::entity::enums;
 
-pub use wekeza_store::entity::enums::JournalKind;
+/// What kind of business event a journal records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JournalKind {
+    /// Balances brought forward when an account was loaded into the ledger.
+    Opening,
+    /// A bank transfer (EFT, PesaLink, in-bank), salary and rent included.
+    Transfer,
+    /// Money moved between a customer's own accounts.
+    InternalTransfer,
+    /// A card purchase or refund.
+    Card,
+    /// A mobile-money movement (M-Pesa send, paybill, till, airtime).
+    MobileMoney,
+    /// A bill paid to a utility or service provider.
+    BillPayment,
+    /// A foreign-exchange conversion between a customer's accounts.
+    Fx,
+    /// A bank fee or interest.
+    Fee,
+    /// A payment initiated through the open-banking API.
+    Payment,
+}
 
-use crate::{CoreBankingError, Result, Transaction};
+impl JournalKind {
+    /// The kind as the journals table stores it.
+    pub(crate) fn stored(self) -> enums::JournalKind {
+        match self {
+            Self::Opening => enums::JournalKind::Opening,
+            Self::Transfer => enums::JournalKind::Transfer,
+            Self::InternalTransfer => enums::JournalKind::InternalTransfer,
+            Self::Card => enums::JournalKind::Card,
+            Self::MobileMoney => enums::JournalKind::MobileMoney,
+            Self::BillPayment => enums::JournalKind::BillPayment,
+            Self::Fx => enums::JournalKind::Fx,
+            Self::Fee => enums::JournalKind::Fee,
+            Self::Payment => enums::JournalKind::Payment,
+        }
+    }
+}
 
 /// A journal to post.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,17 +104,6 @@ impl NewPosting {
     }
 }
 
-/// A posted journal: its id, when it was booked and its postings as statements show them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostedJournal {
-    /// The journal's id.
-    pub id: JournalId,
-    /// When it was booked.
-    pub booking_time: DateTime<Utc>,
-    /// Its postings, in the order they were given, each with the balance right after it.
-    pub postings: Vec<Transaction>,
-}
-
 /// Refuses a journal without postings, with a zero-amount posting, or whose postings do not
 /// sum to zero in some currency.
 pub fn check_balanced(postings: &[NewPosting]) -> Result<()> {
@@ -96,6 +123,7 @@ pub fn check_balanced(postings: &[NewPosting]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
     use wekeza_domain::AccountId;
 
     fn posting(minor: i64, currency: Currency) -> NewPosting {

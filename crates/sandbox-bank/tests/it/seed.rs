@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use chrono::Duration;
 use wekeza_domain::{Currency, CustomerId, Money};
-use wekeza_ledger::seed::{self, JANE_ACCOUNT_NUMBER, TEST_USERS};
-use wekeza_ledger::{CoreBanking, InternalAccount};
-use wekeza_store::entity::enums::{AccountOwner, JournalKind};
+use wekeza_ledger::CoreBanking;
+use wekeza_sandbox_bank::seed::{self, JANE_ACCOUNT_NUMBER, TEST_USERS};
+use wekeza_sandbox_bank::{InternalAccount, JournalKind, NewJournal, NewPosting};
+use wekeza_store::entity::enums::{self, AccountOwner};
 use wekeza_store::secret;
 use wekeza_store::testing::TestDatabase;
 
@@ -217,7 +218,11 @@ async fn seeded_ledger_is_consistent_and_realistic() {
             .count();
         assert!(till_receipts >= 300, "{till_receipts} till receipts");
         assert!(business_account.overdraft_limit.minor() > 0);
-        assert!(data.journals.iter().any(|j| j.kind == JournalKind::Fx));
+        assert!(
+            data.journals
+                .iter()
+                .any(|j| j.kind == enums::JournalKind::Fx)
+        );
 
         // Internal accounts are found by purpose and hidden from the customer-facing calls.
         let clearing = ledger
@@ -285,18 +290,18 @@ async fn reset_and_seed_restores_the_data_set() {
             .unwrap();
         let amount = wekeza_domain::Money::from_minor(1_000_00, Currency::Kes);
         ledger
-            .post_journal(wekeza_ledger::NewJournal {
+            .post_journal(NewJournal {
                 kind: JournalKind::Payment,
                 description: "test payment".to_owned(),
                 postings: vec![
-                    wekeza_ledger::NewPosting::new(
+                    NewPosting::new(
                         account.id.clone(),
                         Money::from_minor(-amount.minor(), Currency::Kes),
                         "out",
                         "r",
                         "transfers",
                     ),
-                    wekeza_ledger::NewPosting::new(clearing, amount, "out", "r", "settlement"),
+                    NewPosting::new(clearing, amount, "out", "r", "settlement"),
                 ],
             })
             .await

@@ -16,18 +16,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
-use wekeza_domain::{AccountId, Clock, Currency, CustomerId, Money, TransactionId};
+use wekeza_domain::{AccountId, Clock, Currency, CustomerId, JournalId, Money, TransactionId};
+use wekeza_ledger::{
+    Account, AccountBalance, AccountQuery, AccountStatus, AccountSubtype, CoreBanking,
+    CoreBankingError, Customer, CustomerKind, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PostalAddress,
+    PostedJournal, Result, Settlement, Transaction, TransactionQuery, TransactionStatus,
+};
+use wekeza_store::accounts::AccountFilter;
 use wekeza_store::entity::{accounts, customers, enums, holds, journals, postings};
 use wekeza_store::postings::PostingFilter;
-use wekeza_store::{JournalId, accounts::AccountFilter};
 
 use crate::journal::check_balanced;
-use crate::{
-    Account, AccountBalance, AccountQuery, AccountStatus, AccountSubtype, CoreBanking,
-    CoreBankingError, Customer, CustomerKind, DEFAULT_PAGE_SIZE, InternalAccount, JournalKind,
-    MAX_PAGE_SIZE, NewJournal, NewPosting, PostalAddress, PostedJournal, Result, Settlement,
-    Transaction, TransactionQuery, TransactionStatus,
-};
+use crate::{InternalAccount, JournalKind, NewJournal, NewPosting};
 
 /// The sandbox's core banking system: a double-entry ledger in the platform's database.
 #[derive(Debug, Clone)]
@@ -270,7 +270,7 @@ async fn post_in(
         .collect::<Result<Vec<_>>>()?;
     let journal_row = journals::Model {
         id: journal_id.to_string(),
-        kind: journal.kind,
+        kind: journal.kind.stored(),
         description: journal.description,
         created_at: booking_time,
         external_reference: settles.map(|hold| hold.reference.clone()),
@@ -288,7 +288,11 @@ async fn post_in(
         .into_iter()
         .map(|(id, (row, booked))| balance_of(id, &row, booked, booking_time))
         .collect::<Result<Vec<_>>>()?;
-    crate::events::append(txn, &customer_postings, &balances, booking_time).await?;
+    // The postings' `account.*` events, in the journal's transaction, through the one writer of
+    // state changes with their events.
+    wekeza_events::record::postings_booked(txn, &customer_postings, &balances, booking_time)
+        .await
+        .map_err(unavailable)?;
     Ok(PostedJournal {
         id: journal_id,
         booking_time,

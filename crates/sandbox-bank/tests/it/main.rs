@@ -1,4 +1,4 @@
-//! The ledger's integration tests: one binary, each test on SQLite and, when
+//! The sandbox bank's integration tests: one binary, each test on SQLite and, when
 //! `WEKEZA_TEST_DATABASE_URL` is set, on PostgreSQL too.
 #![allow(
     clippy::unwrap_used,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use wekeza_domain::{AccountId, Clock, CustomerId, ManualClock};
-use wekeza_ledger::SandboxLedger;
+use wekeza_sandbox_bank::SandboxLedger;
 use wekeza_store::entity::enums::{AccountOwner, AccountStatus, AccountSubtype, CustomerKind};
 use wekeza_store::entity::{accounts, customers, journals, postings};
 

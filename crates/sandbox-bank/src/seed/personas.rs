@@ -4,14 +4,14 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use wekeza_domain::Currency;
 use wekeza_store::Result;
-use wekeza_store::entity::enums::{AccountSubtype, CustomerKind, JournalKind};
+use wekeza_store::entity::enums::{AccountSubtype, CustomerKind};
 
 use super::builder::{AccountSpec, Builder, CustomerSpec, Merchant, Text};
 use super::{
     JANE_ACCOUNT_NUMBER, USER_BUSINESS, USER_GOOD, USER_JANE, USER_OVERDRAWN, USER_STUDENT,
     USER_TRAVELLER,
 };
-use crate::InternalAccount;
+use crate::{InternalAccount, JournalKind};
 
 // === merchants (ISO 18245 codes) ===
 

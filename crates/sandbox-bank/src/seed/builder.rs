@@ -6,16 +6,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SubsecRound, Utc};
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha20Rng;
-use wekeza_domain::{AccountId, Currency, CustomerId, TransactionId};
-use wekeza_store::JournalId;
+use wekeza_domain::{AccountId, Currency, CustomerId, JournalId, TransactionId};
 use wekeza_store::entity::enums::{
-    AccountOwner, AccountStatus, AccountSubtype, CustomerKind, JournalKind, PostingStatus,
+    AccountOwner, AccountStatus, AccountSubtype, CustomerKind, PostingStatus,
 };
 use wekeza_store::entity::{accounts, customers, journals, postings};
 use wekeza_store::secret::{self, PasswordStrength};
 
 use super::{HISTORY_DAYS, TestUser};
-use crate::InternalAccount;
+use crate::{InternalAccount, JournalKind};
 
 /// A card merchant: name as the statement shows it, ISO 18245 code, spending category.
 #[derive(Debug, Clone, Copy)]
@@ -548,7 +547,7 @@ impl Builder {
             }
             journals.push(journals::Model {
                 id: journal_id.to_string(),
-                kind: event.kind,
+                kind: event.kind.stored(),
                 description: event.description,
                 created_at: at,
                 external_reference: None,

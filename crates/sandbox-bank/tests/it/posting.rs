@@ -3,10 +3,8 @@
 use std::sync::Arc;
 
 use wekeza_domain::{AccountId, Currency, Money};
-use wekeza_ledger::{
-    CoreBanking, CoreBankingError, JournalKind, NewJournal, NewPosting, SandboxLedger,
-    TransactionQuery,
-};
+use wekeza_ledger::{CoreBanking, CoreBankingError, TransactionQuery};
+use wekeza_sandbox_bank::{JournalKind, NewJournal, NewPosting, SandboxLedger};
 use wekeza_store::testing::TestDatabase;
 
 use crate::support::{anchor, dump, fixture, ledger};
