@@ -14,7 +14,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use wekeza_domain::Reason;
-use wekeza_rpc::ApiError;
+use wekeza_rpc::{ApiError, Internal};
 
 /// Why an identity operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -224,7 +224,7 @@ impl From<Error> for ApiError {
     #[track_caller]
     fn from(error: Error) -> ApiError {
         if error.is_internal() {
-            ApiError::internal(&error)
+            ApiError::from(Internal::new(error))
         } else {
             ApiError::new(Reason::InvalidToken, error.description())
         }

@@ -85,14 +85,6 @@ impl ApiError {
         Self::new(Reason::NotFound, format!("{what} not found"))
     }
 
-    /// An unexpected failure. The cause is logged once, here, with the caller's location; the
-    /// client sees only that something went wrong (its request id identifies the log line).
-    #[track_caller]
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        crate::error::Internal::new(cause.to_string()).log();
-        Self::new(Reason::Internal, "internal error")
-    }
-
     /// The reason.
     pub fn reason(&self) -> Reason {
         self.reason

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wekeza_domain::{Clock, SystemClock};
-use wekeza_events::InProcessBus;
+use wekeza_events::{EventBus, InProcessBus};
 use wekeza_gateway::authn::Authenticate;
 use wekeza_identity::{Identity, TokenVerifier};
 use wekeza_sandbox_bank::seed;
@@ -79,8 +79,10 @@ pub struct Running {
     pub public_addr: SocketAddr,
     /// The admin listener's address.
     pub admin_addr: SocketAddr,
-    /// The event bus the outbox relay publishes to, for the start-up log (`in-process`).
+    /// Which event bus the outbox relay publishes to, for the start-up log (`in-process`).
     pub event_bus: &'static str,
+    /// That bus: consumers (the webhook dispatcher, tests) subscribe to it.
+    pub bus: Arc<dyn EventBus>,
     /// Resolves when both listeners have drained after shutdown, and then the background
     /// workers (settlement, consent expiry, outbox relay) have stopped.
     pub task: JoinHandle<anyhow::Result<()>>,
@@ -119,7 +121,10 @@ pub async fn serve(
     // shutdown get their payments settled and events relayed if time allows; what is left is
     // picked up at the next start.
     let workers_stop = CancellationToken::new();
-    let workers = platform.start_workers(Arc::new(InProcessBus::default()), &workers_stop);
+    // The platform's one bus: the relay publishes every committed event to it, and it is handed
+    // to whoever consumes them.
+    let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::default());
+    let workers = platform.start_workers(bus.clone(), &workers_stop);
 
     let stop = token.clone();
     tokio::spawn(async move {
@@ -153,6 +158,7 @@ pub async fn serve(
         public_addr,
         admin_addr,
         event_bus: "in-process",
+        bus,
         task,
     })
 }

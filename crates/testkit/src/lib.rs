@@ -192,6 +192,14 @@ impl TestServer {
         }
     }
 
+    /// The platform's event bus: subscribe to see the events the server publishes.
+    pub fn bus(&self) -> Arc<dyn wekeza_events::EventBus> {
+        self.running
+            .as_ref()
+            .map(|running| running.bus.clone())
+            .expect("the server is running")
+    }
+
     /// A gRPC channel to the public listener.
     pub fn channel(&self) -> Channel {
         self.channel.clone()

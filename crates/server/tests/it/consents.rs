@@ -1281,3 +1281,58 @@ async fn the_expiry_sweep_writes_down_expired_consents_with_their_events() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn committed_consent_changes_reach_the_platforms_bus_subscribers() {
+    let server = TestServer::start().await;
+    let mut subscription = server
+        .bus()
+        .subscribe("consent-test", "wekeza.events.consent.*")
+        .await
+        .unwrap();
+    let (_, token) = app_token(&server, &BOTH).await;
+    let consent = create(
+        &server,
+        &token,
+        account_access(&[pb::Permission::ReadAccounts]),
+    )
+    .await;
+    let revoked = server
+        .http
+        .delete(format!(
+            "{}/v1/consents/{}",
+            server.base_url, consent.consent_id
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let delivery =
+            tokio::time::timeout(std::time::Duration::from_secs(10), subscription.next())
+                .await
+                .expect("the relay publishes within seconds")
+                .unwrap();
+        assert_eq!(
+            delivery.envelope.kind(),
+            Some(wekeza_events::EventType::ConsentStatusChanged)
+        );
+        let event = delivery.envelope.event().unwrap();
+        assert_eq!(event.event_id, delivery.envelope.id.to_string());
+        let change = status_change(&event).clone();
+        assert_eq!(change.consent_id, consent.consent_id);
+        statuses.push(change.status());
+        delivery.ack().await.unwrap();
+    }
+    assert_eq!(
+        statuses,
+        [
+            pb::ConsentStatus::AwaitingAuthorisation,
+            pb::ConsentStatus::Revoked
+        ]
+    );
+    server.stop().await;
+}
