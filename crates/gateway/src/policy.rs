@@ -194,11 +194,9 @@ impl AccessTable {
                 }
             }
         }
-        if policy.idempotent {
-            if !idempotency_key.is_some_and(idempotency::is_valid_key) {
-                let missing = idempotency::IdempotencyError::Missing;
-                return Err(ApiError::new(missing.reason(), missing.to_string()));
-            }
+        if policy.idempotent && !idempotency_key.is_some_and(idempotency::is_valid_key) {
+            let missing = idempotency::IdempotencyError::Missing;
+            return Err(ApiError::new(missing.reason(), missing.to_string()));
         }
         Ok(())
     }
