@@ -37,8 +37,8 @@ pub enum Error {
     #[error("the token's app is not registered")]
     UnknownApp,
     /// Storage, core banking or a stored response failed.
-    #[error(transparent)]
-    Internal(Internal),
+    #[error("internal: {0}")]
+    Internal(#[source] Internal),
 }
 
 impl ServiceError for Error {
@@ -63,21 +63,10 @@ impl ServiceError for Error {
             _ => Vec::new(),
         }
     }
-
-    fn internal(&self) -> Option<&Internal> {
-        match self {
-            Self::Internal(internal) => Some(internal),
-            _ => None,
-        }
-    }
 }
 
-wekeza_rpc::service_error_status!(Error);
-wekeza_rpc::internal_sources!(Error:
-    wekeza_store::Error,
-    wekeza_store::DbErr,
-    wekeza_ledger::CoreBankingError,
-    prost::DecodeError,
+wekeza_rpc::service_error!(Error, internal:
+    wekeza_store::Error, wekeza_store::DbErr, wekeza_ledger::CoreBankingError, prost::DecodeError
 );
 
 #[cfg(test)]

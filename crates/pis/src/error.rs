@@ -52,8 +52,8 @@ pub enum Error {
     UnknownApp,
     /// Storage, core banking, a stored response or a lifecycle step decided on stale state
     /// failed.
-    #[error(transparent)]
-    Internal(Internal),
+    #[error("internal: {0}")]
+    Internal(#[source] Internal),
 }
 
 impl Error {
@@ -88,22 +88,11 @@ impl ServiceError for Error {
             _ => Vec::new(),
         }
     }
-
-    fn internal(&self) -> Option<&Internal> {
-        match self {
-            Self::Internal(internal) => Some(internal),
-            _ => None,
-        }
-    }
 }
 
-wekeza_rpc::service_error_status!(Error);
-wekeza_rpc::internal_sources!(Error:
-    wekeza_store::Error,
-    wekeza_store::DbErr,
-    wekeza_ledger::CoreBankingError,
-    prost::DecodeError,
-    PaymentError,
+wekeza_rpc::service_error!(Error, internal:
+    wekeza_store::Error, wekeza_store::DbErr, wekeza_ledger::CoreBankingError, prost::DecodeError,
+    PaymentError
 );
 
 #[cfg(test)]

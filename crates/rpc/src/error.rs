@@ -12,8 +12,8 @@
 //!
 //! Rust's orphan rule forbids a blanket `impl<E: ServiceError> From<E> for Status` outside
 //! tonic, so each service crate states the conversion with one line,
-//! [`service_error_status!`](crate::service_error_status), which calls [`into_status`]; and
-//! [`internal_sources!`](crate::internal_sources) writes the location-capturing `From`s.
+//! [`service_error!`](crate::service_error), which calls [`into_status`] and writes the
+//! location-capturing `From`s of its internal failure types.
 
 use std::error::Error as StdError;
 use std::panic::Location;
@@ -34,8 +34,16 @@ pub trait ServiceError: StdError {
         Vec::new()
     }
 
-    /// The internal failure inside this error, if it is one.
+    /// The internal failure inside this error, if it is one: the first [`Internal`] in its
+    /// chain of sources (a variant `Internal(#[source] Internal)` is found without more code).
     fn internal(&self) -> Option<&Internal> {
+        let mut source = self.source();
+        while let Some(error) = source {
+            if let Some(internal) = error.downcast_ref::<Internal>() {
+                return Some(internal);
+            }
+            source = error.source();
+        }
         None
     }
 }
@@ -140,25 +148,19 @@ impl From<Internal> for Status {
     }
 }
 
-/// `impl From<$error> for tonic::Status` through [`into_status`] — the one line a service crate
-/// writes for its error enum.
+/// What a service crate writes once for its error enum `$error` (which has a variant
+/// `Internal(#[source] Internal)`): `From<$error> for tonic::Status` through [`into_status`],
+/// and for each internal failure type `$source` a `#[track_caller]` `From` wrapping it in
+/// `$error::Internal` at the location of the `?` that converts it (plus `From<Internal>`, for
+/// `.or_internal()?`).
 #[macro_export]
-macro_rules! service_error_status {
-    ($error:ty) => {
+macro_rules! service_error {
+    ($error:ty, internal: $($source:ty),+ $(,)?) => {
         impl ::core::convert::From<$error> for ::tonic::Status {
             fn from(error: $error) -> ::tonic::Status {
                 $crate::error::into_status(error)
             }
         }
-    };
-}
-
-/// `impl From<$source> for $error` for each internal failure type, wrapping it in
-/// `$error::Internal(Internal)` at the location of the `?` that converts it; and
-/// `From<Internal>`, for `.or_internal()?`.
-#[macro_export]
-macro_rules! internal_sources {
-    ($error:ty: $($source:ty),+ $(,)?) => {
         impl ::core::convert::From<$crate::error::Internal> for $error {
             fn from(internal: $crate::error::Internal) -> Self {
                 Self::Internal(internal)
@@ -187,8 +189,8 @@ mod tests {
         NotFound,
         #[error("invalid request")]
         Invalid(Vec<(String, String)>),
-        #[error(transparent)]
-        Internal(Internal),
+        #[error("internal: {0}")]
+        Internal(#[source] Internal),
     }
 
     impl ServiceError for Sample {
@@ -205,15 +207,9 @@ mod tests {
                 _ => Vec::new(),
             }
         }
-        fn internal(&self) -> Option<&Internal> {
-            match self {
-                Self::Internal(internal) => Some(internal),
-                _ => None,
-            }
-        }
     }
 
-    crate::internal_sources!(Sample: std::io::Error);
+    crate::service_error!(Sample, internal: std::io::Error);
 
     fn failing() -> Result<(), Sample> {
         Err(std::io::Error::other("disk on fire"))?;

@@ -39,7 +39,11 @@ impl ServiceError for IdempotencyError {
     }
 }
 
-crate::service_error_status!(IdempotencyError);
+impl From<IdempotencyError> for tonic::Status {
+    fn from(error: IdempotencyError) -> Self {
+        crate::error::into_status(error)
+    }
+}
 
 /// Whether `key` is a usable idempotency key: 1 to [`MAX_KEY_LEN`] bytes.
 pub fn is_valid_key(key: &str) -> bool {

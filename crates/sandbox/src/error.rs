@@ -35,8 +35,8 @@ pub enum Error {
     #[error("the token's app is not registered")]
     UnknownApp,
     /// Storage, core banking or the authorization server failed.
-    #[error(transparent)]
-    Internal(Internal),
+    #[error("internal: {0}")]
+    Internal(#[source] Internal),
 }
 
 impl From<AuthorityError> for Error {
@@ -72,20 +72,10 @@ impl ServiceError for Error {
             _ => Vec::new(),
         }
     }
-
-    fn internal(&self) -> Option<&Internal> {
-        match self {
-            Self::Internal(internal) => Some(internal),
-            _ => None,
-        }
-    }
 }
 
-wekeza_rpc::service_error_status!(Error);
-wekeza_rpc::internal_sources!(Error:
-    wekeza_store::Error,
-    wekeza_store::DbErr,
-    wekeza_ledger::CoreBankingError,
+wekeza_rpc::service_error!(Error, internal:
+    wekeza_store::Error, wekeza_store::DbErr, wekeza_ledger::CoreBankingError
 );
 
 #[cfg(test)]
