@@ -43,6 +43,8 @@ lint: $(BUF) $(CARGO_DENY) advisory-db
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(BUF) lint
+	# cargo deny reads the metadata of every target's dependencies offline: fetch them first.
+	$(CARGO) fetch --locked
 	PATH="$(TOOLS)/cargo/bin:$$PATH" $(CARGO) deny --offline check --hide-inclusion-graph
 
 $(CARGO_DENY):
