@@ -9,9 +9,8 @@
 //!   changes consents or payments (consent, pis, identity, the sandbox) and the sandbox bank's
 //!   ledger write through them, so no service needs another service's crate to change
 //!   something that service also changes;
-//! - the [`EventBus`] seam with its publish and subscribe sides, and its in-process
-//!   implementation ([`InProcessBus`], the embedded default; NATS JetStream plugs in behind the
-//!   same trait);
+//! - the [`EventBus`] seam with its publish and subscribe sides, and its two implementations:
+//!   [`InProcessBus`], the embedded default, and [`JetStreamBus`] on NATS JetStream;
 //! - the [`OutboxRelay`], which moves committed outbox events onto the bus. Nothing
 //!   acknowledged to a client is lost: an event is marked published only after the bus
 //!   accepted it, and the relay drains whatever is left at start-up, so a crash between commit
@@ -26,13 +25,16 @@
 //! - [`catalogue`] — event types, subjects, payloads, envelopes.
 //! - [`record`] — the writers of "state change + its event".
 //! - [`bus`] — the [`EventBus`] trait, [`Envelope`], subscriptions and the in-process bus.
+//! - [`nats`] — the JetStream bus.
 //! - [`relay`] — the outbox relay.
 
 pub mod bus;
 pub mod catalogue;
+pub mod nats;
 pub mod record;
 pub mod relay;
 
 pub use bus::{BusError, Delivery, Envelope, EventBus, InProcessBus, Subscription};
 pub use catalogue::EventType;
+pub use nats::{JetStreamBus, JetStreamSettings};
 pub use relay::OutboxRelay;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use wekeza_domain::{EventId, ManualClock};
-use wekeza_events::{EventBus, InProcessBus, OutboxRelay};
+use wekeza_events::OutboxRelay;
 use wekeza_store::outbox::{self, OutboxEvent};
 use wekeza_store::testing::TestDatabase;
 
@@ -28,28 +28,35 @@ fn event(n: i64) -> OutboxEvent {
 
 #[tokio::test]
 async fn relays_committed_events_in_order_once() {
-    for database in TestDatabase::all().await {
+    for tested in crate::buses::all().await {
+        for database in TestDatabase::all().await {
+            relayed(&tested, database).await;
+        }
+    }
+}
+
+async fn relayed(tested: &crate::buses::TestBus, database: TestDatabase) {
+    {
         let db = database.conn().clone();
         let written: Vec<OutboxEvent> = (0..300).map(event).collect();
         for e in &written {
             outbox::append(&db, e.clone()).await.unwrap();
         }
-        let bus = InProcessBus::default();
-        let mut received = bus
-            .subscribe("relay-test", "wekeza.events.>")
-            .await
-            .unwrap();
+        let bus = tested.bus.clone();
+        let consumer = format!("relay-test-{}", ulid::Ulid::new());
+        let mut received = bus.subscribe(&consumer, "wekeza.events.>").await.unwrap();
         let relay = OutboxRelay::new(
             db.clone(),
-            Arc::new(bus.clone()) as Arc<dyn EventBus>,
+            bus,
             Arc::new(ManualClock::new(at(1000))),
             Duration::from_millis(10),
         );
         assert_eq!(
             relay.drain().await.unwrap(),
             300,
-            "{:?}",
-            database.backend()
+            "{:?} on {}",
+            database.backend(),
+            tested.name
         );
         for expected in &written {
             let got = received.next().await.unwrap();
