@@ -20,7 +20,7 @@ const DEFAULTS: &str = include_str!("../wekeza.default.toml");
 
 /// The environment variables the configuration reads, each with the key it sets (dotted inside
 /// a table).
-const ENV_KEYS: [(&str, &str); 14] = [
+const ENV_KEYS: [(&str, &str); 15] = [
     ("WEKEZA_LISTEN", "listen"),
     ("WEKEZA_ADMIN_LISTEN", "admin_listen"),
     ("WEKEZA_DATABASE_URL", "database_url"),
@@ -29,6 +29,8 @@ const ENV_KEYS: [(&str, &str); 14] = [
     ("WEKEZA_LOG_FORMAT", "log_format"),
     ("WEKEZA_ISSUER", "issuer"),
     ("WEKEZA_KEY_ENCRYPTION_KEY", "key_encryption_key"),
+    // The event bus; empty means in-process.
+    ("WEKEZA_NATS_URL", "nats_url"),
     // The bank's fraud system; empty means none.
     ("WEKEZA_FRAUD_ADDR", "fraud.external.addr"),
     // Federated customer sign-in.
@@ -149,12 +151,34 @@ pub struct Config {
     /// Seals the identity service's private signing keys at rest (AES-256-GCM): base64 of 32
     /// random bytes. Empty: they are stored in the clear (refused in production).
     pub key_encryption_key: Redacted,
+    /// The NATS server of the event bus; empty: the in-process bus.
+    pub nats_url: Redacted,
+    /// The JetStream layout when `nats_url` is set (`[nats]`).
+    pub nats: Nats,
     /// The fraud checks of payments (`[fraud]`). Its `sandbox` switch is not configurable: it
     /// follows [`Config::env`] (on exactly in the sandbox).
     pub fraud: wekeza_fraud::FraudConfig,
     /// The OpenID provider customers sign in at (`[oidc_upstream]`); none when its issuer is
     /// empty.
     pub oidc_upstream: OidcUpstream,
+}
+
+/// `[nats]`: the JetStream stream and consumers of the event bus.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nats {
+    /// The stream's name.
+    pub stream: String,
+    /// The first tokens of every event subject.
+    pub subject_root: String,
+    /// How long the stream keeps events, in seconds.
+    pub max_age_secs: u64,
+    /// How long a republished event id is dropped as a duplicate, in seconds.
+    pub duplicate_window_secs: u64,
+    /// Copies of the stream in a cluster.
+    pub replicas: usize,
+    /// Seconds before an unacknowledged delivery is delivered again.
+    pub ack_wait_secs: u64,
 }
 
 /// `[oidc_upstream]`: federated customer sign-in.
@@ -362,6 +386,23 @@ impl Config {
             claim: upstream.claim.clone(),
             customer_field: upstream.customer_field,
         }))
+    }
+
+    /// The JetStream bus's layout, when the event bus is NATS (`nats_url` set).
+    pub fn jetstream(&self) -> Option<wekeza_events::JetStreamSettings> {
+        if self.nats_url.0.is_empty() {
+            return None;
+        }
+        let seconds = std::time::Duration::from_secs;
+        Some(wekeza_events::JetStreamSettings {
+            url: self.nats_url.0.clone(),
+            stream: self.nats.stream.clone(),
+            subject_root: self.nats.subject_root.clone(),
+            max_age: seconds(self.nats.max_age_secs),
+            duplicate_window: seconds(self.nats.duplicate_window_secs),
+            replicas: self.nats.replicas,
+            ack_wait: seconds(self.nats.ack_wait_secs),
+        })
     }
 
     /// The key that seals the signing keys at rest, if one is configured.

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wekeza_domain::{Clock, SystemClock};
-use wekeza_events::{EventBus, InProcessBus};
+use wekeza_events::{EventBus, InProcessBus, JetStreamBus};
 use wekeza_gateway::authn::Authenticate;
 use wekeza_identity::{Identity, TokenVerifier};
 use wekeza_sandbox_bank::seed;
@@ -79,7 +79,8 @@ pub struct Running {
     pub public_addr: SocketAddr,
     /// The admin listener's address.
     pub admin_addr: SocketAddr,
-    /// Which event bus the outbox relay publishes to, for the start-up log (`in-process`).
+    /// Which event bus the outbox relay publishes to, for the start-up log (`in-process` or
+    /// `jetstream`).
     pub event_bus: &'static str,
     /// That bus: consumers (the webhook dispatcher, tests) subscribe to it.
     pub bus: Arc<dyn EventBus>,
@@ -122,8 +123,14 @@ pub async fn serve(
     // picked up at the next start.
     let workers_stop = CancellationToken::new();
     // The platform's one bus: the relay publishes every committed event to it, and it is handed
-    // to whoever consumes them.
-    let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::default());
+    // to whoever consumes them. NATS JetStream when configured, else in-process.
+    let (bus, event_bus): (Arc<dyn EventBus>, &'static str) = match config.jetstream() {
+        Some(settings) => (
+            Arc::new(JetStreamBus::connect(settings).await?),
+            "jetstream",
+        ),
+        None => (Arc::new(InProcessBus::default()), "in-process"),
+    };
     let workers = platform.start_workers(bus.clone(), &workers_stop);
 
     let stop = token.clone();
@@ -157,7 +164,7 @@ pub async fn serve(
     Ok(Running {
         public_addr,
         admin_addr,
-        event_bus: "in-process",
+        event_bus,
         bus,
         task,
     })

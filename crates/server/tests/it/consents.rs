@@ -1282,17 +1282,50 @@ async fn the_expiry_sweep_writes_down_expired_consents_with_their_events() {
     server.stop().await;
 }
 
+/// The buses the platform can run on: in-process always, and NATS JetStream when
+/// `WEKEZA_TEST_NATS_URL` names a server (on a stream and subject root of the test's own): the
+/// `wekeza.toml` overrides of each, and the JetStream stream to remove afterwards.
+fn bus_configurations() -> Vec<(String, Option<(String, String)>)> {
+    let mut configurations = vec![(String::new(), None)];
+    if let Ok(url) = std::env::var("WEKEZA_TEST_NATS_URL") {
+        let unique = ulid::Ulid::new().to_string().to_ascii_lowercase();
+        let stream = format!("TEST_{unique}");
+        let overrides = format!(
+            "nats_url = \"{url}\"\n[nats]\nstream = \"{stream}\"\n\
+             subject_root = \"test_{unique}.events\"\nmax_age_secs = 600\nack_wait_secs = 1\n"
+        );
+        configurations.push((overrides, Some((url, stream))));
+    }
+    configurations
+}
+
 #[tokio::test]
 async fn committed_consent_changes_reach_the_platforms_bus_subscribers() {
-    let server = TestServer::start().await;
+    for (overrides, jetstream) in bus_configurations() {
+        let server =
+            TestServer::start_with(wekeza_store::testing::TestDatabase::new().await, &overrides)
+                .await;
+        consent_changes_are_published(&server).await;
+        server.stop().await;
+        if let Some((url, stream)) = jetstream {
+            let client = async_nats::connect(url).await.unwrap();
+            async_nats::jetstream::new(client)
+                .delete_stream(stream)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn consent_changes_are_published(server: &TestServer) {
     let mut subscription = server
         .bus()
         .subscribe("consent-test", "wekeza.events.consent.*")
         .await
         .unwrap();
-    let (_, token) = app_token(&server, &BOTH).await;
+    let (_, token) = app_token(server, &BOTH).await;
     let consent = create(
-        &server,
+        server,
         &token,
         account_access(&[pb::Permission::ReadAccounts]),
     )
@@ -1334,5 +1367,4 @@ async fn committed_consent_changes_reach_the_platforms_bus_subscribers() {
             pb::ConsentStatus::Revoked
         ]
     );
-    server.stop().await;
 }
