@@ -32,7 +32,8 @@ pub async fn consent_created(
 ) -> Result<(), wekeza_store::Error> {
     consents::insert(db, consent).await?;
     let payload = catalogue::consent_status_changed(consent, client_id, None);
-    append(db, consent.id.as_str(), payload, now).await
+    append(db, consent.id.as_str(), payload, now).await?;
+    Ok(())
 }
 
 /// Writes `after` — a transition of `before` decided by the domain — with its event, provided
@@ -61,7 +62,8 @@ pub async fn payment_created(
 ) -> Result<(), wekeza_store::Error> {
     payments::insert(db, payment).await?;
     let payload = catalogue::payment_status_changed(payment, client_id, None);
-    append(db, payment.id.as_str(), payload, now).await
+    append(db, payment.id.as_str(), payload, now).await?;
+    Ok(())
 }
 
 /// Writes `after` — a transition of `before` decided by the domain — with its event, provided
@@ -102,13 +104,26 @@ pub async fn postings_booked(
     Ok(())
 }
 
-/// Appends the event of `payload` about `aggregate_id` to the outbox, with a fresh `evt_` id.
+/// An event that records no change: the sandbox's `FireEvent`, describing a resource as it is
+/// (or sample data). It travels like any other — outbox, relay, bus — and is answered as
+/// published.
+pub async fn event(
+    db: &impl ConnectionTrait,
+    aggregate_id: &str,
+    payload: pb::event::Payload,
+    now: DateTime<Utc>,
+) -> Result<pb::Event, wekeza_store::Error> {
+    append(db, aggregate_id, payload, now).await
+}
+
+/// Appends the event of `payload` about `aggregate_id` to the outbox, with a fresh `evt_` id;
+/// answers its envelope.
 async fn append(
     db: &impl ConnectionTrait,
     aggregate_id: &str,
     payload: pb::event::Payload,
     now: DateTime<Utc>,
-) -> Result<(), wekeza_store::Error> {
+) -> Result<pb::Event, wekeza_store::Error> {
     let id = EventId::new_monotonic(now);
     let kind = EventType::of(&payload);
     let envelope = catalogue::envelope(&id, payload, now);
@@ -116,5 +131,6 @@ async fn append(
         db,
         OutboxEvent::new(id, kind.name(), aggregate_id, envelope.encode_to_vec(), now),
     )
-    .await
+    .await?;
+    Ok(envelope)
 }

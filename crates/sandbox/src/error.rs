@@ -16,6 +16,9 @@ pub enum Error {
     /// No such consent for this app (also another app's).
     #[error("consent not found")]
     ConsentNotFound,
+    /// No such resource of this app for the event type (also another app's).
+    #[error("no {0} resource of this app has this id")]
+    ResourceNotFound(&'static str),
     /// No such pending decoupled request for this app (also another app's).
     #[error("decoupled authorization request not found")]
     DecoupledAuthorizationNotFound,
@@ -54,7 +57,9 @@ impl ServiceError for Error {
     fn reason(&self) -> Reason {
         match self {
             Self::InvalidField(..) => Reason::InvalidRequest,
-            Self::ConsentNotFound | Self::DecoupledAuthorizationNotFound => Reason::NotFound,
+            Self::ConsentNotFound
+            | Self::ResourceNotFound(_)
+            | Self::DecoupledAuthorizationNotFound => Reason::NotFound,
             Self::DecoupledAuthorizationClosed(_) => Reason::InvalidStateTransition,
             Self::InsufficientScope(_) => Reason::InsufficientScope,
             Self::Lifecycle(error) => error.reason(),

@@ -13,8 +13,9 @@
 //! - `ApproveDecoupledAuthorization` — the test user's simulated phone: approves (binding
 //!   accounts as `AuthorizeConsent` does) or denies one of the app's pending CIBA requests,
 //!   recorded through the [`Authority`] port as well.
-//! - `SimulatePaymentStatus`, `FireEvent` — answered UNIMPLEMENTED until payments and event
-//!   firing provide them.
+//! - `FireEvent` — an event of any type about one of the app's resources as it is now, or
+//!   with sample data, through the real outbox and bus.
+//! - `SimulatePaymentStatus` — answered UNIMPLEMENTED until the webhook issue provides it.
 //!
 //! Depends on `domain`, `rpc`, `store`, `ledger` (the
 //! [`CoreBanking`](wekeza_ledger::CoreBanking) seam) and `sandbox-bank` (the seed); never on
@@ -25,11 +26,13 @@
 //! - [`service`] — `SandboxService` ([`Sandbox`]).
 //! - [`authority`] — the [`Authority`] port to the authorization server.
 //! - `accounts` — which accounts a test user binds when the app names none.
+//! - `fire` — the events `FireEvent` publishes.
 //! - [`error`] — the crate's [`Error`], each variant with its stable reason.
 
 mod accounts;
 pub mod authority;
 pub mod error;
+mod fire;
 pub mod service;
 
 pub use authority::{Authority, AuthorityError, RequestParams};

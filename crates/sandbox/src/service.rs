@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use wekeza_domain::{Clock, ConsentId};
+use wekeza_events::{EventType, record};
 use wekeza_ledger::{AccountQuery, CoreBanking};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::sandbox_service_server::SandboxService;
@@ -18,7 +19,7 @@ use wekeza_store::identity::backchannel_requests::BackchannelStatus;
 use wekeza_store::{DatabaseConnection, consents, customers, payments};
 
 use crate::authority::{Authority, RequestParams};
-use crate::{Error, accounts};
+use crate::{Error, accounts, fire};
 
 /// The `error` of a denied authorization response (RFC 6749 §4.1.2.1).
 const ACCESS_DENIED: &str = "access_denied";
@@ -226,15 +227,39 @@ impl SandboxService for Sandbox {
         request: Request<pb::SimulatePaymentStatusRequest>,
     ) -> Result<Response<pb::SimulatePaymentStatusResponse>, Status> {
         request.app()?;
-        Err(not_yet("SimulatePaymentStatus", "the payments service"))
+        Err(not_yet("SimulatePaymentStatus", "webhook delivery"))
     }
 
     async fn fire_event(
         &self,
         request: Request<pb::FireEventRequest>,
     ) -> Result<Response<pb::FireEventResponse>, Status> {
-        request.app()?;
-        Err(not_yet("FireEvent", "event firing"))
+        let principal = request.app()?.clone();
+        let body = request.into_inner();
+        let now = self.clock.now();
+        let app = self.app(&principal).await?;
+        let kind = EventType::parse(&body.event_type).ok_or_else(|| {
+            let known: Vec<&str> = EventType::ALL.iter().map(|kind| kind.name()).collect();
+            Error::InvalidField("event_type", format!("must be one of {}", known.join(", ")))
+        })?;
+        let (aggregate_id, payload) = if body.resource_id.is_empty() {
+            fire::sample(kind, &app, now)
+        } else {
+            fire::about(
+                &self.db,
+                self.core.as_ref(),
+                &app,
+                kind,
+                &body.resource_id,
+                now,
+            )
+            .await?
+        };
+        let event = record::event(&self.db, &aggregate_id, payload, now)
+            .await
+            .or_internal()?;
+        tracing::info!(event_id = %event.event_id, event_type = %kind, "sandbox event fired");
+        Ok(Response::new(pb::FireEventResponse { event: Some(event) }))
     }
 
     async fn approve_decoupled_authorization(

@@ -1041,18 +1041,62 @@ async fn the_sandbox_binds_payment_accounts_denies_lists_users_and_resets() {
     let (_, consent) = get(&server, &app.token, &format!("/v1/consents/{consent_id}")).await;
     assert_eq!(consent["status"], "CONSENT_STATUS_REJECTED");
 
-    // Not yet offered: answered UNIMPLEMENTED, over gRPC and REST alike.
-    let status = sandbox
+    // FireEvent: the rejected consent as it is, through the outbox and the bus.
+    let mut published = server
+        .bus()
+        .subscribe("fire-test", "wekeza.events.consent.*")
+        .await
+        .unwrap();
+    let fired = sandbox
         .fire_event(server.request(
             &app.token,
             pb::FireEventRequest {
-                event_type: "payment.status_changed".into(),
-                ..Default::default()
+                event_type: "consent.status_changed".into(),
+                resource_id: consent_id.clone(),
             },
         ))
         .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
+        .unwrap()
+        .into_inner()
+        .event
+        .unwrap();
+    assert_eq!(fired.r#type, "consent.status_changed");
+    let Some(pb::event::Payload::ConsentStatusChanged(change)) = &fired.payload else {
+        panic!("a consent event: {fired:?}");
+    };
+    assert_eq!(change.consent_id, consent_id);
+    assert_eq!(change.status(), pb::ConsentStatus::Rejected);
+    // The relay may still be publishing the rejection itself; the fired event follows it.
+    let relayed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let delivery = published.next().await.unwrap();
+            let id = delivery.envelope.id.to_string();
+            delivery.ack().await.unwrap();
+            if id == fired.event_id {
+                return id;
+            }
+        }
+    })
+    .await;
+    assert_eq!(relayed.ok(), Some(fired.event_id.clone()));
+    // Another app's consent, or an id of the wrong kind, is not found.
+    let stranger = register(&server, &[Scope::AccountsRead, Scope::PaymentsInitiate]).await;
+    for (token, resource_id) in [
+        (&stranger.token, consent_id.clone()),
+        (&app.token, "pay_01jz0000000000000000000000".to_owned()),
+    ] {
+        let status = sandbox
+            .fire_event(server.request(
+                token,
+                pb::FireEventRequest {
+                    event_type: "consent.status_changed".into(),
+                    resource_id,
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+    }
 
     // ResetSandbox: consents are gone, and so are the tokens bound to them.
     let (_, tokens) = consent_tokens(&server, &app, &READ_ALL, "user_good", &[]).await;

@@ -543,43 +543,63 @@ async fn sandbox_routes_answer_what_grpc_answers(
         grpc
     );
 
+    // FireEvent with sample data: the same event over both (ids are made up each time).
+    covered.insert("SandboxService.FireEvent");
+    let grpc = sandbox
+        .fire_event(server.request(
+            app_token,
+            pb::FireEventRequest {
+                event_type: "payment.status_changed".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .event
+        .unwrap();
+    let response = post(
+        "/v1/sandbox/events:fire",
+        json!({ "eventType": "payment.status_changed" }),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let rest: Value = response.json().await.unwrap();
+    assert_eq!(rest["type"], grpc.r#type);
+    assert_eq!(
+        rest["paymentStatusChanged"]["status"],
+        "PAYMENT_STATUS_PENDING"
+    );
+    assert!(rest["eventId"].as_str().unwrap().starts_with("evt_"));
+    let response = post("/v1/sandbox/events:fire", json!({ "eventType": "nope" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+
     // Not offered yet: UNIMPLEMENTED over gRPC, 501 over REST.
     covered.insert("SandboxService.SimulatePaymentStatus");
-    covered.insert("SandboxService.FireEvent");
-    let statuses = [
-        sandbox
-            .simulate_payment_status(server.request(
-                app_token,
-                pb::SimulatePaymentStatusRequest {
-                    payment_id: "pay_01jz0000000000000000000000".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|_| ()),
-        sandbox
-            .fire_event(server.request(app_token, pb::FireEventRequest::default()))
-            .await
-            .map(|_| ()),
-    ];
-    for status in statuses {
-        assert_eq!(status.unwrap_err().code(), tonic::Code::Unimplemented);
-    }
-    for (path, body) in [
-        (
-            "/v1/sandbox/payments/pay_01jz0000000000000000000000:simulate",
-            json!({ "status": "PAYMENT_STATUS_REJECTED" }),
-        ),
-        (
-            "/v1/sandbox/events:fire",
-            json!({ "eventType": "payment.status_changed" }),
-        ),
-    ] {
-        let response = post(path, body).send().await.unwrap();
-        assert_eq!(response.status(), 501, "{path}");
-        let problem: Value = response.json().await.unwrap();
-        assert_eq!(problem["reason"], "UNIMPLEMENTED", "{path}");
-    }
+    let status = sandbox
+        .simulate_payment_status(server.request(
+            app_token,
+            pb::SimulatePaymentStatusRequest {
+                payment_id: "pay_01jz0000000000000000000000".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .map(|_| ());
+    assert_eq!(status.unwrap_err().code(), tonic::Code::Unimplemented);
+    let path = "/v1/sandbox/payments/pay_01jz0000000000000000000000:simulate";
+    let response = post(path, json!({ "status": "PAYMENT_STATUS_REJECTED" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 501, "{path}");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["reason"], "UNIMPLEMENTED", "{path}");
 
     // An auth_req_id that is not the app's: NOT_FOUND over both (the flow is in `ciba.rs`).
     covered.insert("SandboxService.ApproveDecoupledAuthorization");
