@@ -6,5 +6,6 @@
 mod bus;
 mod buses;
 mod catalogue;
+mod outage;
 mod record;
 mod relay;
