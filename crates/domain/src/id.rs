@@ -147,7 +147,7 @@ id_type!(
 );
 id_type!(
     /// A webhook endpoint, `whe_…`.
-    EndpointId, "whe_"
+    WebhookEndpointId, "whe_"
 );
 id_type!(
     /// An event, `evt_…`; also the Standard Webhooks `webhook-id`.

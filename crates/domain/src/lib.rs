@@ -30,8 +30,8 @@ pub use consent::{
     FundsConfirmationTerms, PaymentTerms,
 };
 pub use id::{
-    AccountId, AppId, ConsentId, CustomerId, DeliveryId, DeveloperId, EndpointId, EventId, IdError,
-    InvoiceId, JournalId, PaymentId, TransactionId,
+    AccountId, AppId, ConsentId, CustomerId, DeliveryId, DeveloperId, EventId, IdError, InvoiceId,
+    JournalId, PaymentId, TransactionId, WebhookEndpointId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use payment::{Creditor, NewPayment, Payment, PaymentError, PaymentStatus};

@@ -21,11 +21,8 @@
 //! every signature. The signatures are ordinary ES256, verified by `jsonwebtoken` like any other.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
@@ -38,9 +35,10 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use wekeza_store::DatabaseConnection;
 use wekeza_store::identity::signing_keys::{self, SigningKey};
+pub use wekeza_store::sealing::KeyEncryptionKey;
+use wekeza_store::sealing::{SEALED_PREFIX, SealingError};
 
 use crate::Error;
 
@@ -58,98 +56,6 @@ pub const REFRESH_EVERY: Duration = Duration::seconds(60);
 const RELOAD_FOR_UNKNOWN_KID_GAP: Duration = Duration::seconds(1);
 /// The stored format of private keys in the clear.
 const PKCS8_PREFIX: &str = "pkcs8:";
-/// The stored format of sealed private keys.
-const SEALED_PREFIX: &str = "aes256gcm:";
-
-/// The key that seals the signing keys at rest: 256 bits, configured as base64.
-#[derive(Clone)]
-pub struct KeyEncryptionKey([u8; 32]);
-
-impl fmt::Debug for KeyEncryptionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyEncryptionKey({})", self.fingerprint())
-    }
-}
-
-impl KeyEncryptionKey {
-    /// Reads a key written as base64 (standard or URL-safe, padded or not) of 32 bytes.
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        let text = text.trim().trim_end_matches('=');
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text)
-            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
-            .map_err(|_| Error::Config("the key-encryption key is not base64".into()))?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| {
-            Error::Config("the key-encryption key must be 32 bytes (256 bits)".into())
-        })?;
-        Ok(Self(key))
-    }
-
-    /// Names the key without revealing it: the first 8 bytes of its SHA-256, hex.
-    fn fingerprint(&self) -> String {
-        Sha256::digest(self.0)
-            .iter()
-            .take(8)
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
-    }
-
-    fn cipher(&self) -> Result<Aes256Gcm, Error> {
-        Aes256Gcm::new_from_slice(&self.0).map_err(|_| Error::Key("bad key-encryption key".into()))
-    }
-
-    /// `der` sealed for the row `kid`.
-    fn seal(&self, kid: &str, der: &[u8]) -> Result<String, Error> {
-        let mut nonce = [0u8; 12];
-        wekeza_store::secret::os_rng().fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher()?
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: der,
-                    aad: kid.as_bytes(),
-                },
-            )
-            .map_err(|_| Error::Key("cannot seal a signing key".into()))?;
-        Ok(format!(
-            "{SEALED_PREFIX}{}:{}:{}",
-            self.fingerprint(),
-            URL_SAFE_NO_PAD.encode(nonce),
-            URL_SAFE_NO_PAD.encode(sealed)
-        ))
-    }
-
-    /// The DER sealed in `stored` (without its prefix) for the row `kid`.
-    fn open(&self, kid: &str, stored: &str) -> Result<Vec<u8>, Error> {
-        let corrupt = || Error::Key(format!("unreadable sealed private key {kid}"));
-        let mut parts = stored.split(':');
-        let (Some(fingerprint), Some(nonce), Some(sealed), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(corrupt());
-        };
-        if fingerprint != self.fingerprint() {
-            return Err(Error::Key(format!(
-                "private key {kid} is sealed under another key-encryption key ({fingerprint})"
-            )));
-        }
-        let nonce = URL_SAFE_NO_PAD.decode(nonce).map_err(|_| corrupt())?;
-        let sealed = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| corrupt())?;
-        if nonce.len() != 12 {
-            return Err(corrupt());
-        }
-        self.cipher()?
-            .decrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &sealed,
-                    aad: kid.as_bytes(),
-                },
-            )
-            .map_err(|_| corrupt())
-    }
-}
 
 /// The key that signs.
 #[derive(Clone)]
@@ -355,14 +261,21 @@ fn private_key(
     let corrupt = || Error::Key(format!("unreadable private key {}", row.kid));
     let der = if let Some(clear) = row.private_key.strip_prefix(PKCS8_PREFIX) {
         STANDARD.decode(clear).map_err(|_| corrupt())?
-    } else if let Some(sealed) = row.private_key.strip_prefix(SEALED_PREFIX) {
+    } else if row.private_key.starts_with(SEALED_PREFIX) {
         let key = sealing.ok_or_else(|| {
             Error::Key(format!(
                 "private key {} is sealed: configure its key-encryption key",
                 row.kid
             ))
         })?;
-        key.open(&row.kid, sealed)?
+        key.open(&row.kid, &row.private_key)
+            .map_err(|error| match error {
+                SealingError::OtherKey(fingerprint) => Error::Key(format!(
+                    "private key {} is sealed under another key-encryption key ({fingerprint})",
+                    row.kid
+                )),
+                _ => corrupt(),
+            })?
     } else {
         return Err(corrupt());
     };
@@ -400,7 +313,9 @@ fn generate(sealing: Option<&KeyEncryptionKey>, now: DateTime<Utc>) -> Result<Si
         "use": "sig",
     });
     let private_key = match sealing {
-        Some(key) => key.seal(&kid, der.as_bytes())?,
+        Some(key) => key
+            .seal(&kid, der.as_bytes())
+            .map_err(|_| Error::Key("cannot seal a signing key".into()))?,
         None => format!("{PKCS8_PREFIX}{}", STANDARD.encode(der.as_bytes())),
     };
     Ok(SigningKey {

@@ -414,7 +414,9 @@ impl Config {
         }
         wekeza_identity::KeyEncryptionKey::parse(&self.key_encryption_key.0)
             .map(Some)
-            .map_err(|error| ConfigError::Invalid(error.to_string()))
+            .map_err(|error| {
+                ConfigError::Invalid(format!("invalid identity configuration: {error}"))
+            })
     }
 
     /// The issuer: the configured one, or `http://<public>` for the listener bound at `public`.

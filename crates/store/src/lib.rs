@@ -20,6 +20,8 @@
 //! - [`id`] — typed ids of rows that have no `domain` id kind (journals, API keys).
 //! - [`secret`] — password hashing (argon2id), machine-secret hashing (SHA-256), random tokens
 //!   and TOTP secrets.
+//! - [`sealing`] — the [`KeyEncryptionKey`](sealing::KeyEncryptionKey) sealing secrets the
+//!   platform must read back (signing keys, webhook secrets) with AES-256-GCM.
 //! - repositories: [`customers`], [`accounts`], [`journals`], [`postings`], [`apps`],
 //!   [`api_keys`].
 //! - [`consents`], [`idempotency`], [`outbox`] — consents with optimistic status changes,
@@ -27,6 +29,7 @@
 //! - [`payments`], [`holds`] — payments with optimistic status changes, and the funds holds
 //!   that reserve their amounts until settlement (placed with one conditional `UPDATE`, like
 //!   [`accounts::apply_delta`]).
+//! - [`webhooks`] — apps' webhook endpoints and their (sealed) signing secrets.
 //! - [`identity`] — the identity service's signing keys, revoked tokens and used JWT ids.
 //! - `testing` (feature `testing`): `TestDatabase`, a fresh, migrated, isolated database per
 //!   test.
@@ -47,9 +50,11 @@ pub mod migration;
 pub mod outbox;
 pub mod payments;
 pub mod postings;
+pub mod sealing;
 pub mod secret;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webhooks;
 
 pub use connect::{connect, migrate};
 pub use id::ApiKeyId;

@@ -15,3 +15,4 @@ pub mod journals;
 pub mod outbox_events;
 pub mod payments;
 pub mod postings;
+pub mod webhook_endpoints;

@@ -20,6 +20,7 @@ mod m20260114_000001_consent_expiry_index;
 mod m20260120_000001_client_registration;
 mod m20260121_000001_sign_in_requests;
 mod m20260122_000001_app_grant_types;
+mod m20260201_000001_webhook_endpoints;
 
 /// The platform's migrations.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260120_000001_client_registration::Migration),
             Box::new(m20260121_000001_sign_in_requests::Migration),
             Box::new(m20260122_000001_app_grant_types::Migration),
+            Box::new(m20260201_000001_webhook_endpoints::Migration),
         ]
     }
 }

@@ -11,3 +11,4 @@ mod apps;
 mod connect;
 mod consents;
 mod migrations;
+mod webhooks;
