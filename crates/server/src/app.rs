@@ -37,9 +37,11 @@ use wekeza_proto::v1::consent_service_server::ConsentServiceServer;
 use wekeza_proto::v1::customer_service_server::CustomerServiceServer;
 use wekeza_proto::v1::payment_service_server::PaymentServiceServer;
 use wekeza_proto::v1::sandbox_service_server::SandboxServiceServer;
+use wekeza_proto::v1::webhook_service_server::WebhookServiceServer;
 use wekeza_sandbox::Sandbox;
 use wekeza_sandbox_bank::SandboxLedger;
 use wekeza_store::DatabaseConnection;
+use wekeza_webhooks::Webhooks;
 
 use crate::config::Config;
 use crate::rest;
@@ -54,6 +56,7 @@ pub struct Platform {
     access: Arc<AccessTable>,
     consents: Consents,
     payments: Payments,
+    webhooks: Webhooks,
     /// Moves payments on in the background; started by [`Platform::start_workers`].
     settlement: Settlement,
     identity: Identity,
@@ -62,12 +65,13 @@ pub struct Platform {
 }
 
 /// The gRPC services we serve, by full name (health reports each as SERVING).
-pub const SERVED: [&str; 5] = [
+pub const SERVED: [&str; 6] = [
     "wekeza.openbanking.v1.AccountInformationService",
     "wekeza.openbanking.v1.CustomerService",
     "wekeza.openbanking.v1.ConsentService",
     "wekeza.openbanking.v1.PaymentService",
     "wekeza.openbanking.v1.SandboxService",
+    "wekeza.openbanking.v1.WebhookService",
 ];
 
 /// How often the settlement worker looks for unfinished payments when no new payment woke it
@@ -112,6 +116,12 @@ impl Platform {
             sandbox,
             settlement.waker(),
         );
+        let webhooks = Webhooks::new(
+            db.clone(),
+            options.clock.clone(),
+            config.key_encryption_key()?,
+            config.env.is_sandbox(),
+        );
         let access = Arc::new(AccessTable::from_descriptors(
             FILE_DESCRIPTOR_SET,
             config.env.is_sandbox(),
@@ -126,6 +136,7 @@ impl Platform {
             access,
             consents,
             payments,
+            webhooks,
             settlement,
             identity,
             authenticator,
@@ -171,6 +182,7 @@ impl Platform {
         )))
         .add_service(ConsentServiceServer::new(self.consents.clone()))
         .add_service(PaymentServiceServer::new(self.payments.clone()))
+        .add_service(WebhookServiceServer::new(self.webhooks.clone()))
         // Sandbox-only rpcs are refused by the access policy outside the sandbox.
         .add_service(SandboxServiceServer::new(Sandbox::new(
             self.db.clone(),

@@ -18,3 +18,4 @@ mod payments_e2e;
 mod rest;
 mod smoke;
 mod support;
+mod webhooks;

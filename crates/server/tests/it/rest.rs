@@ -14,6 +14,7 @@ use wekeza_proto::v1::consent_service_client::ConsentServiceClient;
 use wekeza_proto::v1::customer_service_client::CustomerServiceClient;
 use wekeza_proto::v1::payment_service_client::PaymentServiceClient;
 use wekeza_proto::v1::sandbox_service_client::SandboxServiceClient;
+use wekeza_proto::v1::webhook_service_client::WebhookServiceClient;
 use wekeza_testkit::TestServer;
 
 use crate::support::{assert_reason, run_tool, tool};
@@ -447,6 +448,8 @@ async fn every_rest_route_answers_what_grpc_answers() {
         grpc.payment
     );
 
+    webhook_routes_answer_what_grpc_answers(&server, &mut covered).await;
+
     // SandboxService: the app's own token. Last, because a reset removes every consent.
     sandbox_routes_answer_what_grpc_answers(&server, &app_token, &mut covered).await;
 
@@ -466,6 +469,232 @@ async fn every_rest_route_answers_what_grpc_answers() {
         "every served REST route has an equivalence check here"
     );
     server.stop().await;
+}
+
+/// The WebhookService part of [`every_rest_route_answers_what_grpc_answers`]. Secrets differ
+/// on every issue, so creates and rotations compare everything else.
+async fn webhook_routes_answer_what_grpc_answers(
+    server: &TestServer,
+    covered: &mut BTreeSet<&'static str>,
+) {
+    let app = server.app_principal(&[Scope::WebhooksManage]).await;
+    let token = server.token_for(app);
+    let mut webhooks = WebhookServiceClient::new(server.channel());
+    let send = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut request = server
+            .http
+            .request(method, format!("{}{path}", server.base_url))
+            .bearer_auth(&token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+
+    covered.insert("WebhookService.CreateWebhookEndpoint");
+    // One idempotency key over both protocols: gRPC replays what REST created.
+    let body =
+        json!({ "url": "https://example.com/hook", "eventTypes": ["payment.status_changed"] });
+    let response = server
+        .http
+        .post(format!("{}/v1/webhook-endpoints", server.base_url))
+        .bearer_auth(&token)
+        .header("idempotency-key", "webhook-both-protocols")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let rest: Value = response.json().await.unwrap();
+    let mut request = server.request(
+        &token,
+        from_json::<pb::CreateWebhookEndpointRequest>("CreateWebhookEndpointRequest", &body),
+    );
+    request
+        .metadata_mut()
+        .insert("idempotency-key", "webhook-both-protocols".parse().unwrap());
+    let grpc = webhooks
+        .create_webhook_endpoint(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        from_json::<pb::CreateWebhookEndpointResponse>("CreateWebhookEndpointResponse", &rest),
+        grpc
+    );
+    let id = grpc.endpoint.unwrap().endpoint_id;
+
+    covered.insert("WebhookService.GetWebhookEndpoint");
+    let grpc = webhooks
+        .get_webhook_endpoint(server.request(
+            &token,
+            pb::GetWebhookEndpointRequest {
+                endpoint_id: id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_get_matches(
+        server,
+        &token,
+        &format!("/v1/webhook-endpoints/{id}"),
+        "WebhookEndpoint",
+        grpc.endpoint.as_ref().unwrap(),
+    )
+    .await;
+
+    covered.insert("WebhookService.ListWebhookEndpoints");
+    let grpc = webhooks
+        .list_webhook_endpoints(server.request(&token, pb::ListWebhookEndpointsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_get_matches(
+        server,
+        &token,
+        "/v1/webhook-endpoints",
+        "ListWebhookEndpointsResponse",
+        &grpc,
+    )
+    .await;
+
+    covered.insert("WebhookService.UpdateWebhookEndpoint");
+    // The same change over both: the second answers what the first left.
+    let (status, rest) = send(
+        reqwest::Method::PATCH,
+        &format!("/v1/webhook-endpoints/{id}?updateMask=description"),
+        Some(json!({ "description": "changed" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{rest}");
+    let grpc = webhooks
+        .update_webhook_endpoint(server.request(
+            &token,
+            pb::UpdateWebhookEndpointRequest {
+                endpoint: Some(pb::WebhookEndpoint {
+                    endpoint_id: id.clone(),
+                    description: "changed".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["description".into()],
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        Some(from_json::<pb::WebhookEndpoint>("WebhookEndpoint", &rest)),
+        grpc.endpoint
+    );
+
+    covered.insert("WebhookService.RotateWebhookSecret");
+    let (status, rest) = send(
+        reqwest::Method::POST,
+        &format!("/v1/webhook-endpoints/{id}:rotateSecret"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200, "{rest}");
+    let mut rest =
+        from_json::<pb::RotateWebhookSecretResponse>("RotateWebhookSecretResponse", &rest);
+    let mut grpc = webhooks
+        .rotate_webhook_secret(server.request(
+            &token,
+            pb::RotateWebhookSecretRequest {
+                endpoint_id: id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(rest.signing_secret.starts_with("whsec_") && grpc.signing_secret.starts_with("whsec_"));
+    rest.signing_secret.clear();
+    grpc.signing_secret.clear();
+    assert_eq!(rest, grpc);
+
+    // The dispatcher's rpcs answer the same refusal over both.
+    let unimplemented = [
+        (
+            "WebhookService.ListDeliveries",
+            reqwest::Method::GET,
+            format!("/v1/webhook-endpoints/{id}/deliveries"),
+            None,
+        ),
+        (
+            "WebhookService.RetryDelivery",
+            reqwest::Method::POST,
+            format!("/v1/webhook-endpoints/{id}/deliveries/msg_01jb0000000000000000000000:retry"),
+            Some(json!({})),
+        ),
+        (
+            "WebhookService.ReplayEvents",
+            reqwest::Method::POST,
+            format!("/v1/webhook-endpoints/{id}:replay"),
+            Some(json!({ "sinceTime": "2026-01-01T00:00:00Z" })),
+        ),
+        (
+            "WebhookService.SendTestEvent",
+            reqwest::Method::POST,
+            format!("/v1/webhook-endpoints/{id}:sendTestEvent"),
+            Some(json!({})),
+        ),
+    ];
+    for (rpc, method, path, body) in unimplemented {
+        covered.insert(rpc);
+        let (status, rest) = send(method, &path, body).await;
+        assert_eq!(status, 501, "{rpc}: {rest}");
+    }
+    let grpc = webhooks
+        .list_deliveries(server.request(
+            &token,
+            pb::ListDeliveriesRequest {
+                endpoint_id: id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(grpc.code(), tonic::Code::Unimplemented);
+
+    covered.insert("WebhookService.DeleteWebhookEndpoint");
+    let grpc = webhooks
+        .delete_webhook_endpoint(server.request(
+            &token,
+            pb::DeleteWebhookEndpointRequest {
+                endpoint_id: id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = server
+        .http
+        .post(format!("{}/v1/webhook-endpoints", server.base_url))
+        .bearer_auth(&token)
+        .header("idempotency-key", "webhook-to-delete")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let other: Value = response.json().await.unwrap();
+    let other = other["endpoint"]["endpointId"].as_str().unwrap();
+    let (status, rest) = send(
+        reqwest::Method::DELETE,
+        &format!("/v1/webhook-endpoints/{other}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{rest}");
+    assert_eq!(
+        from_json::<pb::DeleteWebhookEndpointResponse>("DeleteWebhookEndpointResponse", &rest),
+        grpc
+    );
 }
 
 /// The SandboxService half of [`every_rest_route_answers_what_grpc_answers`].
