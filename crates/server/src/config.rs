@@ -148,8 +148,9 @@ pub struct Config {
     /// The OAuth2 issuer and public base URL (`https://api.bank.example`); empty: derived from
     /// the public listener's address (`http://<listen>`).
     pub issuer: String,
-    /// Seals the identity service's private signing keys at rest (AES-256-GCM): base64 of 32
-    /// random bytes. Empty: they are stored in the clear (refused in production).
+    /// Seals the identity service's private signing keys and the webhook signing secrets at rest
+    /// (AES-256-GCM): base64 of 32 random bytes. Empty: they are stored in the clear (refused in
+    /// production).
     pub key_encryption_key: Redacted,
     /// The NATS server of the event bus; empty: the in-process bus.
     pub nats_url: Redacted,
@@ -405,7 +406,7 @@ impl Config {
         })
     }
 
-    /// The key that seals the signing keys at rest, if one is configured.
+    /// The key that seals the signing keys and webhook secrets at rest, if one is configured.
     pub fn key_encryption_key(
         &self,
     ) -> Result<Option<wekeza_identity::KeyEncryptionKey>, ConfigError> {

@@ -180,7 +180,7 @@ pub async fn rotate_secret(
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let result = Entity::update_many()
-        .col_expr(Column::PreviousSecret, Expr::col(Column::Secret).into())
+        .col_expr(Column::PreviousSecret, Expr::col(Column::Secret))
         .col_expr(
             Column::PreviousSecretExpiresAt,
             Expr::value(previous_expires_at),
