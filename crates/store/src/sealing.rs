@@ -222,6 +222,17 @@ mod tests {
     }
 
     #[test]
+    fn values_sealed_in_the_stored_format_by_another_implementation_open() {
+        // The format signing keys have always been stored in, made with another AES-GCM
+        // implementation (nonce 00..0b, associated data the row id): existing rows must open.
+        const STORED: &str = "aes256gcm:359397539cc67687:AAECAwQFBgcICQoL:\
+                              k3ejO85R9YrtCrNKPTnT9TJP92O4vplqUz6Cp2OUeg";
+        let key = KeyEncryptionKey::parse(KEY).unwrap();
+        assert_eq!(key.fingerprint(), "359397539cc67687");
+        assert_eq!(key.open("kid_1", STORED).unwrap(), b"pkcs8 der bytes");
+    }
+
+    #[test]
     fn keys_parse_from_base64_of_32_bytes_and_never_show() {
         assert_eq!(
             KeyEncryptionKey::parse("c2hvcnQ").unwrap_err(),

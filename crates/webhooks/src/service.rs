@@ -115,6 +115,15 @@ fn wire_endpoint(endpoint: &WebhookEndpoint) -> pb::WebhookEndpoint {
     }
 }
 
+/// The id an update names (empty when the request has no endpoint), for its span.
+fn updated_endpoint_id(request: &pb::UpdateWebhookEndpointRequest) -> &str {
+    request
+        .endpoint
+        .as_ref()
+        .map_or("", |endpoint| endpoint.endpoint_id.as_str())
+}
+
+/// The fields of `endpoint` an update may change, as they are now.
 fn changeable(endpoint: &WebhookEndpoint) -> EndpointChanges {
     EndpointChanges {
         url: endpoint.url.clone(),
@@ -253,11 +262,7 @@ impl WebhookService for Webhooks {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(endpoint_id = %request
-        .get_ref()
-        .endpoint
-        .as_ref()
-        .map_or("", |endpoint| endpoint.endpoint_id.as_str())))]
+    #[tracing::instrument(skip_all, fields(endpoint_id = %updated_endpoint_id(request.get_ref())))]
     async fn update_webhook_endpoint(
         &self,
         request: Request<pb::UpdateWebhookEndpointRequest>,
