@@ -781,14 +781,35 @@ impl CapturedLogs {
     }
 }
 
+/// The process-wide subscriber of the test binary: wants every event and span, keeps none.
+///
+/// Not a `Registry`: spans of a capture are sometimes released on another thread (sqlx's
+/// SQLite workers drop the request's spans there), and a registry asked to close a parent span
+/// it never saw panics; this one ignores what it does not know.
+struct Silent;
+
+impl tracing::Subscriber for Silent {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 /// Captures every log event (debug and up) of this thread — the test's, and its in-process
 /// server's — until the guard drops.
 pub(crate) fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
     // `tracing` caches, process-wide, whether a log statement is wanted, decided by the first
     // thread to reach it. A sibling test's thread has no subscriber and would decide "never" for
-    // this one too; a global, silent registry makes every thread's answer "yes", and the
+    // this one too; a global, silent subscriber makes every thread's answer "yes", and the
     // capture below (this thread's subscriber) then sees every event of this server.
-    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    let _ = tracing::subscriber::set_global_default(Silent);
     tracing::callsite::rebuild_interest_cache();
     let logs = CapturedLogs::default();
     let writer = logs.clone();
