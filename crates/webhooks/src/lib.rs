@@ -15,9 +15,11 @@
 //! - [`service`] — `WebhookService` ([`Webhooks`]).
 //! - [`error`] — the crate's [`Error`], each variant with its stable reason.
 //! - `validate` — request fields → endpoint values (URL, event types), with field violations.
+//! - [`target`] — the SSRF guard: outside the sandbox, https to public addresses only.
 
 pub mod error;
 pub mod service;
+pub mod target;
 mod validate;
 
 pub use error::Error;

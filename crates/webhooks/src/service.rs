@@ -18,6 +18,7 @@ use chrono::Duration;
 use prost::Message;
 use rand::RngCore;
 use tonic::{Request, Response, Status};
+use url::Url;
 use wekeza_domain::{AppId, Clock, Reason, WebhookEndpointId};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::webhook_service_server::WebhookService;
@@ -29,7 +30,7 @@ use wekeza_store::sealing::{self, KeyEncryptionKey};
 use wekeza_store::webhooks::{self, EndpointChanges, WebhookEndpoint};
 use wekeza_store::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
-use crate::{Error, validate};
+use crate::{Error, target, validate};
 
 /// The operation idempotency keys of `CreateWebhookEndpoint` are recorded under (its gRPC
 /// path).
@@ -77,6 +78,20 @@ impl Webhooks {
     }
 
     /// A fresh signing secret for `endpoint`: the secret itself, and how it is stored.
+    /// Outside the sandbox, the SSRF guard: the URL's host must be, and resolve to, public
+    /// addresses only ([`target::public_https`]); checked again before every delivery.
+    async fn check_target(&self, url: &str) -> Result<(), Error> {
+        if self.sandbox {
+            return Ok(());
+        }
+        let refused = |why: String| Error::InvalidRequest(vec![("url".to_owned(), why)]);
+        let url = Url::parse(url).map_err(|error| refused(error.to_string()))?;
+        target::public_https(&url)
+            .await
+            .map(|_| ())
+            .map_err(|error| refused(error.to_string()))
+    }
+
     fn issue_secret(&self, endpoint: &WebhookEndpointId) -> Result<(String, String), Error> {
         let mut bytes = [0u8; SECRET_BYTES];
         wekeza_store::secret::os_rng().fill_bytes(&mut bytes);
@@ -181,6 +196,7 @@ impl WebhookService for Webhooks {
             Claim::Mismatch => return Err(Error::from(IdempotencyError::Reused).into()),
         }
         let values = validate::create(&body, self.sandbox)?;
+        self.check_target(&values.url).await?;
         let id = WebhookEndpointId::new_monotonic(now);
         let (secret, stored_secret) = self.issue_secret(&id)?;
         let endpoint = WebhookEndpoint {
@@ -285,6 +301,9 @@ impl WebhookService for Webhooks {
             body.update_mask.as_ref(),
             self.sandbox,
         )?;
+        if changes.url != current.url {
+            self.check_target(&changes.url).await?;
+        }
         if !webhooks::update(&txn, &principal.app_id, &current.id, &changes, now)
             .await
             .map_err(Error::from)?

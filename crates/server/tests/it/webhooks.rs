@@ -636,3 +636,50 @@ async fn secrets_are_sealed_at_rest_under_a_key_encryption_key() {
     assert_eq!(retried, created);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn outside_the_sandbox_endpoints_must_reach_public_addresses_over_https() {
+    let overrides = format!("env = \"production\"\nkey_encryption_key = \"{KEK}\"");
+    let server = TestServer::start_with(TestDatabase::new().await, &overrides).await;
+    let token = manager_token(&server).await;
+    for (url, why) in [
+        ("http://127.0.0.1:9000/hook", "must be https"),
+        ("https://127.0.0.1/hook", "not a public address"),
+        ("https://10.0.0.1/hook", "not a public address"),
+        (
+            "https://169.254.169.254/latest/meta-data",
+            "not a public address",
+        ),
+        ("https://[::1]:8443/hook", "not a public address"),
+        // A name that resolves to loopback.
+        ("https://localhost:8443/hook", "not a public address"),
+    ] {
+        let response = call(
+            &server,
+            Method::POST,
+            &token,
+            "/v1/webhook-endpoints",
+            Some(url),
+            Some(json!({ "url": url, "eventTypes": ["payment.status_changed"] })),
+        )
+        .await;
+        assert_eq!(response.status(), 400, "{url}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["reason"], "INVALID_REQUEST", "{url}");
+        assert_eq!(problem["errors"][0]["field"], "url", "{url}: {problem}");
+        let description = problem["errors"][0]["description"].as_str().unwrap();
+        assert!(description.contains(why), "{url}: {description}");
+    }
+    // A public address is accepted (nothing is sent at registration).
+    let accepted = call(
+        &server,
+        Method::POST,
+        &token,
+        "/v1/webhook-endpoints",
+        Some("public"),
+        Some(json!({ "url": "https://8.8.8.8/hook", "eventTypes": ["payment.status_changed"] })),
+    )
+    .await;
+    assert_eq!(accepted.status(), 200);
+    server.stop().await;
+}
