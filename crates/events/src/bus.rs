@@ -23,6 +23,7 @@ use prost::Message;
 use tokio::sync::mpsc;
 use wekeza_domain::EventId;
 use wekeza_proto::v1 as pb;
+use wekeza_store::outbox::OutboxEvent;
 
 use crate::catalogue::EventType;
 
@@ -50,6 +51,18 @@ impl Envelope {
     /// The decoded event.
     pub fn event(&self) -> Result<pb::Event, prost::DecodeError> {
         pb::Event::decode(self.payload.as_slice())
+    }
+}
+
+impl From<OutboxEvent> for Envelope {
+    fn from(event: OutboxEvent) -> Self {
+        Self {
+            id: event.id,
+            subject: event.subject,
+            event_type: event.event_type,
+            payload: event.payload,
+            created_at: event.created_at,
+        }
     }
 }
 

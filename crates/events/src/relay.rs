@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use wekeza_domain::Clock;
 use wekeza_rpc::worker::{Schedule, run_every};
 use wekeza_store::DatabaseConnection;
-use wekeza_store::outbox::{self, OutboxEvent};
+use wekeza_store::outbox;
 
 use crate::bus::{Envelope, EventBus};
 
@@ -33,16 +33,6 @@ pub struct OutboxRelay {
     clock: Arc<dyn Clock>,
     /// How long to wait between polls when the outbox is empty.
     idle: Duration,
-}
-
-fn envelope(event: OutboxEvent) -> Envelope {
-    Envelope {
-        id: event.id,
-        subject: event.subject,
-        event_type: event.event_type,
-        payload: event.payload,
-        created_at: event.created_at,
-    }
 }
 
 impl OutboxRelay {
@@ -73,7 +63,7 @@ impl OutboxRelay {
             }
             for event in batch {
                 let id = event.id.clone();
-                self.bus.publish(&envelope(event)).await?;
+                self.bus.publish(&Envelope::from(event)).await?;
                 outbox::mark_published(&self.db, &[id], self.clock.now()).await?;
                 published += 1;
             }

@@ -94,6 +94,11 @@ impl ApiError {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// The request fields the error is about, `(field path, what is wrong)`.
+    pub fn violations(&self) -> &[(String, String)] {
+        &self.violations
+    }
 }
 
 impl std::fmt::Display for ApiError {

@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -41,7 +42,8 @@ use wekeza_proto::v1::webhook_service_server::WebhookServiceServer;
 use wekeza_sandbox::Sandbox;
 use wekeza_sandbox_bank::SandboxLedger;
 use wekeza_store::DatabaseConnection;
-use wekeza_webhooks::Webhooks;
+use wekeza_store::sealing::KeyEncryptionKey;
+use wekeza_webhooks::{DispatchSettings, Dispatcher, Webhooks};
 
 use crate::config::Config;
 use crate::rest;
@@ -57,6 +59,10 @@ pub struct Platform {
     consents: Consents,
     payments: Payments,
     webhooks: Webhooks,
+    /// Rings the webhook dispatcher's sender when the service queued a delivery.
+    webhook_wake: Arc<Notify>,
+    /// Opens the webhook signing secrets the dispatcher signs with.
+    sealing: Option<KeyEncryptionKey>,
     /// Moves payments on in the background; started by [`Platform::start_workers`].
     settlement: Settlement,
     identity: Identity,
@@ -82,8 +88,9 @@ const SETTLEMENT_IDLE: Duration = Duration::from_secs(1);
 /// is refused from that instant on regardless; the sweep only records it and emits the event).
 const EXPIRY_SWEEP_EVERY: Duration = Duration::from_secs(30);
 
-/// How often the outbox relay polls an empty outbox.
-const RELAY_IDLE: Duration = Duration::from_millis(200);
+/// How often the outbox relay polls an empty outbox: the most an event waits for the bus (an
+/// indexed query that finds nothing costs little).
+const RELAY_IDLE: Duration = Duration::from_millis(25);
 
 /// The OpenAPI document of the REST API an all-in-one server runs (what `/openapi.json` answers
 /// and `sdk/openapi/openapi.json` holds).
@@ -116,11 +123,14 @@ impl Platform {
             sandbox,
             settlement.waker(),
         );
+        let webhook_wake = Arc::new(Notify::new());
+        let sealing = config.key_encryption_key()?;
         let webhooks = Webhooks::new(
             db.clone(),
             options.clock.clone(),
-            config.key_encryption_key()?,
+            sealing.clone(),
             config.env.is_sandbox(),
+            webhook_wake.clone(),
         );
         let access = Arc::new(AccessTable::from_descriptors(
             FILE_DESCRIPTOR_SET,
@@ -137,6 +147,8 @@ impl Platform {
             consents,
             payments,
             webhooks,
+            webhook_wake,
+            sealing,
             settlement,
             identity,
             authenticator,
@@ -160,6 +172,25 @@ impl Platform {
             tokio::spawn(expiry.run(stop.clone(), EXPIRY_SWEEP_EVERY)),
             tokio::spawn(relay.run(stop.clone())),
         ]
+    }
+
+    /// Starts the webhook dispatcher on `bus` (its fan-out and its sender); it stops when
+    /// `stop` is cancelled.
+    pub fn start_dispatcher(
+        &self,
+        bus: Arc<dyn EventBus>,
+        settings: DispatchSettings,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Vec<JoinHandle<()>>> {
+        let dispatcher = Dispatcher::new(
+            self.db.clone(),
+            bus,
+            self.clock.clone(),
+            self.sealing.clone(),
+            settings,
+            self.webhook_wake.clone(),
+        )?;
+        Ok(dispatcher.start(stop))
     }
 
     /// The gRPC router with every service, health and reflection, behind the access policy.

@@ -20,7 +20,7 @@ const DEFAULTS: &str = include_str!("../wekeza.default.toml");
 
 /// The environment variables the configuration reads, each with the key it sets (dotted inside
 /// a table).
-const ENV_KEYS: [(&str, &str); 15] = [
+const ENV_KEYS: [(&str, &str); 16] = [
     ("WEKEZA_LISTEN", "listen"),
     ("WEKEZA_ADMIN_LISTEN", "admin_listen"),
     ("WEKEZA_DATABASE_URL", "database_url"),
@@ -31,6 +31,8 @@ const ENV_KEYS: [(&str, &str); 15] = [
     ("WEKEZA_KEY_ENCRYPTION_KEY", "key_encryption_key"),
     // The event bus; empty means in-process.
     ("WEKEZA_NATS_URL", "nats_url"),
+    // Where the webhook dispatcher runs: with-api, alone, off.
+    ("WEKEZA_WEBHOOKS_DISPATCHER", "webhooks.dispatcher"),
     // The bank's fraud system; empty means none.
     ("WEKEZA_FRAUD_ADDR", "fraud.external.addr"),
     // Federated customer sign-in.
@@ -156,6 +158,8 @@ pub struct Config {
     pub nats_url: Redacted,
     /// The JetStream layout when `nats_url` is set (`[nats]`).
     pub nats: Nats,
+    /// Webhook delivery (`[webhooks]`).
+    pub webhooks: WebhooksConfig,
     /// The fraud checks of payments (`[fraud]`). Its `sandbox` switch is not configurable: it
     /// follows [`Config::env`] (on exactly in the sandbox).
     pub fraud: wekeza_fraud::FraudConfig,
@@ -180,6 +184,38 @@ pub struct Nats {
     pub replicas: usize,
     /// Seconds before an unacknowledged delivery is delivered again.
     pub ack_wait_secs: u64,
+}
+
+/// Where the webhook dispatcher runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DispatcherMode {
+    /// In `wekeza serve`, beside the APIs.
+    WithApi,
+    /// `wekeza serve` runs only the dispatcher (and the admin listener).
+    Alone,
+    /// Not in this process.
+    Off,
+}
+
+/// `[webhooks]`: webhook delivery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Where the dispatcher runs.
+    pub dispatcher: DispatcherMode,
+    /// How long an attempt waits for the answer, in milliseconds.
+    pub timeout_ms: u64,
+    /// The delays between attempts outside the sandbox, in milliseconds.
+    pub retry_schedule_ms: Vec<u64>,
+    /// The delays between attempts in the sandbox, in milliseconds.
+    pub sandbox_retry_schedule_ms: Vec<u64>,
+    /// An endpoint without a success for this long is disabled, in seconds.
+    pub disable_after_failing_secs: u64,
+    /// Attempts in flight at once per dispatcher.
+    pub max_in_flight: usize,
+    /// Attempts in flight at once to one endpoint.
+    pub endpoint_max_in_flight: usize,
 }
 
 /// `[oidc_upstream]`: federated customer sign-in.
@@ -350,6 +386,7 @@ impl Config {
             .validate()
             .map_err(|error| ConfigError::Invalid(error.to_string()))?;
         self.upstream()?;
+        self.dispatch_settings()?;
         let sealing = self.key_encryption_key()?;
         if sealing.is_none() && self.env == Environment::Production {
             return Err(ConfigError::Invalid(
@@ -403,6 +440,45 @@ impl Config {
             duplicate_window: seconds(self.nats.duplicate_window_secs),
             replicas: self.nats.replicas,
             ack_wait: seconds(self.nats.ack_wait_secs),
+        })
+    }
+
+    /// How the webhook dispatcher delivers (`[webhooks]`). On the in-process bus, which keeps
+    /// nothing across restarts, the dispatcher recovers the last ten minutes of the outbox at
+    /// start-up.
+    pub fn dispatch_settings(&self) -> Result<wekeza_webhooks::DispatchSettings, ConfigError> {
+        let webhooks = &self.webhooks;
+        let invalid = |message: &str| Err(ConfigError::Invalid(format!("webhooks.{message}")));
+        if webhooks.timeout_ms == 0 {
+            return invalid("timeout_ms must be positive");
+        }
+        if webhooks.max_in_flight == 0 || webhooks.endpoint_max_in_flight == 0 {
+            return invalid("max_in_flight and endpoint_max_in_flight must be positive");
+        }
+        let Ok(disable_after_failing_secs) = i64::try_from(webhooks.disable_after_failing_secs)
+        else {
+            return invalid("disable_after_failing_secs is too large");
+        };
+        let sandbox = self.env.is_sandbox();
+        let schedule = if sandbox {
+            &webhooks.sandbox_retry_schedule_ms
+        } else {
+            &webhooks.retry_schedule_ms
+        };
+        let millis = std::time::Duration::from_millis;
+        Ok(wekeza_webhooks::DispatchSettings {
+            timeout: millis(webhooks.timeout_ms),
+            retry_schedule: wekeza_webhooks::RetrySchedule::new(
+                schedule.iter().copied().map(millis).collect(),
+            ),
+            disable_after_failing: chrono::Duration::seconds(disable_after_failing_secs),
+            max_in_flight: webhooks.max_in_flight,
+            endpoint_max_in_flight: webhooks.endpoint_max_in_flight,
+            sandbox,
+            recover_window: self
+                .jetstream()
+                .is_none()
+                .then_some(chrono::Duration::minutes(10)),
         })
     }
 

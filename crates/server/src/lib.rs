@@ -32,7 +32,7 @@ use wekeza_gateway::authn::Authenticate;
 use wekeza_identity::{Identity, TokenVerifier};
 use wekeza_sandbox_bank::seed;
 
-pub use config::Config;
+pub use config::{Config, DispatcherMode};
 
 /// How the gateway authenticates requests.
 #[derive(Clone, Default)]
@@ -131,7 +131,21 @@ pub async fn serve(
         ),
         None => (Arc::new(InProcessBus::default()), "in-process"),
     };
-    let workers = platform.start_workers(bus.clone(), &workers_stop);
+    // The API's workers, and the webhook dispatcher, as `[webhooks] dispatcher` says.
+    let mode = config.webhooks.dispatcher;
+    let mut workers = Vec::new();
+    if mode != DispatcherMode::Alone {
+        workers.extend(platform.start_workers(bus.clone(), &workers_stop));
+    }
+    if mode != DispatcherMode::Off {
+        workers.extend(platform.start_dispatcher(
+            bus.clone(),
+            config.dispatch_settings()?,
+            &workers_stop,
+        )?);
+    }
+    // A dispatcher running alone answers no API calls: its public listener is closed.
+    let public = (mode != DispatcherMode::Alone).then_some(public);
 
     let stop = token.clone();
     tokio::spawn(async move {
@@ -142,14 +156,24 @@ pub async fn serve(
     let admin_stop = token.clone();
     // gRPC and REST answers are small writes: without TCP_NODELAY, Nagle's algorithm holds
     // them back until the peer's delayed ACK (~40 ms per call on HTTP/2).
-    let public = public.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
+    let public = public.map(|public| {
+        public.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        })
     });
     let task = tokio::spawn(async move {
-        let public = axum::serve(public, public_router)
-            .with_graceful_shutdown(async move { public_stop.cancelled().await });
+        let public = async move {
+            match public {
+                Some(public) => {
+                    axum::serve(public, public_router)
+                        .with_graceful_shutdown(async move { public_stop.cancelled().await })
+                        .await
+                }
+                None => Ok(()),
+            }
+        };
         let admin = axum::serve(admin, admin_router)
             .with_graceful_shutdown(async move { admin_stop.cancelled().await });
         let (public, admin) = tokio::join!(public, admin);

@@ -114,6 +114,25 @@ pub async fn expiry_due(
         .collect()
 }
 
+/// The account-access consents `customer` has authorised that have not expired at `now`, with
+/// the accounts each binds: who may hear of those accounts' changes (webhook routing).
+pub async fn authorised_account_access(
+    db: &impl ConnectionTrait,
+    customer: &CustomerId,
+    now: DateTime<Utc>,
+) -> Result<Vec<Consent>> {
+    Entity::find()
+        .filter(Column::CustomerId.eq(customer.as_str()))
+        .filter(Column::Kind.eq(enums::ConsentKind::AccountAccess))
+        .filter(Column::Status.eq(status_to_row(ConsentStatus::Authorised)))
+        .filter(Column::ExpiresAt.gt(now))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
 /// The consents `customer` has given (to any app), newest first: ids strictly below `before`
 /// (the previous page's last id), at most `limit`, each with its app's client id and name.
 pub async fn list_for_customer(

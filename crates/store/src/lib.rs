@@ -29,7 +29,9 @@
 //! - [`payments`], [`holds`] — payments with optimistic status changes, and the funds holds
 //!   that reserve their amounts until settlement (placed with one conditional `UPDATE`, like
 //!   [`accounts::apply_delta`]).
-//! - [`webhooks`] — apps' webhook endpoints and their (sealed) signing secrets.
+//! - [`webhooks`], [`deliveries`] — apps' webhook endpoints with their (sealed) signing secrets
+//!   and health, and the deliveries of events to them with every attempt, claimed by senders
+//!   with a lease.
 //! - [`identity`] — the identity service's signing keys, revoked tokens and used JWT ids.
 //! - `testing` (feature `testing`): `TestDatabase`, a fresh, migrated, isolated database per
 //!   test.
@@ -40,6 +42,7 @@ pub mod apps;
 mod connect;
 pub mod consents;
 pub mod customers;
+pub mod deliveries;
 pub mod entity;
 pub mod holds;
 pub mod id;

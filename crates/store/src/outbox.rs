@@ -91,6 +91,31 @@ pub async fn unpublished(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Ou
         .collect()
 }
 
+/// Up to `limit` events that happened in `[since, until)`, in id order, after the event `after`
+/// (the previous page's last) when given: what a replay goes through.
+pub async fn between(
+    db: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    after: Option<&EventId>,
+    limit: u64,
+) -> Result<Vec<OutboxEvent>> {
+    let mut select = Entity::find()
+        .filter(Column::CreatedAt.gte(since))
+        .filter(Column::CreatedAt.lt(until));
+    if let Some(after) = after {
+        select = select.filter(Column::Id.gt(after.as_str()));
+    }
+    select
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
 /// Records that the events `ids` were published at `now` (the first publication counts).
 pub async fn mark_published(
     db: &impl ConnectionTrait,

@@ -12,6 +12,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use wekeza_domain::{AppId, WebhookEndpointId};
 
+use crate::deliveries::EndpointHealth;
 use crate::entity::webhook_endpoints::{self, Column, Entity};
 use crate::{Error, Result};
 
@@ -30,6 +31,10 @@ pub struct WebhookEndpoint {
     pub event_types: Vec<String>,
     /// While true nothing is delivered.
     pub disabled: bool,
+    /// Why the platform disabled it (410 Gone, failing too long); `None` when it did not.
+    pub disabled_reason: Option<String>,
+    /// Since when every attempt to it has failed; `None` after a success.
+    pub failing_since: Option<DateTime<Utc>>,
     /// The signing secret as stored (sealed, or in the clear without a key-encryption key).
     pub secret: String,
     /// The secret before the last rotation, stored like `secret`, and when it stops signing.
@@ -49,6 +54,7 @@ impl std::fmt::Debug for WebhookEndpoint {
             .field("url", &self.url)
             .field("event_types", &self.event_types)
             .field("disabled", &self.disabled)
+            .field("disabled_reason", &self.disabled_reason)
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +85,8 @@ pub async fn insert(db: &impl ConnectionTrait, endpoint: &WebhookEndpoint) -> Re
         description: endpoint.description.clone(),
         event_types: event_types_column(&endpoint.event_types)?,
         disabled: endpoint.disabled,
+        disabled_reason: endpoint.disabled_reason.clone(),
+        failing_since: endpoint.failing_since,
         secret: endpoint.secret.clone(),
         previous_secret,
         previous_secret_expires_at,
@@ -105,6 +113,35 @@ pub async fn find(
         .transpose()
 }
 
+/// The endpoint with this id, whichever app's: for the dispatcher, which serves every app.
+pub async fn find_any(db: &impl ConnectionTrait, id: &str) -> Result<Option<WebhookEndpoint>> {
+    Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(from_row)
+        .transpose()
+}
+
+/// `app`'s enabled endpoints subscribed to `event_type`: where an event of the app goes.
+pub async fn subscribed(
+    db: &impl ConnectionTrait,
+    app: &AppId,
+    event_type: &str,
+) -> Result<Vec<WebhookEndpoint>> {
+    let endpoints = Entity::find()
+        .filter(Column::AppId.eq(app.as_str()))
+        .filter(Column::Disabled.eq(false))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(endpoints
+        .into_iter()
+        .filter(|endpoint| endpoint.event_types.iter().any(|kind| kind == event_type))
+        .collect())
+}
+
 /// Up to `limit` of `app`'s endpoints, newest first, starting after `before` (the last id of the
 /// previous page) when given.
 pub async fn list_for_app(
@@ -128,6 +165,8 @@ pub async fn list_for_app(
 }
 
 /// Writes `changes` to `app`'s endpoint `id`; answers whether it exists (and was changed).
+/// An endpoint left (or made) enabled forgets why the platform had disabled it and its failure
+/// streak: the app has decided to receive again.
 pub async fn update(
     db: &impl ConnectionTrait,
     app: &AppId,
@@ -135,7 +174,16 @@ pub async fn update(
     changes: &EndpointChanges,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let result = Entity::update_many()
+    let mut statement = Entity::update_many();
+    if !changes.disabled {
+        statement = statement
+            .col_expr(Column::DisabledReason, Expr::value(Option::<String>::None))
+            .col_expr(
+                Column::FailingSince,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            );
+    }
+    let result = statement
         .col_expr(Column::Url, Expr::value(changes.url.clone()))
         .col_expr(
             Column::Description,
@@ -152,6 +200,33 @@ pub async fn update(
         .exec(db)
         .await?;
     Ok(result.rows_affected > 0)
+}
+
+/// Writes what an attempt at `now` said about endpoint `id`: a success ends its failure streak,
+/// a failure starts one (or lets it go on), and a disabling records its reason.
+pub async fn record_health(
+    db: &impl ConnectionTrait,
+    id: &WebhookEndpointId,
+    health: &EndpointHealth,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let statement = Entity::update_many().filter(Column::Id.eq(id.as_str()));
+    let statement = match health {
+        EndpointHealth::Healthy => statement.col_expr(
+            Column::FailingSince,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        ),
+        EndpointHealth::Failing => statement.col_expr(
+            Column::FailingSince,
+            Expr::cust_with_values("COALESCE(failing_since, ?)", [now]),
+        ),
+        EndpointHealth::Disable(reason) => statement
+            .col_expr(Column::Disabled, Expr::value(true))
+            .col_expr(Column::DisabledReason, Expr::value(Some(reason.clone())))
+            .col_expr(Column::UpdatedAt, Expr::value(now)),
+    };
+    statement.exec(db).await?;
+    Ok(())
 }
 
 /// Deletes `app`'s endpoint `id`; answers whether it existed.
@@ -214,6 +289,8 @@ fn from_row(row: webhook_endpoints::Model) -> Result<WebhookEndpoint> {
         url: row.url,
         description: row.description,
         disabled: row.disabled,
+        disabled_reason: row.disabled_reason,
+        failing_since: row.failing_since,
         secret: row.secret,
         previous_secret,
         created_at: row.created_at,

@@ -3,7 +3,7 @@
 //! [`Internal`]: logged once with the line that raised them, answered as a bare INTERNAL.
 
 use wekeza_domain::Reason;
-use wekeza_rpc::{IdempotencyError, Internal, ServiceError};
+use wekeza_rpc::{ApiError, IdempotencyError, Internal, ServiceError};
 
 /// What can go wrong handling a webhooks request.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,12 @@ pub enum Error {
     /// No such endpoint for this app (also another app's, or a malformed id).
     #[error("webhook endpoint not found")]
     EndpointNotFound,
+    /// No such delivery to this endpoint (also another endpoint's, or a malformed id).
+    #[error("webhook delivery not found")]
+    DeliveryNotFound,
+    /// A shared request rule refused (a page token, a timestamp).
+    #[error("{}", .0.message())]
+    Refused(#[from] ApiError),
     /// Storage, sealing or a stored response failed.
     #[error("internal: {0}")]
     Internal(#[source] Internal),
@@ -27,7 +33,8 @@ impl ServiceError for Error {
         match self {
             Self::Idempotency(error) => error.reason(),
             Self::InvalidRequest(_) => Reason::InvalidRequest,
-            Self::EndpointNotFound => Reason::NotFound,
+            Self::EndpointNotFound | Self::DeliveryNotFound => Reason::NotFound,
+            Self::Refused(error) => error.reason(),
             Self::Internal(_) => Reason::Internal,
         }
     }
@@ -35,6 +42,7 @@ impl ServiceError for Error {
     fn violations(&self) -> Vec<(String, String)> {
         match self {
             Self::InvalidRequest(violations) => violations.clone(),
+            Self::Refused(error) => error.violations().to_vec(),
             _ => Vec::new(),
         }
     }
@@ -64,6 +72,7 @@ mod tests {
                 "INVALID_REQUEST",
             ),
             (Error::EndpointNotFound, Code::NotFound, "NOT_FOUND"),
+            (Error::DeliveryNotFound, Code::NotFound, "NOT_FOUND"),
             (
                 Error::from(wekeza_store::sealing::SealingError::Corrupt),
                 Code::Internal,

@@ -7,8 +7,8 @@
 //! it and nowhere else: the endpoint row holds it sealed, and so does the idempotency record of
 //! a create, opened again only to answer a retried create. No log line carries it.
 //!
-//! Deliveries, retries, replays and test events belong to the dispatcher; until it exists those
-//! rpcs answer UNIMPLEMENTED.
+//! The delivery log, retries, replays and test events are [`crate::log`]'s; what they queue
+//! the dispatcher sends, woken at once.
 
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
 use prost::Message;
 use rand::RngCore;
+use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 use url::Url;
 use wekeza_domain::{AppId, Clock, Reason, WebhookEndpointId};
@@ -30,7 +31,8 @@ use wekeza_store::sealing::{self, KeyEncryptionKey};
 use wekeza_store::webhooks::{self, EndpointChanges, WebhookEndpoint};
 use wekeza_store::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
-use crate::{Error, target, validate};
+use crate::signature::SECRET_PREFIX;
+use crate::{Error, log, target, validate};
 
 /// The operation idempotency keys of `CreateWebhookEndpoint` are recorded under (its gRPC
 /// path).
@@ -39,9 +41,6 @@ const CREATE_ENDPOINT: &str = "/wekeza.openbanking.v1.WebhookService/CreateWebho
 /// How long the previous signing secret keeps signing deliveries after a rotation: a day, so an
 /// app can deploy its new secret without losing an event.
 pub const PREVIOUS_SECRET_VALID_FOR: Duration = Duration::hours(24);
-
-/// The prefix of every signing secret.
-const SECRET_PREFIX: &str = "whsec_";
 
 /// Random bytes in a signing secret.
 const SECRET_BYTES: usize = 32;
@@ -58,22 +57,27 @@ pub struct Webhooks {
     sealing: Option<KeyEncryptionKey>,
     /// Whether plain http to the local machine is accepted as an endpoint URL.
     sandbox: bool,
+    /// Wakes the dispatcher's sender when a retry, replay or test event is due.
+    wake: Arc<Notify>,
 }
 
 impl Webhooks {
-    /// A service over `db`, asking `clock` for the time, sealing secrets under `sealing`, and
-    /// accepting `http://localhost` endpoints when `sandbox`.
+    /// A service over `db`, asking `clock` for the time, sealing secrets under `sealing`,
+    /// accepting `http://localhost` endpoints when `sandbox`, and ringing `wake` when it queued
+    /// something for the dispatcher.
     pub fn new(
         db: DatabaseConnection,
         clock: Arc<dyn Clock>,
         sealing: Option<KeyEncryptionKey>,
         sandbox: bool,
+        wake: Arc<Notify>,
     ) -> Self {
         Self {
             db,
             clock,
             sealing,
             sandbox,
+            wake,
         }
     }
 
@@ -127,6 +131,7 @@ fn wire_endpoint(endpoint: &WebhookEndpoint) -> pb::WebhookEndpoint {
         event_types: endpoint.event_types.clone(),
         disabled: endpoint.disabled,
         create_time: Some(timestamp(endpoint.created_at)),
+        disabled_reason: endpoint.disabled_reason.clone().unwrap_or_default(),
     }
 }
 
@@ -146,13 +151,6 @@ fn changeable(endpoint: &WebhookEndpoint) -> EndpointChanges {
         event_types: endpoint.event_types.clone(),
         disabled: endpoint.disabled,
     }
-}
-
-/// An rpc of the dispatcher, which is not here yet.
-fn arrives_with_dispatcher(rpc: &str) -> Status {
-    Status::unimplemented(format!(
-        "{rpc} is not available yet; it arrives with webhook delivery"
-    ))
 }
 
 #[tonic::async_trait]
@@ -206,6 +204,8 @@ impl WebhookService for Webhooks {
             description: values.description,
             event_types: values.event_types,
             disabled: values.disabled,
+            disabled_reason: None,
+            failing_since: None,
             secret: stored_secret,
             previous_secret: None,
             created_at: now,
@@ -372,31 +372,60 @@ impl WebhookService for Webhooks {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(endpoint_id = %request.get_ref().endpoint_id))]
     async fn list_deliveries(
         &self,
-        _request: Request<pb::ListDeliveriesRequest>,
+        request: Request<pb::ListDeliveriesRequest>,
     ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
-        Err(arrives_with_dispatcher("ListDeliveries"))
+        let principal = request.app()?;
+        let body = request.get_ref();
+        let endpoint = app_endpoint(&self.db, &principal.app_id, &body.endpoint_id).await?;
+        Ok(Response::new(log::list(&self.db, &endpoint, body).await?))
     }
 
+    #[tracing::instrument(skip_all, fields(endpoint_id = %request.get_ref().endpoint_id))]
     async fn retry_delivery(
         &self,
-        _request: Request<pb::RetryDeliveryRequest>,
+        request: Request<pb::RetryDeliveryRequest>,
     ) -> Result<Response<pb::RetryDeliveryResponse>, Status> {
-        Err(arrives_with_dispatcher("RetryDelivery"))
+        let principal = request.app()?;
+        let body = request.get_ref();
+        let endpoint = app_endpoint(&self.db, &principal.app_id, &body.endpoint_id).await?;
+        let delivery = log::retry(&self.db, &endpoint, &body.delivery_id, self.clock.now()).await?;
+        self.wake.notify_one();
+        tracing::info!(delivery_id = %body.delivery_id, "webhook delivery retried");
+        Ok(Response::new(pb::RetryDeliveryResponse {
+            delivery: Some(delivery),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(endpoint_id = %request.get_ref().endpoint_id))]
     async fn replay_events(
         &self,
-        _request: Request<pb::ReplayEventsRequest>,
+        request: Request<pb::ReplayEventsRequest>,
     ) -> Result<Response<pb::ReplayEventsResponse>, Status> {
-        Err(arrives_with_dispatcher("ReplayEvents"))
+        let principal = request.app()?;
+        let body = request.get_ref();
+        let endpoint = app_endpoint(&self.db, &principal.app_id, &body.endpoint_id).await?;
+        let event_count = log::replay(&self.db, &endpoint, body, self.clock.now()).await?;
+        self.wake.notify_one();
+        tracing::info!(event_count, "webhook events replayed");
+        Ok(Response::new(pb::ReplayEventsResponse { event_count }))
     }
 
+    #[tracing::instrument(skip_all, fields(endpoint_id = %request.get_ref().endpoint_id))]
     async fn send_test_event(
         &self,
-        _request: Request<pb::SendTestEventRequest>,
+        request: Request<pb::SendTestEventRequest>,
     ) -> Result<Response<pb::SendTestEventResponse>, Status> {
-        Err(arrives_with_dispatcher("SendTestEvent"))
+        let principal = request.app()?;
+        let body = request.get_ref();
+        let endpoint = app_endpoint(&self.db, &principal.app_id, &body.endpoint_id).await?;
+        let delivery =
+            log::send_test(&self.db, &endpoint, &body.event_type, self.clock.now()).await?;
+        self.wake.notify_one();
+        Ok(Response::new(pb::SendTestEventResponse {
+            delivery: Some(delivery),
+        }))
     }
 }

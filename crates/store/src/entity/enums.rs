@@ -234,3 +234,36 @@ pub enum HoldStatus {
     #[sea_orm(string_value = "released")]
     Released,
 }
+
+/// Where a webhook delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum DeliveryStatus {
+    /// Not attempted yet.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// The endpoint answered 2xx. Final.
+    #[sea_orm(string_value = "succeeded")]
+    Succeeded,
+    /// The last attempt failed; another is due.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    /// Every attempt of the schedule failed; no more are made unless retried.
+    #[sea_orm(string_value = "dead_lettered")]
+    DeadLettered,
+}
+
+/// Why a webhook delivery exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum DeliveryOrigin {
+    /// An event from the event stream, for a subscribed endpoint.
+    #[sea_orm(string_value = "event")]
+    Event,
+    /// An event delivered again by `ReplayEvents`.
+    #[sea_orm(string_value = "replay")]
+    Replay,
+    /// A test event of `SendTestEvent`: sent even to a disabled or unsubscribed endpoint.
+    #[sea_orm(string_value = "test")]
+    Test,
+}

@@ -15,4 +15,6 @@ pub mod journals;
 pub mod outbox_events;
 pub mod payments;
 pub mod postings;
+pub mod webhook_attempts;
+pub mod webhook_deliveries;
 pub mod webhook_endpoints;

@@ -32,6 +32,12 @@ pub struct Model {
     pub previous_secret: Option<String>,
     /// When `previous_secret` stops signing.
     pub previous_secret_expires_at: Option<DateTimeUtc>,
+    /// Why the platform disabled the endpoint (410 Gone, failing too long); `None` when it did
+    /// not.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub disabled_reason: Option<String>,
+    /// Since when every attempt to the endpoint has failed; `None` after a success.
+    pub failing_since: Option<DateTimeUtc>,
     /// When the endpoint was registered.
     pub created_at: DateTimeUtc,
     /// When the endpoint or its secret last changed.

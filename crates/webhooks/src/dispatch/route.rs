@@ -1,0 +1,78 @@
+//! Whose an event is: the apps whose endpoints may receive it — never another app's.
+//!
+//! - A payment's or a consent's event belongs to the app that made the payment or holds the
+//!   consent.
+//! - An account's event (a transaction, a balance change) belongs to every app holding an
+//!   authorised, unexpired account-access consent that binds that account and grants the
+//!   permission to read what changed: `READ_TRANSACTIONS` for transactions, `READ_BALANCES` for
+//!   balances. An app the customer never let see the account hears nothing of it.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use wekeza_domain::{AccountId, AppId, ConsentTerms, CustomerId, Permission};
+use wekeza_proto::v1 as pb;
+use wekeza_proto::v1::event::Payload;
+use wekeza_store::{ConnectionTrait, accounts, consents, payments};
+
+/// The apps `event` belongs to at `now` (none for an id the platform does not know).
+pub async fn owners(
+    db: &impl ConnectionTrait,
+    event: &pb::Event,
+    now: DateTime<Utc>,
+) -> Result<BTreeSet<AppId>, wekeza_store::Error> {
+    let mut apps = BTreeSet::new();
+    match &event.payload {
+        Some(Payload::PaymentStatusChanged(change)) => {
+            if let Ok(id) = change.payment_id.parse()
+                && let Some(payment) = payments::find(db, &id).await?
+            {
+                apps.insert(payment.app_id);
+            }
+        }
+        Some(Payload::ConsentStatusChanged(change)) => {
+            if let Ok(id) = change.consent_id.parse()
+                && let Some(consent) = consents::find(db, &id).await?
+            {
+                apps.insert(consent.app_id);
+            }
+        }
+        Some(Payload::AccountTransactionCreated(change)) => {
+            apps = watchers(db, &change.account_id, Permission::ReadTransactions, now).await?;
+        }
+        Some(Payload::AccountBalanceChanged(change)) => {
+            apps = watchers(db, &change.account_id, Permission::ReadBalances, now).await?;
+        }
+        None => {}
+    }
+    Ok(apps)
+}
+
+/// The apps that may read `permission` on account `account_id` at `now`.
+async fn watchers(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    permission: Permission,
+    now: DateTime<Utc>,
+) -> Result<BTreeSet<AppId>, wekeza_store::Error> {
+    let Ok(account) = account_id.parse::<AccountId>() else {
+        return Ok(BTreeSet::new());
+    };
+    let Some(customer) = accounts::find(db, &account)
+        .await?
+        .and_then(|row| row.customer_id)
+        .and_then(|id| id.parse::<CustomerId>().ok())
+    else {
+        return Ok(BTreeSet::new());
+    };
+    Ok(consents::authorised_account_access(db, &customer, now)
+        .await?
+        .into_iter()
+        .filter(|consent| {
+            consent.account_ids.contains(&account)
+                && matches!(&consent.terms, ConsentTerms::AccountAccess { permissions }
+                    if permissions.contains(&permission))
+        })
+        .map(|consent| consent.app_id)
+        .collect())
+}
