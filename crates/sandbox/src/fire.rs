@@ -6,17 +6,10 @@
 //! one of the app's consents. Anything else — unknown, malformed, another app's — answers
 //! NOT_FOUND, as everywhere. Nothing about the resource changes.
 
-use std::collections::BTreeSet;
-
-use chrono::{DateTime, Duration, Utc};
-use wekeza_domain::{
-    AccountId, Consent, ConsentId, ConsentTerms, Creditor, Currency, CustomerId, Money, NewPayment,
-    Payment, PaymentId, Permission, TransactionId,
-};
+use chrono::{DateTime, Utc};
+use wekeza_domain::{AccountId, ConsentId, PaymentId};
 use wekeza_events::{EventType, catalogue};
-use wekeza_ledger::{
-    AccountBalance, CoreBanking, Transaction, TransactionQuery, TransactionStatus,
-};
+use wekeza_ledger::{CoreBanking, TransactionQuery};
 use wekeza_proto::v1 as pb;
 use wekeza_store::apps::App;
 use wekeza_store::{DatabaseConnection, consents, payments};
@@ -103,79 +96,4 @@ async fn bound_to_app(
     Ok(given
         .iter()
         .any(|item| item.consent.app_id == app.id && item.consent.account_ids.contains(account)))
-}
-
-/// The event `kind` with sample data: made-up ids, plausible values, the app's client id.
-pub(crate) fn sample(
-    kind: EventType,
-    app: &App,
-    now: DateTime<Utc>,
-) -> (String, pb::event::Payload) {
-    let amount = Money::from_minor(150_000, Currency::Kes);
-    let account = AccountId::new_random(now);
-    match kind {
-        EventType::ConsentStatusChanged => {
-            let consent = Consent::new(
-                ConsentId::new_random(now),
-                app.id.clone(),
-                ConsentTerms::AccountAccess {
-                    permissions: BTreeSet::from([Permission::ReadAccounts]),
-                },
-                now + Duration::days(90),
-                now,
-            );
-            let payload = catalogue::consent_status_changed(&consent, &app.client_id, None);
-            (consent.id.to_string(), payload)
-        }
-        EventType::PaymentStatusChanged => {
-            let payment = Payment::new(
-                NewPayment {
-                    id: PaymentId::new_random(now),
-                    app_id: app.id.clone(),
-                    consent_id: ConsentId::new_random(now),
-                    customer_id: CustomerId::new_random(now),
-                    debtor_account_id: account,
-                    amount,
-                    creditor: Creditor {
-                        name: "Jane Doe".to_owned(),
-                        account_number: "01100012345".to_owned(),
-                    },
-                    reference: "Sample payment".to_owned(),
-                },
-                now,
-            );
-            let payload = catalogue::payment_status_changed(&payment, &app.client_id, None);
-            (payment.id.to_string(), payload)
-        }
-        EventType::AccountTransactionCreated => {
-            let transaction = Transaction {
-                id: TransactionId::new_random(now),
-                account_id: account.clone(),
-                amount: Money::from_minor(-amount.minor(), Currency::Kes),
-                status: TransactionStatus::Booked,
-                booking_time: now,
-                value_time: now,
-                description: "Sample transaction".to_owned(),
-                reference: "Sample payment".to_owned(),
-                category: "transfers".to_owned(),
-                merchant_name: None,
-                merchant_category_code: None,
-                counterparty_name: Some("Jane Doe".to_owned()),
-                balance_after: amount,
-            };
-            let payload = catalogue::account_transaction_created(&transaction);
-            (account.to_string(), payload)
-        }
-        EventType::AccountBalanceChanged => {
-            let balance = AccountBalance {
-                account_id: account.clone(),
-                booked: amount,
-                available: amount,
-                overdraft_limit: Money::from_minor(0, Currency::Kes),
-                as_of: now,
-            };
-            let payload = catalogue::account_balance_changed(&balance);
-            (account.to_string(), payload)
-        }
-    }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use wekeza_domain::{Clock, ConsentId};
-use wekeza_events::{EventType, record};
+use wekeza_events::{EventType, catalogue, record};
 use wekeza_ledger::{AccountQuery, CoreBanking};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::sandbox_service_server::SandboxService;
@@ -243,7 +243,7 @@ impl SandboxService for Sandbox {
             Error::InvalidField("event_type", format!("must be one of {}", known.join(", ")))
         })?;
         let (aggregate_id, payload) = if body.resource_id.is_empty() {
-            fire::sample(kind, &app, now)
+            catalogue::sample(kind, &app.id, &app.client_id, now)
         } else {
             fire::about(
                 &self.db,

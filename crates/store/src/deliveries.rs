@@ -420,7 +420,14 @@ async fn with_attempts(
                 id: parse(&row.id, &row.id, "id")?,
                 endpoint_id: parse(&row.endpoint_id, &row.id, "endpoint_id")?,
                 event_id: parse(&row.event_id, &row.id, "event_id")?,
-                attempts: attempts.remove(&row.id).unwrap_or_default(),
+                // An attempt recorded after the row was read is left for the next read, so
+                // the log always matches the delivery's status.
+                attempts: attempts
+                    .remove(&row.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|attempt| attempt.number <= row.attempts)
+                    .collect(),
                 event_type: row.event_type,
                 origin: row.origin,
                 status: row.status,

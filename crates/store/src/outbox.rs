@@ -91,18 +91,20 @@ pub async fn unpublished(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Ou
         .collect()
 }
 
-/// Up to `limit` events that happened in `[since, until)`, in id order, after the event `after`
-/// (the previous page's last) when given: what a replay goes through.
+/// Up to `limit` events that happened at or after `since` and before `until` (when given), in
+/// id order, after the event `after` (the previous page's last) when given: what a replay goes
+/// through.
 pub async fn between(
     db: &impl ConnectionTrait,
     since: DateTime<Utc>,
-    until: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
     after: Option<&EventId>,
     limit: u64,
 ) -> Result<Vec<OutboxEvent>> {
-    let mut select = Entity::find()
-        .filter(Column::CreatedAt.gte(since))
-        .filter(Column::CreatedAt.lt(until));
+    let mut select = Entity::find().filter(Column::CreatedAt.gte(since));
+    if let Some(until) = until {
+        select = select.filter(Column::CreatedAt.lt(until));
+    }
     if let Some(after) = after {
         select = select.filter(Column::Id.gt(after.as_str()));
     }

@@ -8,7 +8,7 @@
 //! with the same id.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use wekeza_domain::{AppId, WebhookEndpointId};
 
@@ -218,7 +218,7 @@ pub async fn record_health(
         ),
         EndpointHealth::Failing => statement.col_expr(
             Column::FailingSince,
-            Expr::cust_with_values("COALESCE(failing_since, ?)", [now]),
+            Func::coalesce([Expr::col(Column::FailingSince), Expr::value(now)]).into(),
         ),
         EndpointHealth::Disable(reason) => statement
             .col_expr(Column::Disabled, Expr::value(true))

@@ -45,6 +45,7 @@ pub fn json(payload: &[u8]) -> Result<Vec<u8>, BodyError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use prost::Message;
     use wekeza_proto::v1 as pb;

@@ -6,17 +6,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 use prost::Message;
-use wekeza_domain::{AccountId, ConsentId, DeliveryId, EventId, PaymentId, Reason, TransactionId};
-use wekeza_events::EventType;
+use wekeza_domain::{DeliveryId, EventId, Reason};
+use wekeza_events::{EventType, catalogue};
 use wekeza_proto::v1 as pb;
-use wekeza_proto::v1::event::Payload;
 use wekeza_rpc::wire::{parse_timestamp, timestamp};
 use wekeza_rpc::{ApiError, PageRequest};
 use wekeza_store::deliveries::{
     self, Delivery, DeliveryFilter, DeliveryOrigin, DeliveryStatus, NewDelivery,
 };
 use wekeza_store::webhooks::WebhookEndpoint;
-use wekeza_store::{DatabaseConnection, TransactionTrait, outbox};
+use wekeza_store::{DatabaseConnection, TransactionTrait, apps, outbox};
 
 use crate::Error;
 use crate::dispatch::route;
@@ -122,14 +121,16 @@ pub async fn replay(
         .as_ref()
         .ok_or_else(|| invalid("since_time", "is required"))
         .and_then(|since| Ok(parse_timestamp("since_time", since)?))?;
-    let until = match &request.until_time {
-        Some(until) => parse_timestamp("until_time", until)?,
-        None => now,
-    };
+    // Unset: everything since, up to now included.
+    let until = request
+        .until_time
+        .as_ref()
+        .map(|until| parse_timestamp("until_time", until))
+        .transpose()?;
     if since < now - REPLAY_MAX_AGE {
         return Err(invalid("since_time", "must be at most 30 days ago"));
     }
-    if until <= since {
+    if until.is_some_and(|until| until <= since) {
         return Err(invalid("until_time", "must be after since_time"));
     }
     let mut after = None;
@@ -183,15 +184,19 @@ pub async fn send_test(
 ) -> Result<pb::Delivery, Error> {
     let payload = match event_type {
         "" => None,
-        name => Some(sample(
-            EventType::parse(name).ok_or_else(|| {
+        name => {
+            let kind = EventType::parse(name).ok_or_else(|| {
                 invalid(
                     "event_type",
                     "is not an event type (see the event catalogue), nor empty",
                 )
-            })?,
-            now,
-        )),
+            })?;
+            let client_id = apps::find(db, &endpoint.app_id)
+                .await?
+                .map(|app| app.client_id)
+                .unwrap_or_default();
+            Some(catalogue::sample(kind, &endpoint.app_id, &client_id, now).1)
+        }
     };
     let event_type = if event_type.is_empty() {
         TEST_EVENT_TYPE
@@ -221,53 +226,6 @@ pub async fn send_test(
         .await?
         .ok_or(Error::DeliveryNotFound)?;
     Ok(wire_delivery(&queued))
-}
-
-/// A sample payload of `kind`, with made-up ids.
-fn sample(kind: EventType, now: DateTime<Utc>) -> Payload {
-    let time = Some(timestamp(now));
-    let account_id = AccountId::new_monotonic(now).to_string();
-    let amount = Some(pb::Money {
-        amount: "10.00".to_owned(),
-        currency: "KES".to_owned(),
-    });
-    match kind {
-        EventType::PaymentStatusChanged => {
-            Payload::PaymentStatusChanged(pb::PaymentStatusChanged {
-                payment_id: PaymentId::new_monotonic(now).to_string(),
-                consent_id: ConsentId::new_monotonic(now).to_string(),
-                previous_status: pb::PaymentStatus::AcceptedSettlementInProcess.into(),
-                status: pb::PaymentStatus::AcceptedSettlementCompleted.into(),
-                change_time: time,
-                ..Default::default()
-            })
-        }
-        EventType::ConsentStatusChanged => {
-            Payload::ConsentStatusChanged(pb::ConsentStatusChanged {
-                consent_id: ConsentId::new_monotonic(now).to_string(),
-                consent_type: pb::ConsentType::Payment.into(),
-                previous_status: pb::ConsentStatus::AwaitingAuthorisation.into(),
-                status: pb::ConsentStatus::Authorised.into(),
-                change_time: time,
-                ..Default::default()
-            })
-        }
-        EventType::AccountTransactionCreated => {
-            Payload::AccountTransactionCreated(pb::AccountTransactionCreated {
-                account_id,
-                transaction_id: TransactionId::new_monotonic(now).to_string(),
-                amount,
-                credit_debit_indicator: pb::CreditDebitIndicator::Credit.into(),
-                booking_time: time,
-            })
-        }
-        EventType::AccountBalanceChanged => {
-            Payload::AccountBalanceChanged(pb::AccountBalanceChanged {
-                account_id,
-                ..Default::default()
-            })
-        }
-    }
 }
 
 /// A delivery as clients see it.

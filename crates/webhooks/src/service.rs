@@ -312,11 +312,19 @@ impl WebhookService for Webhooks {
         }
         txn.commit().await.or_internal()?;
         tracing::info!(endpoint_id = %current.id, "webhook endpoint changed");
+        // Enabled, it forgets why the platform had disabled it (as the store does).
+        let (disabled_reason, failing_since) = if changes.disabled {
+            (current.disabled_reason.clone(), current.failing_since)
+        } else {
+            (None, None)
+        };
         let changed = WebhookEndpoint {
             url: changes.url,
             description: changes.description,
             event_types: changes.event_types,
             disabled: changes.disabled,
+            disabled_reason,
+            failing_since,
             updated_at: now,
             ..current
         };

@@ -542,7 +542,7 @@ async fn another_apps_endpoints_are_not_found() {
 }
 
 #[tokio::test]
-async fn the_webhooks_manage_scope_is_required_and_delivery_rpcs_wait_for_the_dispatcher() {
+async fn the_webhooks_manage_scope_is_required_and_delivery_rpcs_check_their_input() {
     let server = TestServer::start().await;
     let principal = server.app_principal(&[Scope::AccountsRead]).await;
     let token = server.token_for(principal);
@@ -565,22 +565,63 @@ async fn the_webhooks_manage_scope_is_required_and_delivery_rpcs_wait_for_the_di
     let manager = manager_token(&server).await;
     let created = create_grpc(&server, &manager, "https://example.com/a").await;
     let id = created.endpoint.unwrap().endpoint_id;
-    let later = grpc(&server)
+    let refused = grpc(&server)
         .list_deliveries(server.request(
-            &manager,
+            &token,
             pb::ListDeliveriesRequest {
-                endpoint_id: id,
+                endpoint_id: id.clone(),
                 ..Default::default()
             },
         ))
         .await
         .unwrap_err();
-    assert_eq!(later.code(), Code::Unimplemented);
-    assert!(
-        later.message().contains("webhook delivery"),
-        "{}",
-        later.message()
-    );
+    assert_reason(&refused, Code::PermissionDenied, "INSUFFICIENT_SCOPE");
+    let empty = grpc(&server)
+        .list_deliveries(server.request(
+            &manager,
+            pb::ListDeliveriesRequest {
+                endpoint_id: id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(empty.deliveries.is_empty());
+    let bad_filter = grpc(&server)
+        .list_deliveries(server.request(
+            &manager,
+            pb::ListDeliveriesRequest {
+                endpoint_id: id.clone(),
+                event_id: "pay_1".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_reason(&bad_filter, Code::InvalidArgument, "INVALID_REQUEST");
+    let bad_type = grpc(&server)
+        .send_test_event(server.request(
+            &manager,
+            pb::SendTestEventRequest {
+                endpoint_id: id.clone(),
+                event_type: "payment.exploded".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_reason(&bad_type, Code::InvalidArgument, "INVALID_REQUEST");
+    let unknown = grpc(&server)
+        .retry_delivery(server.request(
+            &manager,
+            pb::RetryDeliveryRequest {
+                endpoint_id: id,
+                delivery_id: "msg_01jz0000000000000000000000".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_reason(&unknown, Code::NotFound, "NOT_FOUND");
     server.stop().await;
 }
 

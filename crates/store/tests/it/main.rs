@@ -10,5 +10,6 @@
 mod apps;
 mod connect;
 mod consents;
+mod deliveries;
 mod migrations;
 mod webhooks;

@@ -9,11 +9,11 @@ use wekeza_store::apps::{self, NewApp};
 use wekeza_store::testing::TestDatabase;
 use wekeza_store::webhooks::{self, EndpointChanges, WebhookEndpoint};
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap()
 }
 
-async fn app(db: &DatabaseConnection, name: &str) -> AppId {
+pub(crate) async fn app(db: &DatabaseConnection, name: &str) -> AppId {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(name.len() as u64);
     let new = NewApp {
         name: name.to_owned(),
@@ -22,7 +22,7 @@ async fn app(db: &DatabaseConnection, name: &str) -> AppId {
     apps::create(db, new, now(), &mut rng).await.unwrap().app.id
 }
 
-fn endpoint(app: &AppId, url: &str) -> WebhookEndpoint {
+pub(crate) fn endpoint(app: &AppId, url: &str) -> WebhookEndpoint {
     WebhookEndpoint {
         id: WebhookEndpointId::new_monotonic(now()),
         app_id: app.clone(),
@@ -30,6 +30,8 @@ fn endpoint(app: &AppId, url: &str) -> WebhookEndpoint {
         description: "orders".into(),
         event_types: vec!["payment.status_changed".into()],
         disabled: false,
+        disabled_reason: None,
+        failing_since: None,
         secret: "clear:whsec_one".into(),
         previous_secret: None,
         created_at: now(),

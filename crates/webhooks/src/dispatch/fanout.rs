@@ -166,12 +166,11 @@ impl Dispatcher {
         let Some(window) = self.inner.settings.recover_window else {
             return Ok(());
         };
-        let until = self.inner.clock.now();
-        let since = until - window;
+        let since = self.inner.clock.now() - window;
         let mut after = None;
         loop {
             let page =
-                outbox::between(&self.inner.db, since, until, after.as_ref(), RECOVER_PAGE).await?;
+                outbox::between(&self.inner.db, since, None, after.as_ref(), RECOVER_PAGE).await?;
             let Some(last) = page.last() else {
                 return Ok(());
             };

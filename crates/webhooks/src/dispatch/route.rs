@@ -1,7 +1,8 @@
 //! Whose an event is: the apps whose endpoints may receive it — never another app's.
 //!
-//! - A payment's or a consent's event belongs to the app that made the payment or holds the
-//!   consent.
+//! - A payment's or a consent's event belongs to the app it names by client id: the app that
+//!   made the payment or holds the consent (or, for the sandbox's sample events, the app that
+//!   fired them).
 //! - An account's event (a transaction, a balance change) belongs to every app holding an
 //!   authorised, unexpired account-access consent that binds that account and grants the
 //!   permission to read what changed: `READ_TRANSACTIONS` for transactions, `READ_BALANCES` for
@@ -13,7 +14,7 @@ use chrono::{DateTime, Utc};
 use wekeza_domain::{AccountId, AppId, ConsentTerms, CustomerId, Permission};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::event::Payload;
-use wekeza_store::{ConnectionTrait, accounts, consents, payments};
+use wekeza_store::{ConnectionTrait, accounts, apps, consents};
 
 /// The apps `event` belongs to at `now` (none for an id the platform does not know).
 pub async fn owners(
@@ -21,31 +22,23 @@ pub async fn owners(
     event: &pb::Event,
     now: DateTime<Utc>,
 ) -> Result<BTreeSet<AppId>, wekeza_store::Error> {
-    let mut apps = BTreeSet::new();
+    let mut owners = BTreeSet::new();
     match &event.payload {
-        Some(Payload::PaymentStatusChanged(change)) => {
-            if let Ok(id) = change.payment_id.parse()
-                && let Some(payment) = payments::find(db, &id).await?
-            {
-                apps.insert(payment.app_id);
-            }
-        }
-        Some(Payload::ConsentStatusChanged(change)) => {
-            if let Ok(id) = change.consent_id.parse()
-                && let Some(consent) = consents::find(db, &id).await?
-            {
-                apps.insert(consent.app_id);
+        Some(Payload::PaymentStatusChanged(pb::PaymentStatusChanged { client_id, .. }))
+        | Some(Payload::ConsentStatusChanged(pb::ConsentStatusChanged { client_id, .. })) => {
+            if let Some(app) = apps::find_by_client_id(db, client_id).await? {
+                owners.insert(app.id);
             }
         }
         Some(Payload::AccountTransactionCreated(change)) => {
-            apps = watchers(db, &change.account_id, Permission::ReadTransactions, now).await?;
+            owners = watchers(db, &change.account_id, Permission::ReadTransactions, now).await?;
         }
         Some(Payload::AccountBalanceChanged(change)) => {
-            apps = watchers(db, &change.account_id, Permission::ReadBalances, now).await?;
+            owners = watchers(db, &change.account_id, Permission::ReadBalances, now).await?;
         }
         None => {}
     }
-    Ok(apps)
+    Ok(owners)
 }
 
 /// The apps that may read `permission` on account `account_id` at `now`.
