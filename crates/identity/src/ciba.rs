@@ -17,6 +17,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
+use wekeza_domain::text::{self, TextKind};
 use wekeza_domain::{AccountId, Consent, ConsentStatus};
 use wekeza_store::TransactionTrait;
 use wekeza_store::apps::App;
@@ -93,7 +94,12 @@ impl Identity {
                     )
                 })?,
         };
-        let binding_message = form.get("binding_message").map(str::to_owned);
+        // Shown on the customer's device: no bidirectional formatting either.
+        let binding_message = form
+            .get("binding_message")
+            .map(|message| text::clean(message, TextKind::Displayed))
+            .transpose()
+            .map_err(|error| Error::InvalidParameter("binding_message", error.to_string()))?;
         if binding_message
             .as_ref()
             .is_some_and(|text| text.chars().count() > BINDING_MESSAGE_MAX_CHARS)

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
+use wekeza_domain::text::{self, TextKind};
 use wekeza_store::customers;
 use wekeza_store::identity::authorization_requests::{self, SignInStage};
 use wekeza_store::identity::sign_in_failures;
@@ -75,10 +76,9 @@ impl Web {
             Ok(session) => session,
             Err(page) => return Ok(page),
         };
-        let username = form.username.trim();
-        let retry = |message: &str| {
+        let page = |status, username: &str, message: &str| {
             html(
-                StatusCode::OK,
+                status,
                 &SignIn {
                     app_name: &session.app.name,
                     csrf: &session.csrf,
@@ -87,6 +87,17 @@ impl Web {
                 },
             )
         };
+        // No username holds what the text rule refuses (control characters): such a form is
+        // refused before any look-up, and counts as no attempt.
+        let Ok(username) = text::clean(form.username.trim(), TextKind::Line) else {
+            return Ok(page(
+                StatusCode::BAD_REQUEST,
+                "",
+                "The username holds characters that are not allowed.",
+            ));
+        };
+        let username = username.as_str();
+        let retry = |message: &str| page(StatusCode::OK, username, message);
         if sign_in_failures::locked_until(self.db(), username, now)
             .await?
             .is_some()

@@ -16,6 +16,7 @@ mod oidc_client;
 mod payments;
 mod payments_e2e;
 mod rest;
+mod security;
 mod smoke;
 mod support;
 mod webhooks;

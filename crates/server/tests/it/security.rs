@@ -1,0 +1,189 @@
+//! Regression tests of the holes a black-box attack run found (issue 12), each through the
+//! interface the attacker used — REST, gRPC, the OAuth2 endpoints, the sign-in pages — against a
+//! real server. Every test here runs on SQLite and, with `WEKEZA_TEST_DATABASE_URL` set, on
+//! PostgreSQL (which refuses NUL bytes in text: what once answered 500 there).
+
+use serde_json::{Value, json};
+use tonic::Code;
+use tonic_types::StatusExt;
+use wekeza_domain::Scope;
+use wekeza_proto::v1 as pb;
+use wekeza_proto::v1::consent_service_client::ConsentServiceClient;
+use wekeza_testkit::TestServer;
+
+use crate::identity_browser::{begin, push};
+use crate::identity_flow::{
+    READ_ALL, TestApp, account_access, assert_oauth_error, assert_problem, create_consent, payment,
+    pkce, register, send,
+};
+use crate::support::assert_reason;
+
+/// `POST /v1/consents` by `app` with `body`.
+async fn post_consent(server: &TestServer, app: &TestApp, body: &Value) -> (u16, Value) {
+    send(
+        server
+            .http
+            .post(format!("{}/v1/consents", server.base_url))
+            .bearer_auth(&app.token)
+            .header("idempotency-key", ulid::Ulid::new().to_string())
+            .json(body),
+    )
+    .await
+}
+
+/// The fields of a problem's `errors[]`.
+fn problem_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|error| error["field"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A payment consent body whose creditor is named `name` and whose reference is `reference`.
+fn payment_named(name: &str, reference: &str) -> Value {
+    let mut body = payment("10.00", None);
+    body["payment"]["creditor"]["name"] = json!(name);
+    body["payment"]["reference"] = json!(reference);
+    body
+}
+
+#[tokio::test]
+async fn consent_texts_with_controls_or_bidi_overrides_are_refused_and_the_rest_normalised() {
+    let server = TestServer::start().await;
+    let app = register(&server, &[Scope::PaymentsInitiate]).await;
+
+    for (name, reference, field) in [
+        ("Jane\u{0}Doe", "Invoice 42", "payment.creditor.name"),
+        ("Jane Doe", "Invoice\u{0}42", "payment.reference"),
+        ("Jane\u{7}Doe", "Invoice 42", "payment.creditor.name"),
+        ("Jane \u{202E}eoD", "Invoice 42", "payment.creditor.name"),
+        (
+            "Jane Doe",
+            "Invoice \u{2066}42\u{2069}",
+            "payment.reference",
+        ),
+    ] {
+        let answer = post_consent(&server, &app, &payment_named(name, reference)).await;
+        assert_problem(&answer, 400, "INVALID_REQUEST");
+        assert_eq!(problem_fields(&answer.1), [field], "{}", answer.1);
+    }
+
+    // The same over gRPC: INVALID_ARGUMENT, the field's path in BadRequest.
+    let mut grpc = ConsentServiceClient::new(server.channel());
+    let mut request = server.request(
+        &app.token,
+        pb::CreateConsentRequest {
+            r#type: pb::ConsentType::Payment.into(),
+            payment: Some(pb::PaymentDetails {
+                instructed_amount: Some(pb::Money {
+                    amount: "10.00".into(),
+                    currency: "KES".into(),
+                }),
+                creditor: Some(pb::Creditor {
+                    name: "Jane\u{0}Doe".into(),
+                    account_number: "01100012345".into(),
+                }),
+                reference: String::new(),
+                debtor_account: None,
+            }),
+            ..Default::default()
+        },
+    );
+    request
+        .metadata_mut()
+        .insert("idempotency-key", "grpc-nul".parse().unwrap());
+    let status = grpc.create_consent(request).await.unwrap_err();
+    assert_reason(&status, Code::InvalidArgument, "INVALID_REQUEST");
+    let fields: Vec<String> = status
+        .get_error_details()
+        .bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .iter()
+                .map(|v| v.field.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(fields, ["payment.creditor.name"]);
+
+    // What passes is stored in NFC: "José" typed as e + combining accent reads back as é.
+    let (status, consent) = post_consent(
+        &server,
+        &app,
+        &payment_named("Jose\u{301}", "Caf\u{65}\u{301}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{consent}");
+    assert_eq!(consent["payment"]["creditor"]["name"], "Jos\u{e9}");
+    assert_eq!(consent["payment"]["reference"], "Caf\u{e9}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn oauth_parameters_with_nul_bytes_are_invalid_requests() {
+    let server = TestServer::start().await;
+    let app = register(&server, &[Scope::AccountsRead]).await;
+    let form = |path: &str, body: &str| {
+        server
+            .http
+            .post(format!("{}{path}", server.base_url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+    };
+
+    // An unauthenticated client id.
+    let answer = send(form(
+        "/oauth2/token",
+        "grant_type=client_credentials&client_id=app_%00x&client_secret=x",
+    ))
+    .await;
+    assert_oauth_error(&answer, 400, "invalid_request");
+    // The same in HTTP Basic.
+    let answer = send(
+        form("/oauth2/token", "grant_type=client_credentials").basic_auth("app_%00x", Some("x")),
+    )
+    .await;
+    assert_oauth_error(&answer, 400, "invalid_request");
+
+    // state and nonce of a pushed request.
+    let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
+    let (_, challenge) = pkce();
+    for name in ["state", "nonce"] {
+        let answer = push(&server, &app, &consent_id, &challenge, &[(name, "a\u{0}b")]).await;
+        assert_oauth_error(&answer, 400, "invalid_request");
+    }
+
+    // login_hint of a backchannel request.
+    let answer = send(
+        form(
+            "/oauth2/bc-authorize",
+            &format!("login_hint=user_%00good&consent_id={consent_id}"),
+        )
+        .basic_auth(app.client_id(), Some(&app.created.client_secret)),
+    )
+    .await;
+    assert_oauth_error(&answer, 400, "invalid_request");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_username_with_a_nul_byte_is_refused_at_the_sign_in_form() {
+    let server = TestServer::start().await;
+    let app = register(&server, &[Scope::AccountsRead]).await;
+    let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
+    let (_, challenge) = pkce();
+    let mut browser = begin(&server, &app, &consent_id, &challenge).await;
+    let page = browser.sign_in("user_\u{0}good", "pass_good").await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(page.html.contains("not allowed"), "{}", page.html);
+    // The session goes on: the customer can still sign in.
+    let page = browser.sign_in("user_good", "pass_good").await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("One-time code"), "{}", page.html);
+    server.stop().await;
+}
