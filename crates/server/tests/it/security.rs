@@ -187,3 +187,75 @@ async fn a_username_with_a_nul_byte_is_refused_at_the_sign_in_form() {
     assert!(page.html.contains("One-time code"), "{}", page.html);
     server.stop().await;
 }
+
+/// `POST /oauth2/bc-authorize` by `app` for `consent_id` naming `login_hint`.
+async fn bc_authorize(
+    server: &TestServer,
+    app: &TestApp,
+    consent_id: &str,
+    login_hint: &str,
+) -> (u16, Value) {
+    send(
+        server
+            .http
+            .post(format!("{}/oauth2/bc-authorize", server.base_url))
+            .basic_auth(app.client_id(), Some(&app.created.client_secret))
+            .form(&[("login_hint", login_hint), ("consent_id", consent_id)]),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn backchannel_requests_do_not_tell_whether_a_username_exists() {
+    let server = TestServer::start().await;
+    let app = register(&server, &[Scope::AccountsRead]).await;
+    let known_consent = create_consent(&server, &app, &account_access(&READ_ALL)).await;
+    let unknown_consent = create_consent(&server, &app, &account_access(&READ_ALL)).await;
+
+    let known = bc_authorize(&server, &app, &known_consent, "user_good").await;
+    let unknown = bc_authorize(&server, &app, &unknown_consent, "nobody_at_all").await;
+    assert_eq!(known.0, 200, "{}", known.1);
+    assert_eq!(unknown.0, known.0, "{}", unknown.1);
+    let keys = |body: &Value| {
+        body.as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&unknown.1), keys(&known.1));
+    assert_eq!(unknown.1["expires_in"], known.1["expires_in"]);
+
+    // The request for nobody is pending like any other, no one can approve it, and it expires.
+    let auth_req_id = unknown.1["auth_req_id"].as_str().unwrap();
+    let poll = || {
+        send(
+            server
+                .http
+                .post(format!("{}/oauth2/token", server.base_url))
+                .basic_auth(app.client_id(), Some(&app.created.client_secret))
+                .form(&[
+                    ("grant_type", "urn:openid:params:grant-type:ciba"),
+                    ("auth_req_id", auth_req_id),
+                ]),
+        )
+    };
+    assert_oauth_error(&poll().await, 400, "authorization_pending");
+    for username in ["user_good", "nobody_at_all"] {
+        let (status, answer) = send(
+            server
+                .http
+                .post(format!(
+                    "{}/v1/sandbox/decoupled-authorizations/{auth_req_id}:approve",
+                    server.base_url
+                ))
+                .bearer_auth(&app.token)
+                .json(&json!({ "username": username })),
+        )
+        .await;
+        assert_eq!(status, 400, "{answer}");
+    }
+    server.clock.advance(chrono::Duration::seconds(121));
+    assert_oauth_error(&poll().await, 400, "expired_token");
+    server.stop().await;
+}
