@@ -259,3 +259,54 @@ async fn backchannel_requests_do_not_tell_whether_a_username_exists() {
     assert_oauth_error(&poll().await, 400, "expired_token");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rest_bodies_must_be_declared_application_json() {
+    let server = TestServer::start().await;
+    let app = register(&server, &[Scope::AccountsRead]).await;
+    let body = account_access(&READ_ALL).to_string();
+    let post = |content_type: Option<&str>| {
+        let mut request = server
+            .http
+            .post(format!("{}/v1/consents", server.base_url))
+            .bearer_auth(&app.token)
+            .header("idempotency-key", ulid::Ulid::new().to_string())
+            .body(body.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send()
+    };
+    for content_type in [
+        None,
+        Some("application/grpc-web+json"),
+        Some("application/problem+json"),
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/jsonp"),
+    ] {
+        let response = post(content_type).await.unwrap();
+        assert_eq!(response.status(), 415, "{content_type:?}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{content_type:?}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], 415, "{problem}");
+    }
+    for content_type in ["application/json", "Application/JSON; charset=utf-8"] {
+        let response = post(Some(content_type)).await.unwrap();
+        assert_eq!(response.status(), 200, "{content_type}");
+    }
+    // A request without a body needs no content type.
+    let response = server
+        .http
+        .get(format!("{}/v1/consents/cns_unknown", server.base_url))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    server.stop().await;
+}
