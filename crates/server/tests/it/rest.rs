@@ -306,9 +306,21 @@ async fn every_rest_route_answers_what_grpc_answers() {
     .await;
 
     covered.insert("ConsentService.ListCustomerConsents");
+    // The customer's token at the app the consent was given to.
+    let customer_token = server.token_for(Principal {
+        app_id: app.app_id.clone(),
+        scopes: BTreeSet::from([Scope::AccountsRead]),
+        customer_id: authorised.customer_id.clone(),
+        consent: Some(ConsentGrant {
+            consent_id: authorised.id.clone(),
+            account_ids: authorised.account_ids.clone(),
+            permissions: BTreeSet::new(),
+        }),
+        step_up_at: None,
+    });
     let grpc = consents
         .list_customer_consents(server.request(
-            &token,
+            &customer_token,
             pb::ListCustomerConsentsRequest {
                 page_size: 1,
                 ..Default::default()
@@ -319,7 +331,7 @@ async fn every_rest_route_answers_what_grpc_answers() {
         .into_inner();
     assert_get_matches(
         &server,
-        &token,
+        &customer_token,
         "/v1/customers/consents?pageSize=1",
         "ListCustomerConsentsResponse",
         &grpc,

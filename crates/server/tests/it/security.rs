@@ -13,8 +13,8 @@ use wekeza_testkit::TestServer;
 
 use crate::identity_browser::{begin, push};
 use crate::identity_flow::{
-    READ_ALL, TestApp, account_access, assert_oauth_error, assert_problem, create_consent, payment,
-    pkce, register, send,
+    READ_ALL, REDIRECT, TestApp, account_access, assert_oauth_error, assert_problem,
+    authorized_code, create_consent, exchange, get, payment, pkce, register, send,
 };
 use crate::support::assert_reason;
 
@@ -308,5 +308,53 @@ async fn rest_bodies_must_be_declared_application_json() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+    server.stop().await;
+}
+
+/// A customer access token of `app` for `username`, from the real code flow, and its consent.
+async fn customer_token(server: &TestServer, app: &TestApp, username: &str) -> (String, String) {
+    let consent_id = create_consent(server, app, &account_access(&READ_ALL)).await;
+    let (code, verifier) = authorized_code(server, app, &consent_id, username, &[]).await;
+    let (status, tokens) = exchange(server, app, &code, &verifier, REDIRECT).await;
+    assert_eq!(status, 200, "{tokens}");
+    (
+        tokens["access_token"].as_str().unwrap().to_owned(),
+        consent_id,
+    )
+}
+
+#[tokio::test]
+async fn an_apps_customer_token_lists_only_that_apps_consents() {
+    let server = TestServer::start().await;
+    let budget = register(&server, &[Scope::AccountsRead]).await;
+    let lender = register(&server, &[Scope::AccountsRead]).await;
+    let (budget_token, budget_consent) = customer_token(&server, &budget, "user_good").await;
+    let (lender_token, lender_consent) = customer_token(&server, &lender, "user_good").await;
+
+    for (token, own) in [
+        (&budget_token, &budget_consent),
+        (&lender_token, &lender_consent),
+    ] {
+        let (status, listing) = get(&server, token, "/v1/customers/consents").await;
+        assert_eq!(status, 200, "{listing}");
+        let listed: Vec<&str> = listing["consents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|consent| consent["consentId"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, [own.as_str()], "{listing}");
+    }
+    // The same over gRPC.
+    let listed = ConsentServiceClient::new(server.channel())
+        .list_customer_consents(
+            server.request(&budget_token, pb::ListCustomerConsentsRequest::default()),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .consents;
+    let ids: Vec<&str> = listed.iter().map(|c| c.consent_id.as_str()).collect();
+    assert_eq!(ids, [budget_consent.as_str()]);
     server.stop().await;
 }
