@@ -344,6 +344,8 @@ async fn a_customer_signs_in_with_two_factors_and_approves_on_the_consent_screen
     );
 
     // A payment: the consent screen offers the current account in KES; approving binds it.
+    // (The next one-time code: each is accepted once.)
+    server.clock.advance(Duration::seconds(30));
     app.renew(&server).await;
     let app = register(&server, &[Scope::PaymentsInitiate]).await;
     let consent_id = create_consent(&server, &app, &payment("75.00", None)).await;

@@ -294,6 +294,28 @@ pub mod sign_in_failures {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// `second_factor_steps`: per customer, the latest time step whose one-time code was accepted.
+pub mod second_factor_steps {
+    use sea_orm::entity::prelude::*;
+
+    /// One customer's latest accepted step.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "second_factor_steps")]
+    pub struct Model {
+        /// The customer (`cus_…`).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub customer_id: String,
+        /// The RFC 6238 time step (`T`, seconds since the epoch / step length) of the code.
+        pub last_step: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// `backchannel_requests`: decoupled (CIBA poll mode) authentication requests, by the SHA-256
 /// of their `auth_req_id`.
 pub mod backchannel_requests {

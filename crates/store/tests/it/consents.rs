@@ -31,7 +31,7 @@ async fn app(db: &DatabaseConnection, name: &str) -> AppId {
     apps::create(db, new, now(), &mut rng).await.unwrap().app.id
 }
 
-async fn customer(db: &DatabaseConnection, username: &str) -> CustomerId {
+pub(crate) async fn customer(db: &DatabaseConnection, username: &str) -> CustomerId {
     let id = CustomerId::new_random(now());
     let row = customer_rows::Model {
         id: id.to_string(),

@@ -11,4 +11,5 @@ mod apps;
 mod connect;
 mod consents;
 mod migrations;
+mod second_factor;
 mod webhooks;
