@@ -6,7 +6,8 @@
 use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt;
-use wekeza_domain::Scope;
+use wekeza_domain::{Clock, Scope};
+use wekeza_identity::testing::ClientKey;
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::consent_service_client::ConsentServiceClient;
 use wekeza_testkit::TestServer;
@@ -389,5 +390,74 @@ async fn a_one_time_code_is_accepted_once() {
         .second_factor(&otp(&server, "user_good").await)
         .await;
     assert!(page.html.contains("Approve"), "{}", page.html);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_dpop_bound_grant_refreshes_only_with_a_proof_of_the_same_key() {
+    let server = TestServer::start().await;
+    let app = register(&server, &[Scope::AccountsRead]).await;
+    let key = ClientKey::generate();
+    let token_url = format!("{}/oauth2/token", server.base_url);
+    let token_request = |proof: Option<String>, params: &[(&str, &str)]| {
+        let mut request = server
+            .http
+            .post(&token_url)
+            .basic_auth(app.client_id(), Some(&app.created.client_secret))
+            .form(params);
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        send(request)
+    };
+    let proof =
+        |key: &ClientKey| Some(key.dpop_proof("POST", &token_url, server.clock.now(), None));
+
+    let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
+    let (code, verifier) = authorized_code(&server, &app, &consent_id, "user_good", &[]).await;
+    let (status, tokens) = token_request(
+        proof(&key),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", &verifier),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "DPoP");
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.as_str()),
+    ];
+
+    // No proof, or another key's: refused, and the refresh token is not spent by trying.
+    assert_oauth_error(
+        &token_request(None, &refresh).await,
+        400,
+        "invalid_dpop_proof",
+    );
+    assert_oauth_error(
+        &token_request(proof(&ClientKey::generate()), &refresh).await,
+        400,
+        "invalid_dpop_proof",
+    );
+    // The same key: a DPoP-bound token again, and so is every later refresh.
+    let (status, refreshed) = token_request(proof(&key), &refresh).await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(refreshed["token_type"], "DPoP");
+    let next = [
+        ("grant_type", "refresh_token"),
+        (
+            "refresh_token",
+            refreshed["refresh_token"].as_str().unwrap(),
+        ),
+    ];
+    assert_oauth_error(&token_request(None, &next).await, 400, "invalid_dpop_proof");
+    let (status, again) = token_request(proof(&key), &next).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["token_type"], "DPoP");
     server.stop().await;
 }

@@ -177,6 +177,8 @@ pub mod refresh_tokens {
         pub rotated_at: Option<DateTimeUtc>,
         /// When its family was revoked.
         pub revoked_at: Option<DateTimeUtc>,
+        /// The DPoP key (JWK SHA-256 thumbprint) the family is bound to; `None` for Bearer.
+        pub jkt: Option<String>,
     }
 
     /// No relations.

@@ -22,6 +22,7 @@ mod m20260121_000001_sign_in_requests;
 mod m20260122_000001_app_grant_types;
 mod m20260201_000001_webhook_endpoints;
 mod m20260210_000001_second_factor_steps;
+mod m20260210_000002_refresh_token_binding;
 
 /// The platform's migrations.
 #[derive(Debug)]
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260122_000001_app_grant_types::Migration),
             Box::new(m20260201_000001_webhook_endpoints::Migration),
             Box::new(m20260210_000001_second_factor_steps::Migration),
+            Box::new(m20260210_000002_refresh_token_binding::Migration),
         ]
     }
 }
