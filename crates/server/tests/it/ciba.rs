@@ -21,7 +21,11 @@ use crate::identity_flow::{
 const CIBA: &str = "urn:openid:params:grant-type:ciba";
 
 /// `POST /oauth2/bc-authorize` by `app` (HTTP Basic) with `params`.
-async fn bc_authorize(server: &TestServer, app: &TestApp, params: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn bc_authorize(
+    server: &TestServer,
+    app: &TestApp,
+    params: &[(&str, &str)],
+) -> (u16, Value) {
     send(
         server
             .http
@@ -54,7 +58,7 @@ async fn request(server: &TestServer, app: &TestApp, consent_id: &str) -> String
 }
 
 /// One poll of the token endpoint by `app`.
-async fn poll(server: &TestServer, app: &TestApp, auth_req_id: &str) -> (u16, Value) {
+pub(crate) async fn poll(server: &TestServer, app: &TestApp, auth_req_id: &str) -> (u16, Value) {
     send(
         server
             .http
@@ -66,7 +70,7 @@ async fn poll(server: &TestServer, app: &TestApp, auth_req_id: &str) -> (u16, Va
 }
 
 /// The simulated phone of `username` deciding on `auth_req_id`, called by `app`.
-async fn device(
+pub(crate) async fn device(
     server: &TestServer,
     app: &TestApp,
     auth_req_id: &str,

@@ -275,7 +275,7 @@ async fn every_rest_route_answers_what_grpc_answers() {
             &[account_id.parse().unwrap()],
         )
         .await;
-    let bound = server.token_for(Principal {
+    let customer = Principal {
         app_id: app.app_id.clone(),
         scopes: BTreeSet::from([Scope::PaymentsInitiate]),
         customer_id: authorised.customer_id.clone(),
@@ -285,7 +285,8 @@ async fn every_rest_route_answers_what_grpc_answers() {
             permissions: BTreeSet::new(),
         }),
         step_up_at: None,
-    });
+    };
+    let bound = server.token_for(customer.clone());
     let grpc = consents
         .get_funds_confirmation(server.request(
             &bound,
@@ -308,15 +309,8 @@ async fn every_rest_route_answers_what_grpc_answers() {
     covered.insert("ConsentService.ListCustomerConsents");
     // The customer's token at the app the consent was given to.
     let customer_token = server.token_for(Principal {
-        app_id: app.app_id.clone(),
         scopes: BTreeSet::from([Scope::AccountsRead]),
-        customer_id: authorised.customer_id.clone(),
-        consent: Some(ConsentGrant {
-            consent_id: authorised.id.clone(),
-            account_ids: authorised.account_ids.clone(),
-            permissions: BTreeSet::new(),
-        }),
-        step_up_at: None,
+        ..customer
     });
     let grpc = consents
         .list_customer_consents(server.request(

@@ -5,19 +5,18 @@
 
 use serde_json::{Value, json};
 use tonic::Code;
-use tonic_types::StatusExt;
-use wekeza_domain::{Clock, Scope};
-use wekeza_identity::testing::ClientKey;
+use wekeza_domain::Scope;
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::consent_service_client::ConsentServiceClient;
 use wekeza_testkit::TestServer;
 
+use crate::ciba::{bc_authorize, device, poll};
 use crate::identity_browser::{begin, otp, push};
 use crate::identity_flow::{
     READ_ALL, REDIRECT, TestApp, account_access, assert_oauth_error, assert_problem,
     authorized_code, create_consent, exchange, get, payment, pkce, register, send,
 };
-use crate::support::assert_reason;
+use crate::support::{assert_reason, field_violations};
 
 /// `POST /v1/consents` by `app` with `body`.
 async fn post_consent(server: &TestServer, app: &TestApp, body: &Value) -> (u16, Value) {
@@ -100,17 +99,7 @@ async fn consent_texts_with_controls_or_bidi_overrides_are_refused_and_the_rest_
         .insert("idempotency-key", "grpc-nul".parse().unwrap());
     let status = grpc.create_consent(request).await.unwrap_err();
     assert_reason(&status, Code::InvalidArgument, "INVALID_REQUEST");
-    let fields: Vec<String> = status
-        .get_error_details()
-        .bad_request()
-        .map(|bad| {
-            bad.field_violations
-                .iter()
-                .map(|v| v.field.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert_eq!(fields, ["payment.creditor.name"]);
+    assert_eq!(field_violations(&status), ["payment.creditor.name"]);
 
     // What passes is stored in NFC: "José" typed as e + combining accent reads back as é.
     let (status, consent) = post_consent(
@@ -160,12 +149,13 @@ async fn oauth_parameters_with_nul_bytes_are_invalid_requests() {
     }
 
     // login_hint of a backchannel request.
-    let answer = send(
-        form(
-            "/oauth2/bc-authorize",
-            &format!("login_hint=user_%00good&consent_id={consent_id}"),
-        )
-        .basic_auth(app.client_id(), Some(&app.created.client_secret)),
+    let answer = bc_authorize(
+        &server,
+        &app,
+        &[
+            ("login_hint", "user_\u{0}good"),
+            ("consent_id", &consent_id),
+        ],
     )
     .await;
     assert_oauth_error(&answer, 400, "invalid_request");
@@ -189,23 +179,6 @@ async fn a_username_with_a_nul_byte_is_refused_at_the_sign_in_form() {
     server.stop().await;
 }
 
-/// `POST /oauth2/bc-authorize` by `app` for `consent_id` naming `login_hint`.
-async fn bc_authorize(
-    server: &TestServer,
-    app: &TestApp,
-    consent_id: &str,
-    login_hint: &str,
-) -> (u16, Value) {
-    send(
-        server
-            .http
-            .post(format!("{}/oauth2/bc-authorize", server.base_url))
-            .basic_auth(app.client_id(), Some(&app.created.client_secret))
-            .form(&[("login_hint", login_hint), ("consent_id", consent_id)]),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn backchannel_requests_do_not_tell_whether_a_username_exists() {
     let server = TestServer::start().await;
@@ -213,8 +186,9 @@ async fn backchannel_requests_do_not_tell_whether_a_username_exists() {
     let known_consent = create_consent(&server, &app, &account_access(&READ_ALL)).await;
     let unknown_consent = create_consent(&server, &app, &account_access(&READ_ALL)).await;
 
-    let known = bc_authorize(&server, &app, &known_consent, "user_good").await;
-    let unknown = bc_authorize(&server, &app, &unknown_consent, "nobody_at_all").await;
+    let hint = |login_hint, consent_id| [("login_hint", login_hint), ("consent_id", consent_id)];
+    let known = bc_authorize(&server, &app, &hint("user_good", &known_consent)).await;
+    let unknown = bc_authorize(&server, &app, &hint("nobody_at_all", &unknown_consent)).await;
     assert_eq!(known.0, 200, "{}", known.1);
     assert_eq!(unknown.0, known.0, "{}", unknown.1);
     let keys = |body: &Value| {
@@ -229,35 +203,21 @@ async fn backchannel_requests_do_not_tell_whether_a_username_exists() {
 
     // The request for nobody is pending like any other, no one can approve it, and it expires.
     let auth_req_id = unknown.1["auth_req_id"].as_str().unwrap();
-    let poll = || {
-        send(
-            server
-                .http
-                .post(format!("{}/oauth2/token", server.base_url))
-                .basic_auth(app.client_id(), Some(&app.created.client_secret))
-                .form(&[
-                    ("grant_type", "urn:openid:params:grant-type:ciba"),
-                    ("auth_req_id", auth_req_id),
-                ]),
-        )
-    };
-    assert_oauth_error(&poll().await, 400, "authorization_pending");
+    assert_oauth_error(
+        &poll(&server, &app, auth_req_id).await,
+        400,
+        "authorization_pending",
+    );
     for username in ["user_good", "nobody_at_all"] {
-        let (status, answer) = send(
-            server
-                .http
-                .post(format!(
-                    "{}/v1/sandbox/decoupled-authorizations/{auth_req_id}:approve",
-                    server.base_url
-                ))
-                .bearer_auth(&app.token)
-                .json(&json!({ "username": username })),
-        )
-        .await;
+        let (status, answer) = device(&server, &app, auth_req_id, username, false).await;
         assert_eq!(status, 400, "{answer}");
     }
     server.clock.advance(chrono::Duration::seconds(121));
-    assert_oauth_error(&poll().await, 400, "expired_token");
+    assert_oauth_error(
+        &poll(&server, &app, auth_req_id).await,
+        400,
+        "expired_token",
+    );
     server.stop().await;
 }
 
@@ -390,74 +350,5 @@ async fn a_one_time_code_is_accepted_once() {
         .second_factor(&otp(&server, "user_good").await)
         .await;
     assert!(page.html.contains("Approve"), "{}", page.html);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_dpop_bound_grant_refreshes_only_with_a_proof_of_the_same_key() {
-    let server = TestServer::start().await;
-    let app = register(&server, &[Scope::AccountsRead]).await;
-    let key = ClientKey::generate();
-    let token_url = format!("{}/oauth2/token", server.base_url);
-    let token_request = |proof: Option<String>, params: &[(&str, &str)]| {
-        let mut request = server
-            .http
-            .post(&token_url)
-            .basic_auth(app.client_id(), Some(&app.created.client_secret))
-            .form(params);
-        if let Some(proof) = proof {
-            request = request.header("dpop", proof);
-        }
-        send(request)
-    };
-    let proof =
-        |key: &ClientKey| Some(key.dpop_proof("POST", &token_url, server.clock.now(), None));
-
-    let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
-    let (code, verifier) = authorized_code(&server, &app, &consent_id, "user_good", &[]).await;
-    let (status, tokens) = token_request(
-        proof(&key),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", &verifier),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
-    assert_eq!(tokens["token_type"], "DPoP");
-    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let refresh = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token.as_str()),
-    ];
-
-    // No proof, or another key's: refused, and the refresh token is not spent by trying.
-    assert_oauth_error(
-        &token_request(None, &refresh).await,
-        400,
-        "invalid_dpop_proof",
-    );
-    assert_oauth_error(
-        &token_request(proof(&ClientKey::generate()), &refresh).await,
-        400,
-        "invalid_dpop_proof",
-    );
-    // The same key: a DPoP-bound token again, and so is every later refresh.
-    let (status, refreshed) = token_request(proof(&key), &refresh).await;
-    assert_eq!(status, 200, "{refreshed}");
-    assert_eq!(refreshed["token_type"], "DPoP");
-    let next = [
-        ("grant_type", "refresh_token"),
-        (
-            "refresh_token",
-            refreshed["refresh_token"].as_str().unwrap(),
-        ),
-    ];
-    assert_oauth_error(&token_request(None, &next).await, 400, "invalid_dpop_proof");
-    let (status, again) = token_request(proof(&key), &next).await;
-    assert_eq!(status, 200, "{again}");
-    assert_eq!(again["token_type"], "DPoP");
     server.stop().await;
 }
