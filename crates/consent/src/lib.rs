@@ -1,8 +1,8 @@
 //! The Consent service: what customers allow apps to do.
 //!
 //! Owns the tonic implementation of `ConsentService` — creating consents (idempotently, per
-//! `Idempotency-Key`), reading and revoking an app's own consents, a customer's
-//! connected-apps list and funds confirmation —, the [`ExpirySweeper`] that writes down consents
+//! `Idempotency-Key`), reading and revoking an app's own consents, the consents a customer
+//! gave the calling app, and funds confirmation —, the [`ExpirySweeper`] that writes down consents
 //! whose expiration time passed. Whether a transition is allowed is decided by
 //! [`wekeza_domain::Consent`]; every change is written with its `consent.status_changed` event
 //! through [`wekeza_events::record`], the writer identity and the payment service use too;

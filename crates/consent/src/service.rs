@@ -1,5 +1,5 @@
-//! `ConsentService`: an app's consents (create, get, revoke), a customer's connected apps, and
-//! funds confirmation.
+//! `ConsentService`: an app's consents (create, get, revoke), the consents a customer gave the
+//! calling app, and funds confirmation.
 //!
 //! Every handler authorizes on its first line and answers NOT_FOUND for any consent that is not
 //! the caller's, so consent ids cannot be probed. Each state change — the consent row, its
@@ -277,10 +277,15 @@ impl ConsentService for Consents {
         let caller = request.customer()?;
         let body = request.get_ref();
         let now = self.clock.now();
+        let app = &caller.principal.app_id;
         let page = PageRequest::parse(
             body.page_size,
             &body.page_token,
-            &["customer_consents", caller.customer_id.as_str()],
+            &[
+                "customer_consents",
+                app.as_str(),
+                caller.customer_id.as_str(),
+            ],
         )?;
         let before = page
             .after
@@ -293,8 +298,10 @@ impl ConsentService for Consents {
                     "page_token was not issued for this query",
                 )
             })?;
-        let mut listed = consents::list_for_customer(
+        // An app sees only what the customer gave it, never their consents at other apps.
+        let mut listed = consents::list_for_app_customer(
             &self.db,
+            app,
             caller.customer_id,
             before.as_ref(),
             u64::from(page.fetch_limit()),

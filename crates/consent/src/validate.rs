@@ -1,12 +1,14 @@
 //! `CreateConsentRequest` → the consent's terms and expiration time. Every wrong field is
 //! reported at once, as a field path (the proto field names, e.g. `payment.creditor.name`) and
-//! what is wrong with it.
+//! what is wrong with it. The texts shown to the customer (creditor name, reference) pass the
+//! platform's text rule and are stored NFC-normalised.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use prost_types::Timestamp;
 use wekeza_domain::consent::{MAX_STANDING_CONSENT_VALIDITY, PAYMENT_CONSENT_VALIDITY};
+use wekeza_domain::text::{self, TextKind};
 use wekeza_domain::{
     ConsentKind, ConsentTerms, FundsConfirmationTerms, Money, PaymentTerms, Permission,
 };
@@ -172,9 +174,10 @@ fn payment_terms(payment: &pb::PaymentDetails, violations: &mut Violations) -> P
     );
     let (creditor_name, creditor_account) = match &payment.creditor {
         Some(creditor) => {
-            if creditor.name.trim().is_empty() {
+            let name = shown_text("payment.creditor.name", &creditor.name, violations);
+            if name.trim().is_empty() {
                 violations.add("payment.creditor.name", "is required");
-            } else if creditor.name.chars().count() > MAX_NAME_CHARS {
+            } else if name.chars().count() > MAX_NAME_CHARS {
                 violations.add(
                     "payment.creditor.name",
                     format!("must be at most {MAX_NAME_CHARS} characters"),
@@ -185,14 +188,15 @@ fn payment_terms(payment: &pb::PaymentDetails, violations: &mut Violations) -> P
                 &creditor.account_number,
                 violations,
             );
-            (creditor.name.clone(), creditor.account_number.clone())
+            (name, creditor.account_number.clone())
         }
         None => {
             violations.add("payment.creditor", "is required");
             (String::new(), String::new())
         }
     };
-    if payment.reference.chars().count() > MAX_REFERENCE_CHARS {
+    let reference = shown_text("payment.reference", &payment.reference, violations);
+    if reference.chars().count() > MAX_REFERENCE_CHARS {
         violations.add(
             "payment.reference",
             format!("must be at most {MAX_REFERENCE_CHARS} characters"),
@@ -202,13 +206,23 @@ fn payment_terms(payment: &pb::PaymentDetails, violations: &mut Violations) -> P
         amount,
         creditor_name,
         creditor_account,
-        reference: payment.reference.clone(),
+        reference,
         debtor_account: debtor_account(
             "payment.debtor_account.account_number",
             payment.debtor_account.as_ref(),
             violations,
         ),
     }
+}
+
+/// `text` as the customer will be shown it, under the platform's text rule
+/// ([`wekeza_domain::text`]: no control or bidirectional formatting characters, NFC). On a
+/// violation the returned value is the text as given, never used: the request is refused.
+fn shown_text(field: &str, text: &str, violations: &mut Violations) -> String {
+    text::clean(text, TextKind::Displayed).unwrap_or_else(|error| {
+        violations.add(field, error.to_string());
+        text.to_owned()
+    })
 }
 
 /// A positive amount in a supported currency. On a violation the returned value is a
@@ -468,5 +482,34 @@ mod tests {
             Err(Error::InvalidRequest(_))
         ));
         assert!(matches!(kind(42), Err(Error::InvalidRequest(_))));
+    }
+
+    #[test]
+    fn shown_texts_follow_the_text_rule_and_are_stored_normalised() {
+        let mut request = payment();
+        if let Some(details) = request.payment.as_mut() {
+            details.creditor = Some(pb::Creditor {
+                name: "Jane\u{202E}eoD".into(),
+                account_number: "01100012345".into(),
+            });
+            details.reference = "Invoice\0 42".into();
+        }
+        assert_eq!(
+            fields(create(&request, ConsentKind::Payment, now())),
+            ["payment.creditor.name", "payment.reference"]
+        );
+        if let Some(details) = request.payment.as_mut() {
+            details.creditor = Some(pb::Creditor {
+                name: "Jose\u{301}".into(),
+                account_number: "01100012345".into(),
+            });
+            details.reference = "Caf\u{65}\u{301}".into();
+        }
+        let created = create(&request, ConsentKind::Payment, now());
+        let Ok((ConsentTerms::Payment(terms), _)) = created else {
+            unreachable!("{created:?}");
+        };
+        assert_eq!(terms.creditor_name, "Jos\u{e9}");
+        assert_eq!(terms.reference, "Caf\u{e9}");
     }
 }

@@ -14,6 +14,8 @@
 //! - [`payment`] — payments and their lifecycle (transitions take `now`).
 //! - [`clock`] — the time source, swappable in tests.
 //! - [`reason`] — machine-readable error reasons shared by gRPC and REST.
+//! - [`text`] — the one input rule for text crossing the boundary: no control characters, no
+//!   bidi overrides in what customers are shown, NFC.
 
 pub mod clock;
 pub mod consent;
@@ -23,6 +25,7 @@ pub mod payment;
 pub mod principal;
 pub mod reason;
 pub mod scope;
+pub mod text;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use consent::{
@@ -38,3 +41,4 @@ pub use payment::{Creditor, NewPayment, Payment, PaymentError, PaymentStatus};
 pub use principal::{ConsentGrant, Principal, STEP_UP_ACR, STEP_UP_MAX_AGE};
 pub use reason::{ErrorClass, Reason};
 pub use scope::{Permission, Scope};
+pub use text::{TextError, TextKind};

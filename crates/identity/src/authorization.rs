@@ -22,6 +22,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
+use wekeza_domain::text::{self, TextKind};
 use wekeza_domain::{AccountId, Consent, ConsentKind, ConsentStatus, CustomerId, Scope};
 use wekeza_events::record::{self, StatusWrite};
 use wekeza_store::TransactionTrait;
@@ -161,14 +162,19 @@ impl AuthorizationRequest {
         let code_challenge =
             pkce::check_challenge(params.code_challenge, params.code_challenge_method)?;
         let scopes = requested_scopes(app, kind, params.scope)?;
+        // Stored with the code and copied into the ID token: under the text rule whichever way
+        // it came (PAR's form, the sandbox shortcut).
+        let nonce = params
+            .nonce
+            .filter(|nonce| !nonce.is_empty())
+            .map(|nonce| text::clean(nonce, TextKind::Line))
+            .transpose()
+            .map_err(|error| Error::InvalidParameter("nonce", error.to_string()))?;
         Ok(Self {
             redirect_uri,
             code_challenge,
             scopes,
-            nonce: params
-                .nonce
-                .filter(|nonce| !nonce.is_empty())
-                .map(str::to_owned),
+            nonce,
             acr: None,
         })
     }

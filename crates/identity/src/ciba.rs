@@ -14,10 +14,16 @@
 //! request's interval after the previous poll, `access_denied` after a refusal,
 //! `expired_token` once the request has expired, and `invalid_grant` for an unknown, another
 //! client's, or already redeemed `auth_req_id`.
+//!
+//! The endpoint does not say whether a `login_hint` names a customer (CIBA Core's
+//! `unknown_user_id` would make it a username oracle): a request for an unknown one is
+//! accepted like any other and can never be approved; its polls answer `authorization_pending`
+//! until it expires.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
-use wekeza_domain::{AccountId, Consent, ConsentStatus};
+use wekeza_domain::text::{self, TextKind};
+use wekeza_domain::{AccountId, Consent, ConsentStatus, CustomerId};
 use wekeza_store::TransactionTrait;
 use wekeza_store::apps::App;
 use wekeza_store::identity::backchannel_requests::{self, BackchannelRequest, BackchannelStatus};
@@ -93,7 +99,12 @@ impl Identity {
                     )
                 })?,
         };
-        let binding_message = form.get("binding_message").map(str::to_owned);
+        // Shown on the customer's device: no bidirectional formatting either.
+        let binding_message = form
+            .get("binding_message")
+            .map(|message| text::clean(message, TextKind::Displayed))
+            .transpose()
+            .map_err(|error| Error::InvalidParameter("binding_message", error.to_string()))?;
         if binding_message
             .as_ref()
             .is_some_and(|text| text.chars().count() > BINDING_MESSAGE_MAX_CHARS)
@@ -104,9 +115,13 @@ impl Identity {
             ));
         }
         let login_hint = form.require("login_hint")?;
-        let customer = customers::find_by_username(&self.inner.db, login_hint)
-            .await?
-            .ok_or_else(|| Error::UnknownUserId("login_hint names no customer".into()))?;
+        // An unknown login_hint is answered as a known one, so the endpoint is no oracle for
+        // usernames: the request names a customer id nobody has, which no device can approve
+        // (the decision must come from the customer it names), so it only ever expires.
+        let customer_id = match customers::find_by_username(&self.inner.db, login_hint).await? {
+            Some(customer) => customer.id,
+            None => CustomerId::new_random(now).to_string(),
+        };
         let auth_req_id = secret::random_token(AUTH_REQ_ID_BYTES, &mut secret::os_rng());
         let interval = i32::try_from(BACKCHANNEL_POLL_INTERVAL.num_seconds())
             .map_err(|_| Error::Config("the CIBA poll interval does not fit".into()))?;
@@ -114,7 +129,7 @@ impl Identity {
             auth_req_id_hash: auth_req_id_hash(&auth_req_id),
             client_id: app.client_id.clone(),
             consent_id: consent.id.to_string(),
-            customer_id: customer.id,
+            customer_id,
             account_ids: None,
             scope: scope_text(&scopes),
             binding_message,

@@ -18,9 +18,10 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use serde::Deserialize;
 use serde_json::Value;
+use wekeza_domain::text::{self, TextKind};
 use wekeza_store::apps::{self, App, AppEnvironment, AppStatus, TokenEndpointAuthMethod};
 
-use crate::form::{Form, decode_component};
+use crate::form::{self, Form, decode_component};
 use crate::jwt::{self, Audience, CLIENT_ALGORITHMS, CLOCK_SKEW};
 use crate::{Error, Identity};
 
@@ -86,6 +87,7 @@ fn presented<'a>(headers: &HeaderMap, form: &'a Form) -> Result<Presented<'a>, E
         else {
             return Err(authentication_failed());
         };
+        let client_id = form::parameter("client_id", &client_id)?;
         if form.get("client_id").is_some_and(|id| id != client_id) {
             return Err(Error::InvalidRequest(
                 "client_id differs from the authenticated client".into(),
@@ -183,6 +185,9 @@ impl Identity {
         let unverified: AssertionClaims =
             jsonwebtoken::dangerous::insecure_decode_claims(assertion)
                 .map_err(|_| bad("malformed or missing claims"))?;
+        if text::clean(&unverified.iss, TextKind::Line).as_deref() != Ok(unverified.iss.as_str()) {
+            return Err(bad("iss is not a client id"));
+        }
         let app = apps::find_by_client_id(&self.inner.db, &unverified.iss)
             .await?
             .ok_or_else(authentication_failed)?;

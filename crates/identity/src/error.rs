@@ -62,9 +62,6 @@ pub enum Error {
     /// `invalid_redirect_uri` (RFC 7591 §3.2.2): a redirect URI may not be registered.
     #[error("invalid_redirect_uri: {0}")]
     InvalidRedirectUri(String),
-    /// `unknown_user_id` (CIBA Core §13): the `login_hint` names no customer.
-    #[error("unknown_user_id: {0}")]
-    UnknownUserId(String),
     /// `authorization_pending` (CIBA Core §11): the customer has not decided yet; poll again.
     #[error("authorization_pending")]
     AuthorizationPending,
@@ -114,7 +111,6 @@ impl Error {
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::InvalidClientMetadata(_) => "invalid_client_metadata",
             Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
-            Self::UnknownUserId(_) => "unknown_user_id",
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::AccessDenied => "access_denied",
@@ -166,8 +162,7 @@ impl Error {
             | Self::InvalidToken(text)
             | Self::InsufficientScope(text)
             | Self::InvalidClientMetadata(text)
-            | Self::InvalidRedirectUri(text)
-            | Self::UnknownUserId(text) => text,
+            | Self::InvalidRedirectUri(text) => text,
             Self::AuthorizationPending => "the customer has not decided yet",
             Self::SlowDown => "polled too often: wait the interval between polls",
             Self::AccessDenied => "the customer denied the request",

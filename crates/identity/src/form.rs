@@ -2,7 +2,9 @@
 //! `serde_html_form`):
 //!
 //! - [`Form`]: the bodies of the OAuth2 endpoints (RFC 6749 §3.2). A parameter given twice is
-//!   refused (§3.1), and one given without a value counts as absent. A thin wrapper rather than
+//!   refused (§3.1), and one given without a value counts as absent. Every value passes the
+//!   platform's text rule ([`parameter`]: no control characters, NFC) or the request is
+//!   `invalid_request`. A thin wrapper rather than
 //!   typed structs: each endpoint checks its parameters in an order that decides which error a
 //!   bad request gets, and some are read by several steps (client authentication, the grant).
 //! - [`typed`]: the sign-in pages' forms and queries, into typed structs.
@@ -14,6 +16,7 @@ use std::collections::hash_map::Entry;
 
 use http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
+use wekeza_domain::text::{self, TextKind};
 
 use crate::Error;
 
@@ -45,6 +48,7 @@ impl Form {
             if value.is_empty() {
                 continue;
             }
+            let value = parameter(&name, &value)?;
             match params.entry(name) {
                 Entry::Vacant(entry) => {
                     entry.insert(value);
@@ -70,6 +74,14 @@ impl Form {
         self.get(name)
             .ok_or_else(|| Error::InvalidRequest(format!("the parameter `{name}` is required")))
     }
+}
+
+/// The value of the parameter `name` under the platform's text rule (one line, no control
+/// characters, NFC: [`wekeza_domain::text`]), or `invalid_request` naming it.
+pub(crate) fn parameter(name: &str, value: &str) -> Result<String, Error> {
+    text::clean(value, TextKind::Line).map_err(|error| {
+        Error::InvalidRequest(format!("the parameter `{}` {error}", name.escape_debug()))
+    })
 }
 
 /// Every name and value of `body`, in order, repeats kept.
@@ -139,6 +151,19 @@ mod tests {
         );
         assert!(Form::parse(&form_headers(), b"a=1&a=").is_ok());
         assert!(Form::parse(&HeaderMap::new(), b"a=1").is_err());
+    }
+
+    #[test]
+    fn values_follow_the_text_rule() {
+        for body in [&b"client_id=app_%00x"[..], b"state=a%0Ab", b"nonce=%C2%85"] {
+            let refused = Form::parse(&form_headers(), body);
+            assert!(
+                matches!(&refused, Err(Error::InvalidRequest(message)) if message.contains("control")),
+                "{refused:?}"
+            );
+        }
+        let form = Form::parse(&form_headers(), b"state=e%CC%81").unwrap_or_default();
+        assert_eq!(form.get("state"), Some("\u{e9}"), "NFC");
     }
 
     #[derive(Debug, Default, Deserialize, PartialEq)]

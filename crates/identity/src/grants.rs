@@ -12,6 +12,10 @@
 //! or refresh token presented a second time means it leaked, so the whole family is revoked —
 //! refresh tokens and the access tokens issued with them (RFC 6749 §4.1.2 and §10.4, OAuth 2.0
 //! Security BCP §4.14).
+//!
+//! A family redeemed with a DPoP proof is bound to the proof's key (RFC 9449): each of its
+//! refreshes needs a proof by that key and issues DPoP-bound tokens again — a leaked refresh
+//! token is no use without the key, and cannot be turned into a Bearer token.
 
 use std::collections::BTreeSet;
 
@@ -275,12 +279,13 @@ impl Identity {
             customer_id: grant.customer_id,
             scope: grant.scope,
             expires_at: consent.expires_at.min(now + REFRESH_TOKEN_TTL),
+            jkt: jkt.as_deref(),
         };
         // Signed before the transaction: signing may reload the keys, and SQLite has one
         // connection, which the transaction holds.
         let step_up_at = grant.step_up.then_some(grant.auth_time);
         let access = self
-            .sign(&family, grant.scope.to_owned(), jkt, step_up_at, now)
+            .sign(&family, grant.scope.to_owned(), family.jkt, step_up_at, now)
             .await?;
         let txn = self
             .inner
@@ -344,6 +349,24 @@ impl Identity {
         if now >= row.expires_at {
             return Err(Error::InvalidGrant("the refresh token has expired".into()));
         }
+        // A DPoP-bound family refreshes only with a proof by its key, and stays bound; checked
+        // before the token is spent. A Bearer family's new access token is bound to the
+        // proof's key when one is sent.
+        let jkt = match (row.jkt.as_deref(), jkt) {
+            (None, jkt) => jkt,
+            (Some(bound), Some(jkt)) if jkt == bound => Some(jkt),
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidDpopProof(
+                    "the proof's key is not the key this grant's tokens are bound to".into(),
+                ));
+            }
+            (Some(_), None) => {
+                return Err(Error::InvalidDpopProof(
+                    "this grant's tokens are DPoP-bound: a refresh needs a proof by their key"
+                        .into(),
+                ));
+            }
+        };
         // RFC 6749 §6: a narrower scope may be asked for the new access token.
         let scope = match form.get("scope") {
             None => row.scope.clone(),
@@ -368,10 +391,11 @@ impl Identity {
             customer_id: &row.customer_id,
             scope: &row.scope,
             expires_at: row.expires_at,
+            jkt: row.jkt.as_deref(),
         };
         // Signed before the transaction (see `redeem_code`).
         // A step-up vouches for the access token issued with it, not for its successors.
-        let access = self.sign(&family, scope, jkt, None, now).await?;
+        let access = self.sign(&family, scope, jkt.as_deref(), None, now).await?;
         let txn = self
             .inner
             .db
@@ -401,7 +425,7 @@ impl Identity {
         &self,
         family: &Family<'_>,
         scope: String,
-        jkt: Option<String>,
+        jkt: Option<&str>,
         step_up_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Issued, Error> {
@@ -410,7 +434,7 @@ impl Identity {
             customer_id: Some(family.customer_id),
             consent_id: Some(family.consent_id),
             scope,
-            jkt,
+            jkt: jkt.map(str::to_owned),
             step_up_at,
         };
         self.issue_access_token(grant, now).await
@@ -526,6 +550,7 @@ async fn store_refresh_token(
         expires_at: family.expires_at,
         rotated_at: None,
         revoked_at: None,
+        jkt: family.jkt.map(str::to_owned),
     };
     refresh_tokens::insert(txn, row).await?;
     Ok(refresh_token)
@@ -579,6 +604,8 @@ struct Family<'a> {
     /// The scope of the family's refresh tokens (fixed at redemption).
     scope: &'a str,
     expires_at: DateTime<Utc>,
+    /// The DPoP key the family is bound to (fixed at redemption); `None` for Bearer.
+    jkt: Option<&'a str>,
 }
 
 fn parse_scope(text: &str) -> Result<BTreeSet<Scope>, Error> {

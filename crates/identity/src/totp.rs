@@ -1,7 +1,8 @@
 //! Time-based one-time passwords (RFC 6238): HMAC-SHA-1 over 30-second steps, 6 digits — what
 //! authenticator apps compute from the base32 secret of a customer's second factor. The sandbox
-//! shows its test users' current codes; the sign-in pages check them. The arithmetic is
-//! `totp-rs`'s; this module fixes the parameters and reads the stored secret.
+//! shows its test users' current codes; the sign-in pages check them, and accept each code once
+//! (RFC 6238 §5.2: [`verify`] names the code's time step, which the sign-in records). The
+//! arithmetic is `totp-rs`'s; this module fixes the parameters and reads the stored secret.
 
 use chrono::{DateTime, Utc};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
@@ -41,10 +42,13 @@ pub fn code(secret: &str, at: DateTime<Utc>) -> Result<String, Error> {
     Ok(generator(secret)?.generate(seconds(at)).to_string())
 }
 
-/// Whether `given` is the code for `secret` at `at` or one step either side, compared in
-/// constant time.
-pub fn verify(secret: &str, given: &str, at: DateTime<Utc>) -> Result<bool, Error> {
-    Ok(generator(secret)?.check(given, seconds(at)).is_some())
+/// The time step (RFC 6238's `T`) whose code for `secret` `given` is, if it is the code at
+/// `at` or one step either side; `None` otherwise. A code must be accepted once only (§5.2):
+/// the caller records the step ([`wekeza_store::identity::second_factor_steps`]).
+pub fn verify(secret: &str, given: &str, at: DateTime<Utc>) -> Result<Option<i64>, Error> {
+    Ok(generator(secret)?
+        .check(given, seconds(at))
+        .and_then(|step| i64::try_from(step).ok()))
 }
 
 #[cfg(test)]
@@ -70,13 +74,13 @@ mod tests {
         }
         assert!(code("not base32!", Utc::now()).is_err());
         let at = DateTime::from_timestamp(59, 0).unwrap_or_default();
-        assert_eq!(verify(&secret, "287082", at).ok(), Some(true));
+        assert_eq!(verify(&secret, "287082", at).ok(), Some(Some(1)));
         let step = chrono::Duration::seconds(30);
         assert_eq!(
             verify(&secret, "287082", at + step).ok(),
-            Some(true),
-            "one step of drift"
+            Some(Some(1)),
+            "one step of drift: still the code of step 1"
         );
-        assert_eq!(verify(&secret, "287082", at + step * 3).ok(), Some(false));
+        assert_eq!(verify(&secret, "287082", at + step * 3).ok(), Some(None));
     }
 }

@@ -1,8 +1,10 @@
 //! `CreatePaymentRequest` against its consent. The payment is the consent's: the request's
 //! optional fields only repeat it. A field that does not parse is INVALID_REQUEST; a field that
 //! parses but differs from the consent is CONSENT_MISMATCH. Every wrong field is reported at
-//! once, as a field path (the proto field names) and what is wrong with it.
+//! once, as a field path (the proto field names) and what is wrong with it. The texts are
+//! compared as the consent stored them: under the platform's text rule, NFC-normalised.
 
+use wekeza_domain::text::{self, TextKind};
 use wekeza_domain::{Money, PaymentTerms};
 use wekeza_proto::v1 as pb;
 
@@ -25,15 +27,29 @@ pub fn matches_consent(
             Err(error) => malformed.push(("instructed_amount".to_owned(), error.to_string())),
         }
     }
+    // The consent's texts were stored under the text rule (NFC): the request's are compared in
+    // the same form.
+    let mut shown = |field: &str, text: &str| match text::clean(text, TextKind::Displayed) {
+        Ok(clean) => Some(clean),
+        Err(error) => {
+            malformed.push((field.to_owned(), error.to_string()));
+            None
+        }
+    };
+    let creditor_name = request
+        .creditor
+        .as_ref()
+        .and_then(|creditor| shown("creditor.name", &creditor.name));
+    let reference = shown("reference", &request.reference);
     if let Some(creditor) = &request.creditor {
-        if creditor.name != terms.creditor_name {
+        if creditor_name.is_some_and(|name| name != terms.creditor_name) {
             differs("creditor.name", "creditor name");
         }
         if creditor.account_number != terms.creditor_account {
             differs("creditor.account_number", "creditor account number");
         }
     }
-    if !request.reference.is_empty() && request.reference != terms.reference {
+    if reference.is_some_and(|reference| !reference.is_empty() && reference != terms.reference) {
         differs("reference", "reference");
     }
     if !malformed.is_empty() {
@@ -133,6 +149,27 @@ mod tests {
         assert_eq!(
             fields(matches_consent(&bad, &terms())),
             ("invalid", vec!["instructed_amount".to_owned()])
+        );
+    }
+
+    #[test]
+    fn texts_compare_normalised_and_follow_the_text_rule() {
+        let mut terms = terms();
+        terms.creditor_name = "Jos\u{e9}".into();
+        let decomposed = request("1500.00", "Jose\u{301}", "01100012345", "Invoice 42");
+        assert_eq!(fields(matches_consent(&decomposed, &terms)).0, "ok");
+        let controls = request(
+            "1500.00",
+            "Jos\u{e9}\u{202E}",
+            "01100012345",
+            "Invoice\0 42",
+        );
+        assert_eq!(
+            fields(matches_consent(&controls, &terms)),
+            (
+                "invalid",
+                vec!["creditor.name".to_owned(), "reference".to_owned()]
+            )
         );
     }
 }

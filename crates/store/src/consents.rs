@@ -1,5 +1,5 @@
 //! Consents: insertion, look-up, status changes that apply only to the status they were decided
-//! on, and a customer's consents newest first. Rows are converted to and from
+//! on, and a customer's consents newest first (all of them, or those given to one app). Rows are converted to and from
 //! [`wekeza_domain::Consent`] here; the lifecycle rules themselves live in `domain`.
 
 use std::collections::{BTreeSet, HashMap};
@@ -10,8 +10,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use wekeza_domain::{
-    AccountId, Consent, ConsentId, ConsentKind, ConsentStatus, ConsentTerms, CustomerId, Money,
-    Permission,
+    AccountId, AppId, Consent, ConsentId, ConsentKind, ConsentStatus, ConsentTerms, CustomerId,
+    Money, Permission,
 };
 use wekeza_domain::{FundsConfirmationTerms, PaymentTerms};
 
@@ -134,14 +134,41 @@ pub async fn authorised_account_access(
 }
 
 /// The consents `customer` has given (to any app), newest first: ids strictly below `before`
-/// (the previous page's last id), at most `limit`, each with its app's client id and name.
+/// (the previous page's last id), at most `limit`, each with its app's client id and name. The
+/// customer's own cross-app view: never for an app (see [`list_for_app_customer`]).
 pub async fn list_for_customer(
     db: &impl ConnectionTrait,
     customer: &CustomerId,
     before: Option<&ConsentId>,
     limit: u64,
 ) -> Result<Vec<CustomerConsent>> {
+    list_given(db, customer, None, before, limit).await
+}
+
+/// As [`list_for_customer`], but only the consents `customer` has given to `app`: what a
+/// customer token of that app may see.
+pub async fn list_for_app_customer(
+    db: &impl ConnectionTrait,
+    app: &AppId,
+    customer: &CustomerId,
+    before: Option<&ConsentId>,
+    limit: u64,
+) -> Result<Vec<CustomerConsent>> {
+    list_given(db, customer, Some(app), before, limit).await
+}
+
+/// The consents `customer` has given, to `app` only when named, newest first.
+async fn list_given(
+    db: &impl ConnectionTrait,
+    customer: &CustomerId,
+    app: Option<&AppId>,
+    before: Option<&ConsentId>,
+    limit: u64,
+) -> Result<Vec<CustomerConsent>> {
     let mut select = Entity::find().filter(Column::CustomerId.eq(customer.as_str()));
+    if let Some(app) = app {
+        select = select.filter(Column::AppId.eq(app.as_str()));
+    }
     if let Some(before) = before {
         select = select.filter(Column::Id.lt(before.as_str()));
     }

@@ -2,8 +2,8 @@
 //! then query parameters, then path variables (which win), then the check that every
 //! `(google.api.field_behavior) = REQUIRED` field is set.
 //!
-//! Every failure is a [`Rejection`] (400, or 415 for a non-JSON body): bad input never panics
-//! and never reaches a service.
+//! Every failure is a [`Rejection`] (400, or 415 for a body not declared
+//! `Content-Type: application/json`): bad input never panics and never reaches a service.
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -91,13 +91,11 @@ fn body_message(
             route.info.method, route.info.path
         )));
     }
-    if let Some(content_type) = rest.content_type
-        && !is_json(content_type)
-    {
+    if !rest.content_type.is_some_and(is_json) {
         return Err(Rejection::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
-            "the request body must be application/json",
+            "the request body must be declared Content-Type: application/json",
         ));
     }
     match &route.body {
@@ -129,6 +127,10 @@ fn body_message(
     }
 }
 
+/// Whether a body declared `content_type` is JSON: `application/json`, with parameters or
+/// not (`; charset=utf-8`). Nothing else is, not even another `+json` type: a body that does
+/// not say it is JSON (no `Content-Type`, `application/grpc-web+json`, a form) is not read as
+/// JSON.
 fn is_json(content_type: &[u8]) -> bool {
     let essence = content_type
         .split(|b| *b == b';')
@@ -136,7 +138,6 @@ fn is_json(content_type: &[u8]) -> bool {
         .unwrap_or_default()
         .trim_ascii();
     essence.eq_ignore_ascii_case(b"application/json")
-        || (essence.len() > 5 && essence[essence.len() - 5..].eq_ignore_ascii_case(b"+json"))
 }
 
 fn decode_json(descriptor: MessageDescriptor, body: &[u8]) -> Result<DynamicMessage, Rejection> {

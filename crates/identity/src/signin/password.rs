@@ -1,6 +1,7 @@
 //! The customer's own factors: the sign-in form (username and password, argon2) and the second
-//! factor (a TOTP code). Each wrong answer counts towards the session's end and the username's
-//! lock-out; a locked username is told so whether or not it exists.
+//! factor (a TOTP code, accepted once per customer and time step). Each wrong answer — a used
+//! code too — counts towards the session's end and the username's lock-out; a locked username
+//! is told so whether or not it exists.
 
 use std::sync::OnceLock;
 
@@ -9,9 +10,10 @@ use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
+use wekeza_domain::text::{self, TextKind};
 use wekeza_store::customers;
 use wekeza_store::identity::authorization_requests::{self, SignInStage};
-use wekeza_store::identity::sign_in_failures;
+use wekeza_store::identity::{second_factor_steps, sign_in_failures};
 use wekeza_store::secret::{self, PasswordStrength};
 
 use super::{Web, html, parse_customer, respond, session_over, stage_after_sign_in};
@@ -75,10 +77,9 @@ impl Web {
             Ok(session) => session,
             Err(page) => return Ok(page),
         };
-        let username = form.username.trim();
-        let retry = |message: &str| {
+        let page = |status, username: &str, message: &str| {
             html(
-                StatusCode::OK,
+                status,
                 &SignIn {
                     app_name: &session.app.name,
                     csrf: &session.csrf,
@@ -87,6 +88,17 @@ impl Web {
                 },
             )
         };
+        // No username holds what the text rule refuses (control characters): such a form is
+        // refused before any look-up, and counts as no attempt.
+        let Ok(username) = text::clean(form.username.trim(), TextKind::Line) else {
+            return Ok(page(
+                StatusCode::BAD_REQUEST,
+                "",
+                "The username holds characters that are not allowed.",
+            ));
+        };
+        let username = username.as_str();
+        let retry = |message: &str| page(StatusCode::OK, username, message);
         if sign_in_failures::locked_until(self.db(), username, now)
             .await?
             .is_some()
@@ -166,11 +178,20 @@ impl Web {
         {
             return Ok(retry(LOCKED));
         }
-        if !totp::verify(&customer.totp_secret, form.otp.trim(), now)? {
+        let accepted = match totp::verify(&customer.totp_secret, form.otp.trim(), now)? {
+            // Once per customer and time step: not again in another session, nor an earlier
+            // step's once a later one was (RFC 6238 §5.2).
+            Some(step) => second_factor_steps::accept(self.db(), &customer.id, step)
+                .await?
+                .then_some(())
+                .ok_or("That code was already used. Wait for the next code and enter it."),
+            None => Err("That code is not right. Enter the current code."),
+        };
+        if let Err(message) = accepted {
             return Ok(
                 match self.failed(&session, &customer.username, now).await? {
                     Ok(true) => retry(LOCKED),
-                    Ok(false) => retry("That code is not right. Enter the current code."),
+                    Ok(false) => retry(message),
                     Err(page) => page,
                 },
             );

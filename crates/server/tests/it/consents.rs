@@ -1,6 +1,6 @@
 //! Consents through real REST and gRPC clients: creation per type and scope, validation,
 //! idempotency (also under concurrency), ownership, revocation, lazy expiry and the expiry
-//! sweep, the outbox events of every change, the customer's connected-apps list and funds
+//! sweep, the outbox events of every change, the consents a customer gave the app, and funds
 //! confirmation.
 
 use std::collections::BTreeSet;
@@ -846,10 +846,11 @@ async fn every_change_reaches_the_outbox_in_order_with_its_payload() {
 }
 
 #[tokio::test]
-async fn a_customer_lists_the_consents_they_gave_newest_first() {
+async fn a_customer_lists_the_consents_they_gave_the_app_newest_first() {
     let server = TestServer::start().await;
     let customer = server.customer("user_good").await;
     let accounts = server.account_ids(&customer).await;
+    let mut apps: std::collections::HashMap<&str, Principal> = std::collections::HashMap::new();
     let mut given = Vec::new();
     for (n, name) in [
         "Budget Buddy",
@@ -861,14 +862,20 @@ async fn a_customer_lists_the_consents_they_gave_newest_first() {
     .into_iter()
     .enumerate()
     {
-        let app = server.create_app(name, &BOTH).await;
-        let token = server.token_for(Principal {
-            app_id: app.id,
-            scopes: BOTH.into_iter().collect(),
-            customer_id: None,
-            consent: None,
-            step_up_at: None,
-        });
+        if !apps.contains_key(name) {
+            let app = server.create_app(name, &BOTH).await;
+            apps.insert(
+                name,
+                Principal {
+                    app_id: app.id,
+                    scopes: BOTH.into_iter().collect(),
+                    customer_id: None,
+                    consent: None,
+                    step_up_at: None,
+                },
+            );
+        }
+        let token = server.token_for(apps[name].clone());
         let consent = create(
             &server,
             &token,
@@ -880,8 +887,8 @@ async fn a_customer_lists_the_consents_they_gave_newest_first() {
             .authorise_consent(&id, "user_good", &accounts[..1])
             .await;
         given.push((id, name));
-        if n == 1 {
-            // One pending consent and one of another customer are not in the list.
+        if n == 2 {
+            // A pending consent and one of another customer are not in the list.
             create(
                 &server,
                 &token,
@@ -906,14 +913,16 @@ async fn a_customer_lists_the_consents_they_gave_newest_first() {
         }
         server.clock.advance(Duration::seconds(1));
     }
-    let principal = server
-        .customer_principal(
-            "user_good",
-            None,
-            &[Permission::ReadAccounts],
-            &[Scope::AccountsRead],
-        )
-        .await;
+    // Budget Buddy's token for the customer: only what they gave Budget Buddy, never their
+    // consents at the other apps.
+    let mut principal = apps["Budget Buddy"].clone();
+    principal.customer_id = Some(customer.id.clone());
+    principal.consent = Some(ConsentGrant {
+        consent_id: given[0].0.clone(),
+        account_ids: accounts[..1].iter().cloned().collect(),
+        permissions: BTreeSet::from([Permission::ReadAccounts]),
+    });
+    principal.scopes = BTreeSet::from([Scope::AccountsRead]);
     let token = server.token_for(principal);
 
     let mut listed = Vec::new();
@@ -940,8 +949,10 @@ async fn a_customer_lists_the_consents_they_gave_newest_first() {
     let expected: Vec<(String, &str)> = given
         .iter()
         .rev()
+        .filter(|(_, name)| *name == "Budget Buddy")
         .map(|(id, name)| (id.to_string(), *name))
         .collect();
+    assert_eq!(expected.len(), 3);
     let actual: Vec<(String, &str)> = listed
         .iter()
         .map(|consent| (consent.consent_id.clone(), consent.client_name.as_str()))

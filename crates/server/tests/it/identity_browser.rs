@@ -137,7 +137,7 @@ fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
 
 /// Pushes an authorization request for `consent_id` with `extra` parameters (overriding the
 /// defaults: S256 PKCE with `challenge`, the app's redirect URI, a state and a nonce).
-async fn push(
+pub(crate) async fn push(
     server: &TestServer,
     app: &TestApp,
     consent_id: &str,
@@ -190,7 +190,12 @@ pub(crate) async fn pushed(
 }
 
 /// A browser that followed a fresh pushed request's link to the sign-in page.
-async fn begin(server: &TestServer, app: &TestApp, consent_id: &str, challenge: &str) -> Browser {
+pub(crate) async fn begin(
+    server: &TestServer,
+    app: &TestApp,
+    consent_id: &str,
+    challenge: &str,
+) -> Browser {
     let uri = pushed(server, app, consent_id, challenge).await;
     let mut browser = Browser::new(server);
     let page = browser.open(app.client_id(), &uri).await;
@@ -339,6 +344,8 @@ async fn a_customer_signs_in_with_two_factors_and_approves_on_the_consent_screen
     );
 
     // A payment: the consent screen offers the current account in KES; approving binds it.
+    // (The next one-time code: each is accepted once.)
+    server.clock.advance(Duration::seconds(30));
     app.renew(&server).await;
     let app = register(&server, &[Scope::PaymentsInitiate]).await;
     let consent_id = create_consent(&server, &app, &payment("75.00", None)).await;

@@ -509,16 +509,33 @@ async fn dpop_binds_the_tokens_of_the_code_and_refresh_grants() {
         401,
         "INVALID_TOKEN",
     );
-    // Refreshing with a proof gives a token bound to that proof's key.
-    let (status, refreshed) = send(
-        app.token_request(&server)
-            .header("dpop", key.dpop_proof("POST", &token_url, now, None))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ]),
-    )
-    .await;
+    // The grant is bound to the key: a refresh without a proof, or with another key's, is
+    // refused (and does not spend the refresh token).
+    let refresh_with = |refresh_token: &str, proof: Option<String>| {
+        let mut request = app.token_request(&server).form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ]);
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        send(request)
+    };
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    assert_oauth_error(
+        &refresh_with(refresh_token, None).await,
+        400,
+        "invalid_dpop_proof",
+    );
+    let wrong_key = other.dpop_proof("POST", &token_url, now, None);
+    assert_oauth_error(
+        &refresh_with(refresh_token, Some(wrong_key)).await,
+        400,
+        "invalid_dpop_proof",
+    );
+    // Refreshing with a proof by the key gives a token bound to it again.
+    let proof = key.dpop_proof("POST", &token_url, now, None);
+    let (status, refreshed) = refresh_with(refresh_token, Some(proof)).await;
     assert_eq!(status, 200, "{refreshed}");
     assert_eq!(refreshed["token_type"], "DPoP");
     let access = refreshed["access_token"].as_str().unwrap();
@@ -528,6 +545,13 @@ async fn dpop_binds_the_tokens_of_the_code_and_refresh_grants() {
     ))
     .await;
     assert_eq!(status, 200);
+    // And the family stays bound: its next refresh token needs the key too.
+    let next = refreshed["refresh_token"].as_str().unwrap();
+    assert_oauth_error(&refresh_with(next, None).await, 400, "invalid_dpop_proof");
+    let proof = key.dpop_proof("POST", &token_url, now, None);
+    let (status, again) = refresh_with(next, Some(proof)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["token_type"], "DPoP");
     server.stop().await;
 }
 

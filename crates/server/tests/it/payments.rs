@@ -14,7 +14,6 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder}
 use serde_json::{Value, json};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 use wekeza_domain::{
     AccountId, AppId, Clock, Consent, ConsentGrant, ConsentId, ConsentStatus, Creditor, NewPayment,
     Payment, PaymentId, Principal, Scope,
@@ -30,7 +29,7 @@ use wekeza_store::{TransactionTrait, consents};
 use wekeza_testkit::TestServer;
 
 use crate::rest::assert_problem;
-use crate::support::assert_reason;
+use crate::support::{assert_reason, field_violations};
 
 /// Jane Doe's account: the creditor of in-bank payments.
 const JANE: &str = wekeza_sandbox_bank::seed::JANE_ACCOUNT_NUMBER;
@@ -329,20 +328,6 @@ async fn payment_changes(server: &TestServer, payment: &str) -> Vec<(i32, i32, S
 
 fn status(value: pb::PaymentStatus) -> i32 {
     value.into()
-}
-
-#[track_caller]
-fn violations(status: &Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|bad| {
-            bad.field_violations
-                .iter()
-                .map(|v| v.field.clone())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -943,7 +928,7 @@ async fn fields_that_differ_from_the_consent_are_refused() {
     let refused = fixture.pay_with(&token, "a", differing).await.unwrap_err();
     assert_reason(&refused, Code::FailedPrecondition, "CONSENT_MISMATCH");
     assert_eq!(
-        violations(&refused),
+        field_violations(&refused),
         ["instructed_amount", "creditor.account_number", "reference"]
     );
     let response = fixture

@@ -275,7 +275,7 @@ async fn every_rest_route_answers_what_grpc_answers() {
             &[account_id.parse().unwrap()],
         )
         .await;
-    let bound = server.token_for(Principal {
+    let customer = Principal {
         app_id: app.app_id.clone(),
         scopes: BTreeSet::from([Scope::PaymentsInitiate]),
         customer_id: authorised.customer_id.clone(),
@@ -285,7 +285,8 @@ async fn every_rest_route_answers_what_grpc_answers() {
             permissions: BTreeSet::new(),
         }),
         step_up_at: None,
-    });
+    };
+    let bound = server.token_for(customer.clone());
     let grpc = consents
         .get_funds_confirmation(server.request(
             &bound,
@@ -306,9 +307,14 @@ async fn every_rest_route_answers_what_grpc_answers() {
     .await;
 
     covered.insert("ConsentService.ListCustomerConsents");
+    // The customer's token at the app the consent was given to.
+    let customer_token = server.token_for(Principal {
+        scopes: BTreeSet::from([Scope::AccountsRead]),
+        ..customer
+    });
     let grpc = consents
         .list_customer_consents(server.request(
-            &token,
+            &customer_token,
             pb::ListCustomerConsentsRequest {
                 page_size: 1,
                 ..Default::default()
@@ -319,7 +325,7 @@ async fn every_rest_route_answers_what_grpc_answers() {
         .into_inner();
     assert_get_matches(
         &server,
-        &token,
+        &customer_token,
         "/v1/customers/consents?pageSize=1",
         "ListCustomerConsentsResponse",
         &grpc,

@@ -12,6 +12,20 @@ pub fn assert_reason(status: &Status, code: Code, reason: &str) {
     assert_eq!(actual.as_deref(), Some(reason), "{status:?}");
 }
 
+/// The fields a status's `google.rpc.BadRequest` names, in order.
+pub fn field_violations(status: &Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .iter()
+                .map(|v| v.field.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The path of a test tool `make test` installs into `.tools/venv/bin` (grpcurl, schemathesis,
 /// python with openapi-spec-validator): from `env_var` when set, else the bundled one. A missing
 /// tool fails the test — it is never skipped.

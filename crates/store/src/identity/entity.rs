@@ -177,6 +177,8 @@ pub mod refresh_tokens {
         pub rotated_at: Option<DateTimeUtc>,
         /// When its family was revoked.
         pub revoked_at: Option<DateTimeUtc>,
+        /// The DPoP key (JWK SHA-256 thumbprint) the family is bound to; `None` for Bearer.
+        pub jkt: Option<String>,
     }
 
     /// No relations.
@@ -285,6 +287,28 @@ pub mod sign_in_failures {
         pub last_failure_at: DateTimeUtc,
         /// Until when sign-in is refused, if locked.
         pub locked_until: Option<DateTimeUtc>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `second_factor_steps`: per customer, the latest time step whose one-time code was accepted.
+pub mod second_factor_steps {
+    use sea_orm::entity::prelude::*;
+
+    /// One customer's latest accepted step.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "second_factor_steps")]
+    pub struct Model {
+        /// The customer (`cus_…`).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub customer_id: String,
+        /// The RFC 6238 time step (`T`, seconds since the epoch / step length) of the code.
+        pub last_step: i64,
     }
 
     /// No relations.

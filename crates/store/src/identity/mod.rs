@@ -2,7 +2,8 @@
 //! revoked before they expire ([`revoked_tokens`]), the single-use JWT ids it has seen
 //! ([`used_jtis`]: client assertions, DPoP proofs), and the authorization-code flow's
 //! [`authorization_requests`] (pushed requests and their browser sessions), [`sign_in_failures`]
-//! (lock-out), [`authorization_codes`] and [`refresh_tokens`] (by hash, never the secret),
+//! (lock-out), [`second_factor_steps`] (one-time codes accepted once), [`authorization_codes`]
+//! and [`refresh_tokens`] (by hash, never the secret),
 //! CIBA's decoupled [`backchannel_requests`] (by hash too), and the initial access tokens of
 //! dynamic client registration, [`registration_tokens`] (by hash as well).
 //!
@@ -20,6 +21,7 @@ pub mod entity;
 pub mod refresh_tokens;
 pub mod registration_tokens;
 pub mod revoked_tokens;
+pub mod second_factor_steps;
 pub mod sign_in_failures;
 pub mod signing_keys;
 pub mod used_jtis;

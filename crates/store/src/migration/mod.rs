@@ -21,6 +21,8 @@ mod m20260120_000001_client_registration;
 mod m20260121_000001_sign_in_requests;
 mod m20260122_000001_app_grant_types;
 mod m20260201_000001_webhook_endpoints;
+mod m20260210_000001_second_factor_steps;
+mod m20260210_000002_refresh_token_binding;
 mod m20260301_000001_webhook_deliveries;
 
 /// The platform's migrations.
@@ -43,6 +45,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20260121_000001_sign_in_requests::Migration),
             Box::new(m20260122_000001_app_grant_types::Migration),
             Box::new(m20260201_000001_webhook_endpoints::Migration),
+            Box::new(m20260210_000001_second_factor_steps::Migration),
+            Box::new(m20260210_000002_refresh_token_binding::Migration),
             Box::new(m20260301_000001_webhook_deliveries::Migration),
         ]
     }

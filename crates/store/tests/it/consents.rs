@@ -31,7 +31,7 @@ async fn app(db: &DatabaseConnection, name: &str) -> AppId {
     apps::create(db, new, now(), &mut rng).await.unwrap().app.id
 }
 
-async fn customer(db: &DatabaseConnection, username: &str) -> CustomerId {
+pub(crate) async fn customer(db: &DatabaseConnection, username: &str) -> CustomerId {
     let id = CustomerId::new_random(now());
     let row = customer_rows::Model {
         id: id.to_string(),
@@ -235,6 +235,23 @@ async fn a_customer_lists_their_consents_newest_first_with_the_app_names() {
                 .len(),
             1
         );
+        // At one app: only what Ann gave that app, still newest first and paged.
+        let at_shop = consents::list_for_app_customer(db, &shop, &ann, None, 10)
+            .await
+            .unwrap();
+        let expected: Vec<&ConsentId> = given
+            .iter()
+            .rev()
+            .filter(|consent| consent.app_id == shop)
+            .map(|consent| &consent.id)
+            .collect();
+        let listed: Vec<&ConsentId> = at_shop.iter().map(|listed| &listed.consent.id).collect();
+        assert_eq!(listed, expected);
+        let after = consents::list_for_app_customer(db, &buddy, &ann, Some(&given[4].id), 10)
+            .await
+            .unwrap();
+        let listed: Vec<&ConsentId> = after.iter().map(|listed| &listed.consent.id).collect();
+        assert_eq!(listed, [&given[2].id, &given[0].id]);
     }
 }
 

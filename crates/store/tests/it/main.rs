@@ -12,4 +12,5 @@ mod connect;
 mod consents;
 mod deliveries;
 mod migrations;
+mod second_factor;
 mod webhooks;

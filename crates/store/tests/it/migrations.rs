@@ -5,7 +5,7 @@ use sea_orm_migration::MigratorTrait;
 use wekeza_store::migration::Migrator;
 use wekeza_store::testing::TestDatabase;
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "customers",
     "accounts",
     "journals",
@@ -21,6 +21,7 @@ const TABLES: [&str; 15] = [
     "sign_in_failures",
     "authorization_codes",
     "refresh_tokens",
+    "second_factor_steps",
 ];
 
 async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {

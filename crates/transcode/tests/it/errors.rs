@@ -57,6 +57,7 @@ async fn error_info_and_bad_request_details() {
         .send(
             Request::post("/v1/fail")
                 .header("x-request-id", "req-42")
+                .header("content-type", "application/json")
                 .body(Body::from(body.to_string()))
                 .unwrap(),
         )

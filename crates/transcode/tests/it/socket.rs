@@ -54,6 +54,7 @@ async fn rest_through_a_socket() {
 
     let response = client
         .post(format!("{base}/v1/fail"))
+        .header("content-type", "application/json")
         .body(r#"{"code":5,"message":"gone","reason":"BOOK_NOT_FOUND"}"#)
         .send()
         .await
