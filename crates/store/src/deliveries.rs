@@ -22,6 +22,7 @@ use wekeza_domain::{AppId, DeliveryId, EventId, WebhookEndpointId};
 pub use crate::entity::enums::{DeliveryOrigin, DeliveryStatus};
 use crate::entity::webhook_deliveries::{self, Column, Entity, Relation};
 use crate::entity::{webhook_attempts, webhook_endpoints};
+pub use crate::webhooks::EndpointHealth;
 use crate::webhooks::{self, WebhookEndpoint};
 use crate::{Error, Result};
 
@@ -118,17 +119,6 @@ pub struct AttemptOutcome {
     pub schedule_step: i32,
     /// When the next attempt is due; `None` when final.
     pub next_attempt_at: Option<DateTime<Utc>>,
-}
-
-/// What an attempt says about the endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndpointHealth {
-    /// It answered 2xx: its failure streak ends.
-    Healthy,
-    /// It failed: its failure streak starts (or goes on).
-    Failing,
-    /// It is to be disabled, for this reason (410 Gone, failing too long).
-    Disable(String),
 }
 
 /// Queues a delivery of an event from the event stream; `false` when that event was already

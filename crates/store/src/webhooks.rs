@@ -12,7 +12,6 @@ use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use wekeza_domain::{AppId, WebhookEndpointId};
 
-use crate::deliveries::EndpointHealth;
 use crate::entity::webhook_endpoints::{self, Column, Entity};
 use crate::{Error, Result};
 
@@ -57,6 +56,17 @@ impl std::fmt::Debug for WebhookEndpoint {
             .field("disabled_reason", &self.disabled_reason)
             .finish_non_exhaustive()
     }
+}
+
+/// What an attempt says about the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointHealth {
+    /// It answered 2xx: its failure streak ends.
+    Healthy,
+    /// It failed: its failure streak starts (or goes on).
+    Failing,
+    /// It is to be disabled, for this reason (410 Gone, failing too long).
+    Disable(String),
 }
 
 /// The endpoint's changeable fields, written by [`update`].
