@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use wekeza_domain::{Clock, Scope};
-use wekeza_events::{EventBus, JetStreamBus, JetStreamSettings};
+use wekeza_events::{EventBus, JetStreamBus};
 use wekeza_store::testing::TestDatabase;
 use wekeza_testkit::TestServer;
 
@@ -598,35 +598,17 @@ async fn replay_delivers_the_apps_events_again_with_their_ids_and_logs_are_priva
 async fn two_dispatchers_on_one_stream_deliver_each_event_once() {
     for (bus, config) in buses() {
         let server = TestServer::start_with(TestDatabase::new().await, &config).await;
-        // A second dispatcher on the same database and stream, with its own bus connection.
-        let second_bus: Arc<dyn EventBus> = match nats_url() {
-            Some(url) if bus == "jetstream" => {
-                let stream = config
-                    .lines()
-                    .find_map(|line| line.strip_prefix("stream = "))
-                    .unwrap()
-                    .trim_matches('"')
-                    .to_owned();
-                let root = config
-                    .lines()
-                    .find_map(|line| line.strip_prefix("subject_root = "))
-                    .unwrap()
-                    .trim_matches('"')
-                    .to_owned();
-                let mut settings = JetStreamSettings::new(url);
-                settings.stream = stream;
-                settings.subject_root = root;
-                settings.ack_wait = Duration::from_secs(5);
-                Arc::new(JetStreamBus::connect(settings).await.unwrap())
-            }
-            _ => server.bus(),
+        // A second dispatcher on the same database and stream, with its own bus connection,
+        // configured as the server is.
+        let config =
+            wekeza_server::Config::from_layers(Some(&config), Vec::<(String, String)>::new())
+                .unwrap();
+        let second_bus: Arc<dyn EventBus> = match config.jetstream() {
+            Some(settings) => Arc::new(JetStreamBus::connect(settings).await.unwrap()),
+            None => server.bus(),
         };
         let stop = CancellationToken::new();
-        let settings =
-            wekeza_server::Config::from_layers(Some(&config), Vec::<(String, String)>::new())
-                .unwrap()
-                .dispatch_settings()
-                .unwrap();
+        let settings = config.dispatch_settings().unwrap();
         let second = wekeza_webhooks::Dispatcher::new(
             server.database.conn().clone(),
             second_bus,

@@ -106,9 +106,22 @@ struct Answer {
 }
 
 impl Answer {
+    /// The endpoint answered `status`, starting with `excerpt`: a success when 2xx.
+    fn answered(status: u16, excerpt: String) -> Self {
+        let error = if (200..300).contains(&status) {
+            String::new()
+        } else {
+            format!("HTTP {status}")
+        };
+        Self {
+            status: Some(status),
+            excerpt,
+            error,
+        }
+    }
+
     fn succeeded(&self) -> bool {
-        self.status
-            .is_some_and(|status| (200..300).contains(&status))
+        self.status.is_some() && self.error.is_empty()
     }
 }
 
@@ -329,17 +342,7 @@ impl Dispatcher {
             .await
             .map_err(|error| self.classify(&error))?;
         let status = response.status().as_u16();
-        let excerpt = excerpt(response).await;
-        let error = if (200..300).contains(&status) {
-            String::new()
-        } else {
-            format!("HTTP {status}")
-        };
-        Ok(Answer {
-            status: Some(status),
-            excerpt,
-            error,
-        })
+        Ok(Answer::answered(status, excerpt(response).await))
     }
 
     /// The secrets signing deliveries to `endpoint` now, in the clear: the current one, and the
