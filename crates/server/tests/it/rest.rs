@@ -624,38 +624,9 @@ async fn webhook_routes_answer_what_grpc_answers(
     grpc.signing_secret.clear();
     assert_eq!(rest, grpc);
 
-    // The dispatcher's rpcs answer the same refusal over both.
-    let unimplemented = [
-        (
-            "WebhookService.ListDeliveries",
-            reqwest::Method::GET,
-            format!("/v1/webhook-endpoints/{id}/deliveries"),
-            None,
-        ),
-        (
-            "WebhookService.RetryDelivery",
-            reqwest::Method::POST,
-            format!("/v1/webhook-endpoints/{id}/deliveries/msg_01jb0000000000000000000000:retry"),
-            Some(json!({})),
-        ),
-        (
-            "WebhookService.ReplayEvents",
-            reqwest::Method::POST,
-            format!("/v1/webhook-endpoints/{id}:replay"),
-            Some(json!({ "sinceTime": "2026-01-01T00:00:00Z" })),
-        ),
-        (
-            "WebhookService.SendTestEvent",
-            reqwest::Method::POST,
-            format!("/v1/webhook-endpoints/{id}:sendTestEvent"),
-            Some(json!({})),
-        ),
-    ];
-    for (rpc, method, path, body) in unimplemented {
-        covered.insert(rpc);
-        let (status, rest) = send(method, &path, body).await;
-        assert_eq!(status, 501, "{rpc}: {rest}");
-    }
+    // The delivery rpcs: the (empty) log, a replay of the app's events (it made none), and the
+    // same refusals over both.
+    covered.insert("WebhookService.ListDeliveries");
     let grpc = webhooks
         .list_deliveries(server.request(
             &token,
@@ -665,8 +636,92 @@ async fn webhook_routes_answer_what_grpc_answers(
             },
         ))
         .await
+        .unwrap()
+        .into_inner();
+    assert_get_matches(
+        server,
+        &token,
+        &format!("/v1/webhook-endpoints/{id}/deliveries"),
+        "ListDeliveriesResponse",
+        &grpc,
+    )
+    .await;
+
+    covered.insert("WebhookService.ReplayEvents");
+    let (status, rest) = send(
+        reqwest::Method::POST,
+        &format!("/v1/webhook-endpoints/{id}:replay"),
+        Some(json!({ "sinceTime": "2026-10-15T00:00:00Z" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{rest}");
+    let grpc = webhooks
+        .replay_events(server.request(
+            &token,
+            pb::ReplayEventsRequest {
+                endpoint_id: id.clone(),
+                since_time: Some(prost_types::Timestamp {
+                    seconds: 1_791_331_200,
+                    nanos: 0,
+                }),
+                until_time: None,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        from_json::<pb::ReplayEventsResponse>("ReplayEventsResponse", &rest),
+        grpc
+    );
+
+    covered.insert("WebhookService.RetryDelivery");
+    let (status, rest) = send(
+        reqwest::Method::POST,
+        &format!("/v1/webhook-endpoints/{id}/deliveries/msg_01jb0000000000000000000000:retry"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, &rest["reason"]),
+        (reqwest::StatusCode::NOT_FOUND, &json!("NOT_FOUND")),
+        "{rest}"
+    );
+    let grpc = webhooks
+        .retry_delivery(server.request(
+            &token,
+            pb::RetryDeliveryRequest {
+                endpoint_id: id.clone(),
+                delivery_id: "msg_01jb0000000000000000000000".into(),
+            },
+        ))
+        .await
         .unwrap_err();
-    assert_eq!(grpc.code(), tonic::Code::Unimplemented);
+    assert_eq!(grpc.code(), tonic::Code::NotFound);
+
+    covered.insert("WebhookService.SendTestEvent");
+    let (status, rest) = send(
+        reqwest::Method::POST,
+        &format!("/v1/webhook-endpoints/{id}:sendTestEvent"),
+        Some(json!({ "eventType": "payment.exploded" })),
+    )
+    .await;
+    assert_eq!(
+        (status, &rest["reason"]),
+        (reqwest::StatusCode::BAD_REQUEST, &json!("INVALID_REQUEST")),
+        "{rest}"
+    );
+    let grpc = webhooks
+        .send_test_event(server.request(
+            &token,
+            pb::SendTestEventRequest {
+                endpoint_id: id.clone(),
+                event_type: "payment.exploded".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(grpc.code(), tonic::Code::InvalidArgument);
 
     covered.insert("WebhookService.DeleteWebhookEndpoint");
     let grpc = webhooks
