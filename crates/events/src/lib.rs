@@ -27,12 +27,15 @@
 //! - [`bus`] — the [`EventBus`] trait, [`Envelope`], subscriptions and the in-process bus.
 //! - [`nats`] — the JetStream bus.
 //! - [`relay`] — the outbox relay.
+//! - `testing` (feature `testing`) — a NATS server of a test's own, for outage tests.
 
 pub mod bus;
 pub mod catalogue;
 pub mod nats;
 pub mod record;
 pub mod relay;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use bus::{BusError, Delivery, Envelope, EventBus, InProcessBus, Subscription};
 pub use catalogue::EventType;

@@ -4,101 +4,15 @@
 //! event reaches the subscriber once it is back.
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use wekeza_domain::{EventId, ManualClock};
+use wekeza_events::testing::Broker;
 use wekeza_events::{EventBus, JetStreamBus, JetStreamSettings, OutboxRelay};
 use wekeza_store::outbox::{self, OutboxEvent};
 use wekeza_store::testing::TestDatabase;
-
-/// A `nats-server -js` child on its own port and storage directory.
-struct Broker {
-    port: u16,
-    storage: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Broker {
-    fn binary() -> PathBuf {
-        std::env::var_os("WEKEZA_TEST_NATS_SERVER")
-            .map(PathBuf::from)
-            .or_else(|| {
-                [
-                    "/usr/sbin/nats-server",
-                    "/usr/bin/nats-server",
-                    "/usr/local/bin/nats-server",
-                ]
-                .into_iter()
-                .map(PathBuf::from)
-                .find(|path| path.exists())
-            })
-            .expect("NATS tests are on (WEKEZA_TEST_NATS_URL), so nats-server must be installed")
-    }
-
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut broker = Self {
-            port,
-            storage: tempfile::tempdir().unwrap(),
-            child: None,
-        };
-        broker.restart();
-        broker
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server (again) on the same port and storage, and waits until it listens.
-    fn restart(&mut self) {
-        let child = Command::new(Self::binary())
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
-            .arg(self.storage.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("nats-server did not start on port {}", self.port);
-    }
-
-    /// Kills the server (SIGKILL: no goodbye to its clients).
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn event(n: i64) -> OutboxEvent {
     let at = DateTime::<Utc>::from_timestamp(1_800_000_000 + n, 0).unwrap();
