@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -22,10 +22,11 @@ use wekeza_ledger::{AccountQuery, AccountSubtype, CoreBanking};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::account_information_service_client::AccountInformationServiceClient;
 use wekeza_proto::v1::sandbox_service_client::SandboxServiceClient;
+use wekeza_store::DatabaseConnection;
 use wekeza_store::apps::{self, CreatedApp, NewApp};
 use wekeza_testkit::TestServer;
 
-use crate::support::assert_reason;
+use crate::support::{Api, assert_reason};
 
 /// The redirect URI every test app registers.
 pub(crate) const REDIRECT: &str = "https://app.example/callback";
@@ -42,25 +43,36 @@ impl TestApp {
     }
 
     /// A request to the token endpoint authenticated by HTTP Basic.
-    fn token_request(&self, server: &TestServer) -> RequestBuilder {
+    fn token_request(&self, server: &impl Api) -> RequestBuilder {
         server
-            .http
-            .post(format!("{}/oauth2/token", server.base_url))
+            .http()
+            .post(format!("{}/oauth2/token", server.base_url()))
             .basic_auth(self.client_id(), Some(&self.created.client_secret))
     }
 }
 
 /// Registers a sandbox app that may request `scopes` and gets its client-credentials token.
 pub(crate) async fn register(server: &TestServer, scopes: &[Scope]) -> TestApp {
+    register_at(server, server.database.conn(), server.clock.now(), scopes).await
+}
+
+/// Registers a sandbox app in `db` (the database `server` serves) at `now`, and gets its
+/// client-credentials token from `server`.
+pub(crate) async fn register_at(
+    server: &impl Api,
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    scopes: &[Scope],
+) -> TestApp {
     let created = apps::create(
-        server.database.conn(),
+        db,
         NewApp {
             name: "Budgeting".into(),
             redirect_uris: vec![REDIRECT.into()],
             scopes: scopes.iter().copied().collect(),
             ..NewApp::default()
         },
-        server.clock.now(),
+        now,
         &mut wekeza_store::secret::os_rng(),
     )
     .await
@@ -75,7 +87,7 @@ pub(crate) async fn register(server: &TestServer, scopes: &[Scope]) -> TestApp {
 
 impl TestApp {
     /// Gets a fresh client-credentials token.
-    pub(crate) async fn renew(&mut self, server: &TestServer) {
+    pub(crate) async fn renew(&mut self, server: &impl Api) {
         let (status, body) = send(
             self.token_request(server)
                 .form(&[("grant_type", "client_credentials")]),
@@ -107,11 +119,11 @@ pub(crate) fn pkce() -> (String, String) {
 }
 
 /// Creates a consent of `app` with the REST body `body`; answers its id.
-pub(crate) async fn create_consent(server: &TestServer, app: &TestApp, body: &Value) -> String {
+pub(crate) async fn create_consent(server: &impl Api, app: &TestApp, body: &Value) -> String {
     let (status, consent) = send(
         server
-            .http
-            .post(format!("{}/v1/consents", server.base_url))
+            .http()
+            .post(format!("{}/v1/consents", server.base_url()))
             .bearer_auth(&app.token)
             .header("idempotency-key", ulid::Ulid::new().to_string())
             .json(body),
@@ -146,17 +158,17 @@ pub(crate) fn payment(amount: &str, debtor: Option<&str>) -> Value {
 
 /// `POST /v1/sandbox/consents/{id}:authorize` by `app` with `body`.
 pub(crate) async fn authorize(
-    server: &TestServer,
+    server: &impl Api,
     app: &TestApp,
     consent_id: &str,
     body: Value,
 ) -> (u16, Value) {
     send(
         server
-            .http
+            .http()
             .post(format!(
                 "{}/v1/sandbox/consents/{consent_id}:authorize",
-                server.base_url
+                server.base_url()
             ))
             .bearer_auth(&app.token)
             .json(&body),
@@ -167,7 +179,7 @@ pub(crate) async fn authorize(
 /// Authorises `consent_id` as `username` for `accounts` (the default when empty) with PKCE;
 /// answers the code and the verifier.
 pub(crate) async fn authorized_code(
-    server: &TestServer,
+    server: &impl Api,
     app: &TestApp,
     consent_id: &str,
     username: &str,
@@ -194,7 +206,7 @@ pub(crate) async fn authorized_code(
 
 /// Exchanges `code` at the token endpoint.
 pub(crate) async fn exchange(
-    server: &TestServer,
+    server: &impl Api,
     app: &TestApp,
     code: &str,
     verifier: &str,
@@ -239,11 +251,11 @@ async fn consent_tokens(
 }
 
 /// `GET path` with `Authorization: Bearer <token>`.
-pub(crate) async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
+pub(crate) async fn get(server: &impl Api, token: &str, path: &str) -> (u16, Value) {
     send(
         server
-            .http
-            .get(format!("{}{path}", server.base_url))
+            .http()
+            .get(format!("{}{path}", server.base_url()))
             .bearer_auth(token),
     )
     .await

@@ -147,7 +147,17 @@ impl Receiver {
 
     /// Waits until what it has seen satisfies `done` (failing after [`WAIT`] with `what`).
     pub async fn wait_until(&self, what: &str, done: impl Fn(&Seen) -> bool) -> Seen {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        self.wait_within(WAIT, what, done).await
+    }
+
+    /// As [`Self::wait_until`], waiting at most `within`.
+    pub async fn wait_within(
+        &self,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&Seen) -> bool,
+    ) -> Seen {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             let seen = self.seen().await;
             if done(&seen) {
@@ -155,7 +165,7 @@ impl Receiver {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the receiver did not see {what} within {WAIT:?}; it saw {seen:#?}"
+                "the receiver did not see {what} within {within:?}; it saw {seen:#?}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

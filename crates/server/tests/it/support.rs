@@ -54,3 +54,22 @@ pub async fn run_tool(program: String, args: Vec<String>) -> std::process::Outpu
     .await
     .unwrap()
 }
+
+/// A Wekeza server the tests talk to over HTTP: the in-process [`TestServer`], or the `wekeza`
+/// binary running as its own process ([`crate::process::ServerProcess`]).
+pub trait Api {
+    /// `http://127.0.0.1:<port>` of its public listener.
+    fn base_url(&self) -> &str;
+    /// The client to call it with.
+    fn http(&self) -> &reqwest::Client;
+}
+
+impl Api for wekeza_testkit::TestServer {
+    fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+}

@@ -20,6 +20,7 @@ use crate::identity_flow::{
     get, payment, register, send,
 };
 use crate::receiver::{Receiver, Seen, WAIT};
+use crate::support::Api;
 
 /// Every event type.
 const ALL_TYPES: [&str; 4] = [
@@ -30,12 +31,12 @@ const ALL_TYPES: [&str; 4] = [
 ];
 
 /// The NATS server of the JetStream variants, if the environment names one.
-fn nats_url() -> Option<String> {
+pub(crate) fn nats_url() -> Option<String> {
     std::env::var("WEKEZA_TEST_NATS_URL").ok()
 }
 
 /// Configuration putting a server on its own JetStream stream at `url`.
-fn on_nats(url: &str) -> String {
+pub(crate) fn on_nats(url: &str) -> String {
     let name = ulid::Ulid::new().to_string().to_lowercase();
     format!(
         "nats_url = \"{url}\"\n[nats]\nstream = \"WEBHOOKS_{}\"\nsubject_root = \"t{name}.events\"\nack_wait_secs = 5\n",
@@ -44,7 +45,7 @@ fn on_nats(url: &str) -> String {
 }
 
 /// The configurations every bus test runs with: in-process, and JetStream when available.
-fn buses() -> Vec<(&'static str, String)> {
+pub(crate) fn buses() -> Vec<(&'static str, String)> {
     let mut buses = vec![("in-process", String::new())];
     if let Some(url) = nats_url() {
         buses.push(("jetstream", on_nats(&url)));
@@ -52,26 +53,25 @@ fn buses() -> Vec<(&'static str, String)> {
     buses
 }
 
-/// An app that may read accounts, pay and manage webhooks, with its client-credentials token.
-async fn webhook_app(server: &TestServer) -> TestApp {
-    register(
-        server,
-        &[
-            Scope::AccountsRead,
-            Scope::PaymentsInitiate,
-            Scope::WebhooksManage,
-        ],
-    )
-    .await
+/// What a webhook test app may do: read accounts, pay and manage webhooks.
+pub(crate) const WEBHOOK_APP_SCOPES: [Scope; 3] = [
+    Scope::AccountsRead,
+    Scope::PaymentsInitiate,
+    Scope::WebhooksManage,
+];
+
+/// An app holding [`WEBHOOK_APP_SCOPES`], with its client-credentials token.
+pub(crate) async fn webhook_app(server: &TestServer) -> TestApp {
+    register(server, &WEBHOOK_APP_SCOPES).await
 }
 
 /// Registers an endpoint of the app holding `token` at `url` for `types`; answers its id and
 /// signing secret.
-async fn endpoint(server: &TestServer, token: &str, url: &str, types: &[&str]) -> (String, String) {
+async fn endpoint(server: &impl Api, token: &str, url: &str, types: &[&str]) -> (String, String) {
     let (status, body) = send(
         server
-            .http
-            .post(format!("{}/v1/webhook-endpoints", server.base_url))
+            .http()
+            .post(format!("{}/v1/webhook-endpoints", server.base_url()))
             .bearer_auth(token)
             .header("idempotency-key", ulid::Ulid::new().to_string())
             .json(&json!({ "url": url, "eventTypes": types })),
@@ -85,7 +85,7 @@ async fn endpoint(server: &TestServer, token: &str, url: &str, types: &[&str]) -
 }
 
 /// A receiver trusting the secret of a new endpoint of `app` for every event type.
-async fn subscribed_receiver(server: &TestServer, app: &TestApp) -> (Receiver, String) {
+pub(crate) async fn subscribed_receiver(server: &impl Api, app: &TestApp) -> (Receiver, String) {
     let receiver = Receiver::start().await;
     let (id, secret) = endpoint(server, &app.token, &receiver.url(), &ALL_TYPES).await;
     receiver.trust(&[&secret]).await;
@@ -105,7 +105,7 @@ async fn post(server: &TestServer, token: &str, path: &str, body: Value) -> (u16
 }
 
 /// The deliveries of `endpoint_id`, newest first.
-async fn deliveries(server: &TestServer, token: &str, endpoint_id: &str) -> Vec<Value> {
+pub(crate) async fn deliveries(server: &impl Api, token: &str, endpoint_id: &str) -> Vec<Value> {
     let (status, body) = get(
         server,
         token,
@@ -138,19 +138,26 @@ async fn newest_delivery(
     }
 }
 
-/// A payment of KES 150.00 by user_good's first account to Jane, made by `app` over REST with a
-/// consent-bound token from the sandbox shortcut; answers the consent and payment ids once it
-/// settled.
-async fn pay(server: &TestServer, app: &TestApp) -> (String, String) {
+/// A payment consent of `app` for KES 150.00 from user_good to Jane, authorised through the
+/// sandbox shortcut; answers its id and the consent-bound access token.
+pub(crate) async fn payment_consent(server: &impl Api, app: &TestApp) -> (String, String) {
     let consent_id = create_consent(server, app, &payment("150.00", None)).await;
     let (code, verifier) = authorized_code(server, app, &consent_id, "user_good", &[]).await;
     let (status, tokens) = exchange(server, app, &code, &verifier, REDIRECT).await;
     assert_eq!(status, 200, "{tokens}");
-    let token = tokens["access_token"].as_str().unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    (consent_id, token)
+}
+
+/// A payment of KES 150.00 by user_good's first account to Jane, made by `app` over REST with a
+/// consent-bound token from the sandbox shortcut; answers the consent and payment ids once it
+/// settled.
+pub(crate) async fn pay(server: &impl Api, app: &TestApp) -> (String, String) {
+    let (consent_id, token) = payment_consent(server, app).await;
     let (status, created) = send(
         server
-            .http
-            .post(format!("{}/v1/payments", server.base_url))
+            .http()
+            .post(format!("{}/v1/payments", server.base_url()))
             .bearer_auth(token)
             .header("idempotency-key", ulid::Ulid::new().to_string())
             .json(&json!({ "consentId": consent_id })),
@@ -163,7 +170,7 @@ async fn pay(server: &TestServer, app: &TestApp) -> (String, String) {
 
 /// The statuses `seen` received for `payment_id`, in the order the changes happened (event ids
 /// are monotonic).
-fn payment_statuses(seen: &Seen, payment_id: &str) -> Vec<String> {
+pub(crate) fn payment_statuses(seen: &Seen, payment_id: &str) -> Vec<String> {
     let mut changes: Vec<(&str, String)> = seen
         .of_type("payment.status_changed")
         .into_iter()
