@@ -269,12 +269,17 @@ impl Platform {
             ))
     }
 
-    /// The admin router: liveness and readiness.
+    /// The admin router: liveness, readiness and the Prometheus metrics.
     pub fn admin_router(&self) -> Router {
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
             .with_state(self.db.clone())
+            .merge(
+                Router::new()
+                    .route("/metrics", get(crate::metrics::render))
+                    .with_state(crate::metrics::handle()),
+            )
     }
 }
 

@@ -9,12 +9,14 @@
 //! - [`config`] — layered configuration (embedded defaults, file, `WEKEZA_*`).
 //! - [`app`] — the public router (gRPC, gRPC-web, REST, the OAuth2 endpoints) and the admin
 //!   router.
+//! - [`metrics`] — the Prometheus exporter behind the admin listener's `/metrics`.
 //! - [`rest`] — the REST transcoder, the OpenAPI document and the `/docs` console.
 //! - [`sandbox_authority`] — the sandbox service's port to identity, implemented over it.
 //! - [`telemetry`] — logging.
 
 pub mod app;
 pub mod config;
+pub mod metrics;
 pub mod rest;
 pub mod sandbox_authority;
 pub mod telemetry;

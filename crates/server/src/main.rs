@@ -28,7 +28,7 @@ enum Command {
         /// Public listener (gRPC, gRPC-web, REST).
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// Admin listener (/healthz, /readyz).
+        /// Admin listener (/healthz, /readyz, /metrics).
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
     },

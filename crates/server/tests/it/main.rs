@@ -12,6 +12,7 @@ mod identity;
 mod identity_browser;
 mod identity_flow;
 mod identity_registration;
+mod metrics;
 mod oidc_client;
 mod payments;
 mod payments_e2e;

@@ -72,6 +72,19 @@ impl ServerProcess {
         server
     }
 
+    /// `GET /metrics` of its admin listener: the Prometheus text of this process alone.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .remote
+            .http
+            .get(format!("{}/metrics", self.admin_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     /// Where it answers, for concurrent tasks.
     pub fn remote(&self) -> Remote {
         self.remote.clone()

@@ -18,11 +18,14 @@
 //! deliveries are committed, and a delivery leaves the database only as an attempt's record.
 //! On the in-process bus (not durable) the fan-out also goes once through the recent outbox at
 //! start-up, so events a crash caught between bus and fan-out are queued after all.
+//!
+//! Every attempt is also counted for the metrics exporter ([`telemetry`]).
 
 mod fanout;
 pub mod route;
 pub mod schedule;
 mod send;
+mod telemetry;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

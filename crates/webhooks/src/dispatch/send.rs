@@ -23,7 +23,7 @@ use wekeza_store::deliveries::{
 use wekeza_store::sealing;
 use wekeza_store::webhooks::WebhookEndpoint;
 
-use super::{ClientError, DispatchSettings, Dispatcher};
+use super::{ClientError, DispatchSettings, Dispatcher, telemetry};
 use crate::target::{self, TargetError};
 use crate::{body, signature};
 
@@ -223,7 +223,8 @@ impl Dispatcher {
                 error: error.to_string(),
             },
         };
-        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let took = started.elapsed();
+        let latency_ms = i64::try_from(took.as_millis()).unwrap_or(i64::MAX);
         let (outcome, health) = self.judge(&due, &answer, attempted_at);
         let attempt = Attempt {
             number: due.attempts + 1,
@@ -233,7 +234,9 @@ impl Dispatcher {
             response_excerpt: answer.excerpt,
             error: answer.error,
         };
-        let since_event_ms = (attempted_at - due.event_created_at).num_milliseconds();
+        let since_event = attempted_at - due.event_created_at;
+        let since_event_ms = since_event.num_milliseconds();
+        telemetry::attempt(outcome.status, took, since_event);
         tracing::info!(
             target: "wekeza::webhooks",
             delivery_id = %due.id,
@@ -249,6 +252,7 @@ impl Dispatcher {
         );
         if let EndpointHealth::Disable(reason) = &health {
             tracing::warn!(endpoint_id = %due.endpoint.id, reason, "webhook endpoint disabled");
+            telemetry::endpoint_disabled(answer.status == Some(410));
         }
         if let Err(error) = deliveries::record_attempt(
             &self.inner.db,
