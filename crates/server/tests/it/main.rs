@@ -14,6 +14,7 @@ mod identity_flow;
 mod identity_registration;
 mod metrics;
 mod oidc_client;
+mod payment_faults;
 mod payments;
 mod payments_e2e;
 mod process;
