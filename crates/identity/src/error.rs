@@ -1,6 +1,7 @@
 //! The one error type of the crate. Each variant is an OAuth2 error code (RFC 6749 §5.2,
 //! RFC 6750 §3.1, RFC 7591 §3.2.2, RFC 9449 §5) — what the endpoints answer as `{"error": …}` — or an internal
-//! failure, which is logged once and answered as a bare `server_error`. On API calls (the
+//! failure, which is logged once and answered as a bare `server_error` — or, when the database
+//! could not be reached, `temporarily_unavailable` with 503 and `Retry-After`. On API calls (the
 //! [`TokenVerifier`](crate::TokenVerifier)) every refusal becomes the platform's
 //! `INVALID_TOKEN` reason, so REST answers problem+json and gRPC `UNAUTHENTICATED`.
 //!
@@ -97,8 +98,17 @@ pub enum Error {
 }
 
 impl Error {
-    /// The RFC error code.
+    /// Storage failed because the database could not be reached: the client may retry.
+    fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Store(_)) && wekeza_rpc::unavailable::database_unreachable(self)
+    }
+
+    /// The RFC error code; `temporarily_unavailable` (RFC 6749 §4.1.2.1's code, used by every
+    /// endpoint here) when the database could not be reached.
     pub fn code(&self) -> &'static str {
+        if self.is_unavailable() {
+            return "temporarily_unavailable";
+        }
         match self {
             Self::InvalidRequest(_) | Self::InvalidParameter(..) => "invalid_request",
             Self::InvalidClient(_) => "invalid_client",
@@ -126,6 +136,9 @@ impl Error {
 
     /// The HTTP status the endpoints answer with.
     pub fn status(&self) -> StatusCode {
+        if self.is_unavailable() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self {
             Self::InvalidClient(_) | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
@@ -151,6 +164,9 @@ impl Error {
 
     /// The description safe to show the client.
     fn description(&self) -> Cow<'_, str> {
+        if self.is_unavailable() {
+            return Cow::Borrowed("the service is temporarily unavailable; retry shortly");
+        }
         Cow::Borrowed(match self {
             Self::InvalidRequest(text)
             | Self::InvalidClient(text)
@@ -182,7 +198,10 @@ impl Error {
     #[track_caller]
     pub(crate) fn log_if_internal(&self) {
         // A failed verification was logged by the verifier, where it failed.
-        if self.is_internal() && !matches!(self, Self::VerificationFailed) {
+        if self.is_unavailable() {
+            let location = Location::caller();
+            tracing::warn!(%location, error = %self, "database unreachable");
+        } else if self.is_internal() && !matches!(self, Self::VerificationFailed) {
             let location = Location::caller();
             tracing::error!(%location, error = %self, "identity internal error");
         }
@@ -203,6 +222,10 @@ impl IntoResponse for Error {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.is_unavailable() {
+            let seconds = wekeza_rpc::unavailable::RETRY_AFTER.as_secs().max(1);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if matches!(self, Self::InvalidClient(_)) {
             headers.insert(
                 header::WWW_AUTHENTICATE,

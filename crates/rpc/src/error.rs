@@ -8,7 +8,8 @@
 //! longer decodes) are wrapped in [`Internal`] *where they happen*: its `From` conversions are
 //! `#[track_caller]`, so the `?` that produced it is the location logged, not an `error.rs`.
 //! [`into_status`] logs an internal error once — message, source and location — and answers a
-//! bare INTERNAL; a refusal answers its reason, message and violations.
+//! bare INTERNAL (UNAVAILABLE with a retry delay when the database was unreachable); a refusal
+//! answers its reason, message and violations.
 //!
 //! Rust's orphan rule forbids a blanket `impl<E: ServiceError> From<E> for Status` outside
 //! tonic, so each service crate states the conversion with one line,
@@ -22,6 +23,7 @@ use tonic::Status;
 use wekeza_domain::Reason;
 
 use crate::status::ApiError;
+use crate::unavailable::{RETRY_AFTER, database_unreachable};
 
 /// What a service error tells the one conversion to a [`Status`].
 pub trait ServiceError: StdError {
@@ -53,8 +55,7 @@ pub trait ServiceError: StdError {
 /// the log line).
 pub fn into_status<E: ServiceError>(error: E) -> Status {
     if let Some(internal) = error.internal() {
-        internal.log();
-        return ApiError::new(Reason::Internal, "internal error").into();
+        return internal.answer().into();
     }
     let reason = error.reason();
     let violations = error.violations();
@@ -96,6 +97,21 @@ impl Internal {
     pub fn log(&self) {
         tracing::error!(location = %self.location, error = %self.source, "internal error");
     }
+
+    /// What the caller is answered, logged once: UNAVAILABLE with a retry delay when the
+    /// database could not be reached ([`crate::unavailable`]), else a bare INTERNAL.
+    pub fn answer(&self) -> ApiError {
+        if database_unreachable(self) {
+            tracing::warn!(location = %self.location, error = %self.source, "database unreachable");
+            ApiError::unavailable(
+                "the service is temporarily unavailable; retry shortly",
+                RETRY_AFTER,
+            )
+        } else {
+            self.log();
+            ApiError::new(Reason::Internal, "internal error")
+        }
+    }
 }
 
 impl std::fmt::Display for Internal {
@@ -136,8 +152,7 @@ where
 /// An internal failure answered directly by a handler (`.or_internal()?`): logged here, once.
 impl From<Internal> for ApiError {
     fn from(internal: Internal) -> ApiError {
-        internal.log();
-        ApiError::new(Reason::Internal, "internal error")
+        internal.answer()
     }
 }
 

@@ -9,12 +9,14 @@
 //! opaque page tokens and the wire forms of domain values. The REST transcoder turns these
 //! statuses into problem+json, so no handler ever picks an HTTP status.
 //!
-//! Depends on tonic and `domain` only; it never touches storage.
+//! Depends on tonic and `domain`; it never touches storage, and reads sea-orm's error types only
+//! to tell an unreachable database from a bug ([`unavailable`]).
 //!
 //! # Layout
 //! - [`status`] — reason → code table, [`ApiError`].
 //! - [`error`] — [`ServiceError`], [`Internal`], the per-crate conversion macros.
 //! - [`idempotency`] — the `Idempotency-Key` header, request hashes, the shared refusals.
+//! - [`unavailable`] — database unreachable → UNAVAILABLE with `Retry-After`.
 //! - [`worker`] — [`run_every`](worker::run_every): the background worker loop with backoff.
 //! - [`caller`] — reading the principal from a request.
 //! - [`paging`] — page sizes and tamper-evident page tokens.
@@ -25,6 +27,7 @@ pub mod error;
 pub mod idempotency;
 pub mod paging;
 pub mod status;
+pub mod unavailable;
 pub mod wire;
 pub mod worker;
 

@@ -1,6 +1,8 @@
 //! Errors as clients see them: a gRPC code from the one reason → code table, a human message, and
 //! the machine-readable reason as a `google.rpc.ErrorInfo` detail.
 
+use std::time::Duration;
+
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use wekeza_domain::{ErrorClass, Reason};
@@ -31,6 +33,8 @@ pub struct ApiError {
     reason: Reason,
     message: String,
     violations: Vec<(String, String)>,
+    /// How long the caller should wait before retrying (`Retry-After`, `google.rpc.RetryInfo`).
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -40,6 +44,15 @@ impl ApiError {
             reason,
             message: message.into(),
             violations: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// A dependency is down: UNAVAILABLE, retry after `retry_after`.
+    pub fn unavailable(message: impl Into<String>, retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(Reason::Unavailable, message)
         }
     }
 
@@ -51,6 +64,7 @@ impl ApiError {
             reason: Reason::InvalidRequest,
             message: format!("{field}: {description}"),
             violations: vec![(field, description)],
+            retry_after: None,
         }
     }
 
@@ -68,6 +82,7 @@ impl ApiError {
             reason: Reason::InvalidRequest,
             message,
             violations,
+            retry_after: None,
         }
     }
 
@@ -127,7 +142,18 @@ impl From<ApiError> for Status {
                     .collect::<Vec<_>>(),
             );
         }
-        Status::with_error_details(code_for(error.reason), error.message, details)
+        if let Some(retry_after) = error.retry_after {
+            details.set_retry_info(Some(retry_after));
+        }
+        let mut status = Status::with_error_details(code_for(error.reason), error.message, details);
+        if let Some(retry_after) = error.retry_after {
+            // Whole seconds, at least one: what `Retry-After` says over REST.
+            let seconds = retry_after.as_secs().max(1);
+            if let Ok(value) = seconds.to_string().parse() {
+                status.metadata_mut().insert("retry-after", value);
+            }
+        }
+        status
     }
 }
 

@@ -10,6 +10,11 @@ use sea_orm_migration::MigratorTrait;
 use crate::migration::Migrator;
 use crate::{Error, Result};
 
+/// How long a request waits for a connection (or a new connection for its handshake) before its
+/// statement fails: with the database unreachable, requests are answered UNAVAILABLE within
+/// this time instead of piling up until it returns.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a SQLite statement waits for another connection's write lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -19,14 +24,16 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// connection runs in WAL mode with a 5 s busy timeout and foreign keys enforced. The pool holds
 /// a single connection (sea-orm's default for SQLite, kept on purpose): SQLite has one writer
 /// anyway, and one connection means a transaction that reads and then writes can never fail
-/// with `SQLITE_BUSY` on upgrading its lock. PostgreSQL: a normal pool.
+/// with `SQLITE_BUSY` on upgrading its lock. PostgreSQL: a normal pool. Either way a connection
+/// is waited for at most [`ACQUIRE_TIMEOUT`].
 ///
 /// Statement logging is off: statements may carry secrets' hashes and customers' data.
 pub async fn connect(url: &str) -> Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(30));
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_timeout(ACQUIRE_TIMEOUT);
     if url.starts_with("sqlite:") {
         create_sqlite_directory(url)?;
         options.max_connections(1).map_sqlx_sqlite_opts(|sqlite| {

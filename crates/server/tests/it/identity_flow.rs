@@ -236,8 +236,8 @@ pub(crate) async fn refresh(
 
 /// A whole flow: consent over `accounts` of `username`, authorised, code exchanged; answers the
 /// consent id and the token response.
-async fn consent_tokens(
-    server: &TestServer,
+pub(crate) async fn consent_tokens(
+    server: &impl Api,
     app: &TestApp,
     permissions: &[&str],
     username: &str,

@@ -74,24 +74,38 @@ async fn assert_ledger_whole(db: &DatabaseConnection) -> String {
          GROUP BY a.id, a.booked_minor HAVING a.booked_minor <> COALESCE(SUM(p.amount_minor), 0)",
     )
     .await;
-    assert!(off_postings.is_empty(), "balances ≠ sum of postings: {off_postings:?}");
+    assert!(
+        off_postings.is_empty(),
+        "balances ≠ sum of postings: {off_postings:?}"
+    );
     let off_holds = column(
         db,
         "SELECT a.id FROM accounts a LEFT JOIN holds h ON h.account_id = a.id AND h.status = 'active' \
          GROUP BY a.id, a.held_minor HAVING a.held_minor <> COALESCE(SUM(h.amount_minor), 0)",
     )
     .await;
-    assert!(off_holds.is_empty(), "held ≠ sum of active holds: {off_holds:?}");
+    assert!(
+        off_holds.is_empty(),
+        "held ≠ sum of active holds: {off_holds:?}"
+    );
     let unbalanced = column(
         db,
         "SELECT journal_id FROM postings GROUP BY journal_id, currency HAVING SUM(amount_minor) <> 0",
     )
     .await;
-    assert!(unbalanced.is_empty(), "journals not balancing: {unbalanced:?}");
+    assert!(
+        unbalanced.is_empty(),
+        "journals not balancing: {unbalanced:?}"
+    );
     let left_active = column(db, "SELECT reference FROM holds WHERE status = 'active'").await;
-    assert!(left_active.is_empty(), "holds neither settled nor released: {left_active:?}");
+    assert!(
+        left_active.is_empty(),
+        "holds neither settled nor released: {left_active:?}"
+    );
     let accounts = column(db, "SELECT id FROM accounts").await.len();
-    let journals = column(db, "SELECT DISTINCT journal_id FROM postings").await.len();
+    let journals = column(db, "SELECT DISTINCT journal_id FROM postings")
+        .await
+        .len();
     format!(
         "{accounts} balances = their postings, {journals} journals balance, 0 holds left active"
     )
@@ -102,9 +116,7 @@ async fn a_server_killed_under_payment_load_loses_nothing_doubles_nothing_and_ke
     for database in TestDatabase::all().await {
         let db = database.conn();
         let mut server = ServerProcess::start(database.url(), NO_VELOCITY_RULES).await;
-        let app = Arc::new(
-            register_at(&server, db, Utc::now(), &[Scope::PaymentsInitiate]).await,
-        );
+        let app = Arc::new(register_at(&server, db, Utc::now(), &[Scope::PaymentsInitiate]).await);
         let mut requests = Vec::new();
         for _ in 0..PAYMENTS {
             let (consent_id, token) = payment_consent(&server, &app).await;
@@ -132,7 +144,10 @@ async fn a_server_killed_under_payment_load_loses_nothing_doubles_nothing_and_ke
             acknowledged.push(outcome.await.unwrap());
         }
         let before_kill = acknowledged.iter().flatten().count();
-        assert!(before_kill > 0, "some payments were acknowledged before the kill");
+        assert!(
+            before_kill > 0,
+            "some payments were acknowledged before the kill"
+        );
 
         // Again, after the restart, every request with its own key: an acknowledged payment
         // answers with the same id; the others are made now, or found if they committed.

@@ -32,7 +32,8 @@ const CATCH_UP: Duration = Duration::from_secs(90);
 
 /// The fraud velocity rules off: these tests make many payments of one customer within
 /// minutes, which those rules would answer with step-ups.
-pub(crate) const NO_VELOCITY_RULES: &str = "[fraud.rules]\nvelocity_count = []\nvelocity_sum = []\n";
+pub(crate) const NO_VELOCITY_RULES: &str =
+    "[fraud.rules]\nvelocity_count = []\nvelocity_sum = []\n";
 
 /// The events a payment's webhooks tell of: its three statuses and its consent's consumption.
 const EVENTS_PER_PAYMENT: usize = 4;
