@@ -2,6 +2,7 @@
 //! port with its own database (see `wekeza-testkit`) and talks to it through real clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod access_matrix;
 mod ais;
 mod architecture;
 mod ciba;

@@ -1,0 +1,237 @@
+//! The access matrix, generated from the contracts: for every REST route, the credentials its
+//! rpc's `(access)` option does not allow are refused with the right reason — no credentials,
+//! a forged token, an app token where a customer's consent is needed, a token missing each
+//! required scope, a customer token whose consent misses each required permission, and an
+//! idempotent call without its `Idempotency-Key`. A new rpc is covered without a change here.
+//!
+//! Bodies carry every REQUIRED field: the REST transcoder checks those while building the
+//! message, before the call reaches the policy, so a body missing one is answered 400 whatever
+//! the credentials.
+
+use std::collections::BTreeMap;
+
+use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
+use serde_json::{Value, json};
+use wekeza_domain::{Permission, Scope};
+use wekeza_gateway::policy::{AccessTable, RpcPolicy};
+use wekeza_proto::v1::Caller;
+use wekeza_store::testing::TestDatabase;
+use wekeza_testkit::TestServer;
+
+/// One attempt: which credentials, and the reason it must be refused with.
+struct Attempt {
+    what: String,
+    token: Option<String>,
+    idempotency_key: bool,
+    status: u16,
+    reason: &'static str,
+}
+
+/// The attempts `policy` must refuse.
+async fn attempts(server: &TestServer, policy: &RpcPolicy) -> Vec<Attempt> {
+    let refused = |what: &str, token: Option<String>, status, reason| Attempt {
+        what: what.to_owned(),
+        token,
+        idempotency_key: true,
+        status,
+        reason,
+    };
+    let customer = |scopes: Vec<Scope>, permissions: Vec<Permission>| async move {
+        server.token_for(
+            server
+                .customer_principal("user_good", None, &permissions, &scopes)
+                .await,
+        )
+    };
+    let mut attempts = vec![
+        refused("no credentials", None, 401, "UNAUTHENTICATED"),
+        refused(
+            "a forged token",
+            Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".into()),
+            401,
+            "INVALID_TOKEN",
+        ),
+    ];
+    if policy.caller == Caller::Customer {
+        let app = server.token_for(server.app_principal(&Scope::ALL).await);
+        attempts.push(refused("an app token", Some(app), 403, "WRONG_CALLER"));
+    }
+    for missing in &policy.scopes {
+        let scopes: Vec<Scope> = Scope::ALL.into_iter().filter(|s| s != missing).collect();
+        let token = match policy.caller {
+            Caller::Customer => customer(scopes, Permission::ALL.to_vec()).await,
+            _ => server.token_for(server.app_principal(&scopes).await),
+        };
+        let what = format!("a token without {missing}");
+        attempts.push(refused(&what, Some(token), 403, "INSUFFICIENT_SCOPE"));
+    }
+    for missing in &policy.permissions {
+        let permissions: Vec<Permission> = Permission::ALL
+            .into_iter()
+            .filter(|p| p != missing)
+            .collect();
+        let token = customer(Scope::ALL.to_vec(), permissions).await;
+        let what = format!("a consent without {}", missing.as_str());
+        attempts.push(refused(&what, Some(token), 403, "PERMISSION_NOT_GRANTED"));
+    }
+    if policy.idempotent {
+        let token = match policy.caller {
+            Caller::Customer => customer(Scope::ALL.to_vec(), Permission::ALL.to_vec()).await,
+            _ => server.token_for(server.app_principal(&Scope::ALL).await),
+        };
+        attempts.push(Attempt {
+            idempotency_key: false,
+            ..refused(
+                "no Idempotency-Key",
+                Some(token),
+                400,
+                "IDEMPOTENCY_KEY_MISSING",
+            )
+        });
+    }
+    attempts
+}
+
+/// `google.api.field_behavior`'s REQUIRED.
+const REQUIRED: i32 = 2;
+
+/// A JSON body holding every REQUIRED field of `message` not bound in the path, with a
+/// well-formed placeholder, so that the request is refused for its credentials, not its shape.
+fn required_body(message: &MessageDescriptor, in_path: &[&str]) -> Value {
+    let behavior = message
+        .parent_pool()
+        .get_extension_by_name("google.api.field_behavior")
+        .unwrap();
+    let mut body = serde_json::Map::new();
+    for field in message.fields() {
+        let options = field.options();
+        let required = options
+            .get_extension(&behavior)
+            .as_list()
+            .is_some_and(|list| list.iter().any(|v| v.as_enum_number() == Some(REQUIRED)));
+        if !required || in_path.contains(&field.name()) {
+            continue;
+        }
+        let value = match field.kind() {
+            Kind::Enum(kind) => json!(kind.values().nth(1).unwrap().name()),
+            Kind::Message(inner) => match inner.full_name() {
+                "google.protobuf.Timestamp" => json!("2026-01-01T00:00:00Z"),
+                "google.protobuf.FieldMask" => json!("description"),
+                _ => required_body(&inner, &[]),
+            },
+            Kind::String => json!("x"),
+            Kind::Bool => json!(true),
+            _ => json!(1),
+        };
+        let value = if field.is_list() {
+            json!([value])
+        } else {
+            value
+        };
+        body.insert(field.json_name().to_owned(), value);
+    }
+    Value::Object(body)
+}
+
+#[tokio::test]
+async fn every_route_refuses_the_credentials_its_access_policy_does_not_allow() {
+    let server = TestServer::start_with(TestDatabase::new().await, "").await;
+    let access = AccessTable::from_descriptors(wekeza_proto::FILE_DESCRIPTOR_SET, true).unwrap();
+    let pool = DescriptorPool::decode(wekeza_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let transcoder = wekeza_server::rest::transcoder(&wekeza_server::app::SERVED).unwrap();
+    let mut refusals: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut wrong = Vec::new();
+    let mut routes = 0;
+    for route in transcoder.routes() {
+        let (service, method) = route.rpc.rsplit_once('.').unwrap();
+        let policy = access
+            .get(&format!("/{service}/{method}"))
+            .flatten()
+            .unwrap_or_else(|| panic!("{} has no access policy", route.rpc));
+        if policy.caller == Caller::Public {
+            continue;
+        }
+        routes += 1;
+        let path = route
+            .path
+            .split('{')
+            .enumerate()
+            .map(|(n, part)| match (n, part.split_once('}')) {
+                (0, _) | (_, None) => part.to_owned(),
+                (_, Some((_, rest))) => format!("x{rest}"),
+            })
+            .collect::<String>();
+        let rpc = pool
+            .get_service_by_name(service)
+            .and_then(|service| service.methods().find(|m| m.name() == method))
+            .unwrap();
+        let in_path: Vec<&str> = route
+            .path
+            .split('{')
+            .skip(1)
+            .filter_map(|part| part.split(['}', '=', '.']).next())
+            .collect();
+        // `body: "*"` takes the whole message; `body: "<field>"` that field, the rest going
+        // to the query.
+        let mut body = required_body(&rpc.input(), &in_path);
+        let mut query = Vec::new();
+        if let Some(field) = route.body.as_deref().filter(|field| *field != "*") {
+            let fields = body.as_object_mut().unwrap();
+            let json_name = rpc
+                .input()
+                .get_field_by_name(field)
+                .unwrap()
+                .json_name()
+                .to_owned();
+            let inner = fields.remove(&json_name).unwrap_or_else(|| json!({}));
+            query = fields
+                .iter()
+                .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned()))
+                .collect();
+            body = inner;
+        }
+        let path = if query.is_empty() {
+            path
+        } else {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(query)
+                .finish();
+            format!("{path}?{query}")
+        };
+        for attempt in attempts(&server, policy).await {
+            let mut request = server
+                .http
+                .request(route.method.clone(), format!("{}{path}", server.base_url));
+            if let Some(token) = &attempt.token {
+                request = request.bearer_auth(token);
+            }
+            if attempt.idempotency_key {
+                request = request.header("idempotency-key", ulid::Ulid::new().to_string());
+            }
+            if route.body.is_some() {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or_default();
+            let reason = body["reason"].as_str().unwrap_or_default();
+            if status == attempt.status && reason == attempt.reason {
+                *refusals.entry(attempt.reason).or_default() += 1;
+            } else {
+                wrong.push(format!(
+                    "{} {} with {}: expected {} {}, got {status} {body}",
+                    route.method, route.path, attempt.what, attempt.status, attempt.reason
+                ));
+            }
+        }
+    }
+    let total: usize = refusals.values().sum();
+    println!(
+        "access matrix: {routes} routes, {} attempts, {total} refused as required {refusals:?}, \
+         {} allowed or refused otherwise",
+        total + wrong.len(),
+        wrong.len()
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    server.stop().await;
+}
