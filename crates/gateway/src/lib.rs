@@ -1,13 +1,14 @@
 //! The tower layers every request to the public listener passes, whatever its protocol.
 //!
-//! Owns request ids, authentication (credentials → [`Principal`](wekeza_domain::Principal)) and
-//! the per-rpc access policy declared next to each rpc in `proto/` (the `(access)` option).
+//! Owns request ids, authentication (credentials → [`Principal`](wekeza_domain::Principal)),
+//! the per-rpc access policy declared next to each rpc in `proto/` (the `(access)` option) and
+//! load shedding.
 //! Later issues add rate limits, quotas, metering and audit here, beside these layers.
 //!
 //! The stack is split in two so REST and gRPC are checked by the same code, exactly once:
-//! - **outer layers** ([`request_id`], [`authn`]) wrap the whole public router — gRPC, gRPC-web,
-//!   REST and HTML alike. They never refuse a request: authentication records its outcome in the
-//!   request extensions.
+//! - **outer layers** ([`request_id`], [`shed`], [`authn`]) wrap the whole public router — gRPC,
+//!   gRPC-web, REST and HTML alike. Only load shedding refuses (a request beyond the budget);
+//!   authentication records its outcome in the request extensions.
 //! - **the policy layer** ([`policy`]) wraps only the gRPC router. REST reaches the services by
 //!   being transcoded into a gRPC call on that same router, so the policy sees every call as the
 //!   rpc it is (`/wekeza.openbanking.v1.AccountInformationService/ListAccounts`) and refuses in
@@ -20,7 +21,9 @@
 //!   request's tracing span.
 //! - [`authn`] — the [`Authenticate`](authn::Authenticate) seam and its layer.
 //! - [`policy`] — the access table built from the descriptors, and its layer.
+//! - [`shed`] — load shedding: the process's budget of calls in flight, refused beyond it.
 
 pub mod authn;
 pub mod policy;
 pub mod request_id;
+pub mod shed;

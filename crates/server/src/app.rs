@@ -29,6 +29,7 @@ use wekeza_events::{EventBus, OutboxRelay};
 use wekeza_gateway::authn::{self, Authenticate};
 use wekeza_gateway::policy::{self, AccessTable};
 use wekeza_gateway::request_id;
+use wekeza_gateway::shed::{self, InFlight};
 use wekeza_identity::Identity;
 use wekeza_ledger::CoreBanking;
 use wekeza_pis::{Payments, Settlement};
@@ -56,6 +57,8 @@ pub struct Platform {
     db: DatabaseConnection,
     core: Arc<dyn CoreBanking>,
     access: Arc<AccessTable>,
+    /// The budget of requests in flight on the public listener.
+    in_flight: InFlight,
     consents: Consents,
     payments: Payments,
     webhooks: Webhooks,
@@ -144,6 +147,7 @@ impl Platform {
             db,
             core,
             access,
+            in_flight: InFlight::new(config.max_in_flight_requests),
             consents,
             payments,
             webhooks,
@@ -260,6 +264,9 @@ impl Platform {
                     .layer(PropagateRequestIdLayer::x_request_id())
                     // The FAPI interaction id, and the span, once the request id is known.
                     .layer(from_fn(request_id::interaction))
+                    // Load shedding before any work: a request beyond the budget costs no more
+                    // than its refusal (no token check, no database), and carries its ids.
+                    .layer(from_fn_with_state(self.in_flight.clone(), shed::layer))
                     // Outside authentication and policy, so it sees their final 401s and adds
                     // the Bearer/DPoP challenges HTTP clients expect.
                     .layer(from_fn(wekeza_identity::challenge::layer))

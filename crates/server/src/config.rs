@@ -20,12 +20,13 @@ const DEFAULTS: &str = include_str!("../wekeza.default.toml");
 
 /// The environment variables the configuration reads, each with the key it sets (dotted inside
 /// a table).
-const ENV_KEYS: [(&str, &str); 16] = [
+const ENV_KEYS: [(&str, &str); 17] = [
     ("WEKEZA_LISTEN", "listen"),
     ("WEKEZA_ADMIN_LISTEN", "admin_listen"),
     ("WEKEZA_DATABASE_URL", "database_url"),
     ("WEKEZA_ENV", "env"),
     ("WEKEZA_SEED_ON_EMPTY", "seed_on_empty"),
+    ("WEKEZA_MAX_IN_FLIGHT_REQUESTS", "max_in_flight_requests"),
     ("WEKEZA_LOG_FORMAT", "log_format"),
     ("WEKEZA_ISSUER", "issuer"),
     ("WEKEZA_KEY_ENCRYPTION_KEY", "key_encryption_key"),
@@ -145,6 +146,9 @@ pub struct Config {
     pub env: Environment,
     /// Seed the sandbox when the database holds no customers.
     pub seed_on_empty: bool,
+    /// Calls served at once by the process (rpcs over gRPC, gRPC-web and REST, and the OAuth2
+    /// endpoints); more are refused with 503 and `Retry-After` instead of queueing.
+    pub max_in_flight_requests: usize,
     /// Log format.
     pub log_format: LogFormat,
     /// The OAuth2 issuer and public base URL (`https://api.bank.example`); empty: derived from
@@ -377,6 +381,11 @@ impl Config {
                 "database_url must start with sqlite: or postgres:// (got {})",
                 redact_url(url)
             )));
+        }
+        if self.max_in_flight_requests == 0 {
+            return Err(ConfigError::Invalid(
+                "max_in_flight_requests must be positive".into(),
+            ));
         }
         if !self.issuer.is_empty() {
             wekeza_identity::Issuer::parse(&self.issuer)

@@ -2,7 +2,8 @@
 //! every connection and refuses new ones for a while, as a restart does): requests fail cleanly
 //! — 503 with `Retry-After`, reason UNAVAILABLE on the API, `temporarily_unavailable` at the
 //! token endpoint, never a 500 — within a bounded time, and the platform recovers by itself
-//! once the database is back, without a restart.
+//! once the database is back, without a restart. A slow database (every answer held back) is met
+//! with load shedding: the configured budget of requests is served, the rest refused at once.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -210,4 +211,84 @@ async fn losing_postgresql_under_load_answers_503_with_retry_after_and_recovers_
             "{call} recovered"
         );
     }
+}
+
+#[tokio::test]
+async fn a_slow_database_is_met_with_load_shedding_not_a_pile_up() {
+    if std::env::var(wekeza_store::testing::DATABASE_URL_VAR).is_err() {
+        return; // PostgreSQL tests are off: the proxy stands between the server and PostgreSQL.
+    }
+    const BUDGET: usize = 4;
+    const CALLERS: usize = 32;
+    let database = TestDatabase::new().await;
+    let url = url::Url::parse(database.url()).unwrap();
+    let upstream: SocketAddr =
+        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+            .parse()
+            .unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let mut through_proxy = url.clone();
+    through_proxy.set_port(Some(proxy.port)).unwrap();
+    let config = format!("max_in_flight_requests = {BUDGET}\n");
+    let server = ServerProcess::start(through_proxy.as_str(), &config).await;
+    let app = register_at(&server, database.conn(), Utc::now(), &[Scope::AccountsRead]).await;
+    let (_, tokens) = consent_tokens(&server, &app, &READ_ALL, "user_good", &[]).await;
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // Every answer of the database held back 300 ms: a read takes seconds.
+    proxy.slow(Duration::from_millis(300));
+    let remote = server.remote();
+    let calls: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let request = remote
+                .http()
+                .get(format!("{}/v1/accounts", remote.base_url()))
+                .bearer_auth(&token);
+            tokio::spawn(answer("ListAccounts", request))
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    let served: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+    let refused: Vec<_> = answers.iter().filter(|a| a.status == 503).collect();
+    let slowest_refusal = refused.iter().map(|a| a.took).max().unwrap_or_default();
+    let slowest_answer = served.iter().map(|a| a.took).max().unwrap_or_default();
+    println!(
+        "slow database, budget {BUDGET}, {CALLERS} callers at once: {} served (slowest \
+         {slowest_answer:?}), {} refused at once (slowest refusal {slowest_refusal:?})",
+        served.len(),
+        refused.len()
+    );
+    assert_eq!(served.len() + refused.len(), CALLERS, "{answers:#?}");
+    assert!(
+        (1..=BUDGET).contains(&served.len()),
+        "at most the budget is served: {answers:#?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .all(|a| a.retry_after && a.reason == "UNAVAILABLE"),
+        "{refused:#?}"
+    );
+    // A refusal does no database work: it comes before any served answer could.
+    let fastest_answer = served.iter().map(|a| a.took).min().unwrap_or_default();
+    assert!(
+        slowest_refusal < fastest_answer,
+        "refusals are immediate: {slowest_refusal:?} vs {fastest_answer:?}"
+    );
+    assert!(slowest_answer < SLOWEST, "served within the bound");
+
+    // Back to speed, the budget serves everyone again.
+    proxy.slow(Duration::ZERO);
+    let again = answer(
+        "ListAccounts",
+        remote
+            .http()
+            .get(format!("{}/v1/accounts", remote.base_url()))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(again.status, 200, "{again:?}");
 }
