@@ -14,10 +14,13 @@ OIDC_CLIENT := crates/server/tests/oidc-client
 BENCH_OIDC_PROVIDER := bench/oidc-provider
 CARGO_DENY_VERSION := 0.20.2
 CARGO_DENY := $(TOOLS)/cargo/bin/cargo-deny
+CARGO_AUDIT_VERSION := 0.22.2
+CARGO_AUDIT := $(TOOLS)/cargo/bin/cargo-audit
 # The RustSec advisory database cannot be fetched from here: `make lint` reads an offline copy
 # (a checkout or snapshot of the advisory-db repository; by default the one kept beside this
 # repository) and lays it out where deny.toml's db-path points, as the git clone cargo-deny
-# expects: a repository named after the hash of the default source URL.
+# expects: a repository named after the hash of the default source URL. cargo audit reads the
+# same clone (`--db`, `--no-fetch`).
 ADVISORY_DB ?= $(CURDIR)/../shared/advisory-db
 ADVISORY_DB_CLONE := $(TOOLS)/advisory-db/advisory-db-3157b0e258782691
 
@@ -25,7 +28,7 @@ export WEKEZA_GRPCURL := $(VENV)/bin/grpcurl
 export WEKEZA_SCHEMATHESIS := $(VENV)/bin/schemathesis
 export WEKEZA_PYTHON := $(VENV)/bin/python
 
-.PHONY: run test lint gen tools node-tools fmt clean bench docs-ui advisory-db
+.PHONY: run test lint gen tools node-tools fmt clean bench docs-ui advisory-db advisory-exceptions
 
 ## run: build and start the whole platform on embedded defaults (SQLite, seeded sandbox)
 run:
@@ -38,22 +41,45 @@ test: tools node-tools
 	$(CARGO) test --workspace --doc
 
 ## lint: formatting, clippy with warnings as errors (clippy.toml), buf lint on the contracts,
-## cargo deny (deny.toml: licences, advisories, banned crates, duplicate versions)
-lint: $(BUF) $(CARGO_DENY) advisory-db
+## cargo deny (deny.toml: licences, advisories, banned crates, duplicate versions) and cargo audit
+## (.cargo/audit.toml), both offline against the same advisory database
+lint: $(BUF) $(CARGO_DENY) $(CARGO_AUDIT) advisory-db advisory-exceptions
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(BUF) lint
 	# cargo deny reads the metadata of every target's dependencies offline: fetch them first.
 	$(CARGO) fetch --locked
 	PATH="$(TOOLS)/cargo/bin:$$PATH" $(CARGO) deny --offline check --hide-inclusion-graph
+	# cargo audit, offline too: --no-fetch updates neither the advisory database nor the crates.io
+	# index (yanked crates are looked up in the index cargo fetch cached); exceptions are in
+	# .cargo/audit.toml.
+	PATH="$(TOOLS)/cargo/bin:$$PATH" $(CARGO) audit --no-fetch --db $(ADVISORY_DB_CLONE) --deny warnings
 
 $(CARGO_DENY):
 	$(CARGO) install --locked cargo-deny@$(CARGO_DENY_VERSION) --root $(TOOLS)/cargo
 
-## advisory-db: copy the offline advisory database into .tools/ as a git clone cargo-deny reads
+$(CARGO_AUDIT):
+	$(CARGO) install --locked cargo-audit@$(CARGO_AUDIT_VERSION) --root $(TOOLS)/cargo
+
+## advisory-exceptions: deny.toml and .cargo/audit.toml ignore the same advisories, each with a
+## review date that has not passed (the policy: docs/threat-model.md#exceptions)
+advisory-exceptions:
+	@ids() { grep -o 'RUSTSEC-[0-9]*-[0-9]*' "$$1" | sort -u; }; \
+	diff <(ids deny.toml) <(ids .cargo/audit.toml) >/dev/null || { echo "make lint: deny.toml and" \
+		".cargo/audit.toml must ignore the same advisories (docs/threat-model.md#exceptions)" >&2; exit 1; }; \
+	today=$$(date -u +%F); for file in deny.toml .cargo/audit.toml; do \
+		dates=$$(grep -o 'Review by [0-9]\{4\}-[0-9]\{2\}-[0-9]\{2\}' "$$file" | cut -d' ' -f3); \
+		[[ $$(ids "$$file" | wc -l) -eq $$(grep -c . <<<"$$dates") ]] || { \
+			echo "make lint: every advisory ignored in $$file needs a 'Review by YYYY-MM-DD'" >&2; exit 1; }; \
+		for due in $$dates; do [[ $$due > $$today ]] || { echo "make lint: an advisory exception in" \
+			"$$file was due for review on $$due (docs/threat-model.md#exceptions)" >&2; exit 1; }; done; \
+	done
+
+## advisory-db: copy the offline advisory database into .tools/ as a git clone cargo-deny and
+## cargo audit read
 advisory-db:
 	@test -d "$(ADVISORY_DB)/crates" || { echo "make lint: no copy of the RustSec advisory database at $(ADVISORY_DB);" \
-		"cargo deny cannot fetch it offline. Point ADVISORY_DB at a checkout of the advisory-db repository" \
+		"cargo deny and cargo audit cannot fetch it offline. Point ADVISORY_DB at a checkout of the advisory-db repository" \
 		"(make lint ADVISORY_DB=/path/to/advisory-db)." >&2; exit 1; }
 	rm -rf $(ADVISORY_DB_CLONE) && mkdir -p $(ADVISORY_DB_CLONE)
 	cp -R $(ADVISORY_DB)/. $(ADVISORY_DB_CLONE)/
