@@ -7,18 +7,19 @@
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
-use wekeza_domain::{Clock, ConsentId};
-use wekeza_events::{EventType, catalogue, record};
+use wekeza_domain::{Clock, ConsentId, PaymentId};
+use wekeza_events::{EventType, PaymentSteps, catalogue, record};
 use wekeza_ledger::{AccountQuery, CoreBanking};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::sandbox_service_server::SandboxService;
-use wekeza_rpc::{OrInternal, RequestExt};
+use wekeza_rpc::{OrInternal, RequestExt, wire};
 use wekeza_sandbox_bank::seed;
 use wekeza_store::apps::{self, App};
 use wekeza_store::identity::backchannel_requests::BackchannelStatus;
 use wekeza_store::{DatabaseConnection, consents, customers, payments};
 
 use crate::authority::{Authority, RequestParams};
+use crate::simulate::{self, Target};
 use crate::{Error, accounts, fire};
 
 /// The `error` of a denied authorization response (RFC 6749 §4.1.2.1).
@@ -31,6 +32,8 @@ pub struct Sandbox {
     db: DatabaseConnection,
     /// The test users' customers and accounts.
     core: Arc<dyn CoreBanking>,
+    /// A payment's settlement steps, which `SimulatePaymentStatus` takes as settlement would.
+    steps: PaymentSteps,
     /// Records a test user's decision and issues the authorization code.
     authority: Arc<dyn Authority>,
     /// Stamps decisions, TOTP codes and the reseed's anchor; injectable for tests.
@@ -46,6 +49,7 @@ impl Sandbox {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            steps: PaymentSteps::new(db.clone(), core.clone()),
             db,
             core,
             authority,
@@ -63,13 +67,6 @@ impl Sandbox {
 /// `None` for an empty proto3 string.
 fn given(text: &str) -> Option<&str> {
     (!text.is_empty()).then_some(text)
-}
-
-/// An rpc the sandbox does not offer yet, and what will bring it.
-fn not_yet(rpc: &str, arrives_with: &str) -> Status {
-    Status::unimplemented(format!(
-        "{rpc} is not available in this sandbox yet; it arrives with {arrives_with}"
-    ))
 }
 
 #[tonic::async_trait]
@@ -222,12 +219,39 @@ impl SandboxService for Sandbox {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(payment_id = %request.get_ref().payment_id))]
     async fn simulate_payment_status(
         &self,
         request: Request<pb::SimulatePaymentStatusRequest>,
     ) -> Result<Response<pb::SimulatePaymentStatusResponse>, Status> {
-        request.app()?;
-        Err(not_yet("SimulatePaymentStatus", "webhook delivery"))
+        let principal = request.app()?.clone();
+        let body = request.into_inner();
+        let app = self.app(&principal).await?;
+        let payment_id: PaymentId = body
+            .payment_id
+            .parse()
+            .map_err(|_| Error::PaymentNotFound)?;
+        let payment = payments::find(&self.db, &payment_id)
+            .await
+            .or_internal()?
+            .filter(|payment| payment.app_id == app.id)
+            .ok_or(Error::PaymentNotFound)?;
+        let target = Target::of(body.status, &body.status_reason)?;
+        if !wekeza_fraud::sandbox::held_for_simulation(payment.amount, &payment.creditor.name) {
+            return Err(Error::NotHeldForSimulation.into());
+        }
+        let moved = simulate::drive(
+            &self.steps,
+            payment,
+            target,
+            &app.client_id,
+            self.clock.now(),
+        )
+        .await?;
+        tracing::info!(status = ?moved.status, "sandbox payment status simulated");
+        Ok(Response::new(pb::SimulatePaymentStatusResponse {
+            payment: Some(wire::payment(&moved)),
+        }))
     }
 
     async fn fire_event(

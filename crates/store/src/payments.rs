@@ -66,14 +66,23 @@ pub async fn update_status(
     })
 }
 
-/// Up to `limit` payments that are PENDING or ACCEPTED_SETTLEMENT_IN_PROCESS, oldest first:
-/// the settlement worker's queue (also after a crash).
-pub async fn unfinished(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Payment>> {
-    Entity::find()
-        .filter(Column::Status.is_in([
-            enums::PaymentStatus::Pending,
-            enums::PaymentStatus::AcceptedSettlementInProcess,
-        ]))
+/// Up to `limit` payments that are PENDING or ACCEPTED_SETTLEMENT_IN_PROCESS, oldest first,
+/// with ids strictly above `after` (the previous page's last) when given: the settlement
+/// worker's queue (also after a crash), read page by page so that payments it leaves alone
+/// (the sandbox's, held for simulation) never hide the ones behind them.
+pub async fn unfinished(
+    db: &impl ConnectionTrait,
+    after: Option<&PaymentId>,
+    limit: u64,
+) -> Result<Vec<Payment>> {
+    let mut select = Entity::find().filter(Column::Status.is_in([
+        enums::PaymentStatus::Pending,
+        enums::PaymentStatus::AcceptedSettlementInProcess,
+    ]));
+    if let Some(after) = after {
+        select = select.filter(Column::Id.gt(after.as_str()));
+    }
+    select
         .order_by_asc(Column::Id)
         .limit(limit)
         .all(db)

@@ -17,6 +17,7 @@ mod payments;
 mod payments_e2e;
 mod receiver;
 mod rest;
+mod sandbox;
 mod security;
 mod smoke;
 mod support;
