@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
+use wekeza_domain::text::{self, TextKind};
 use wekeza_domain::{Clock, ConsentId, PaymentId};
 use wekeza_events::{EventType, PaymentSteps, catalogue, record};
 use wekeza_ledger::{AccountQuery, CoreBanking};
@@ -20,7 +21,7 @@ use wekeza_store::{DatabaseConnection, consents, customers, payments};
 
 use crate::authority::{Authority, RequestParams};
 use crate::simulate::{self, Target};
-use crate::{Error, accounts, fire};
+use crate::{Error, accounts, fire, reset};
 
 /// The `error` of a denied authorization response (RFC 6749 §4.1.2.1).
 const ACCESS_DENIED: &str = "access_denied";
@@ -64,6 +65,16 @@ impl Sandbox {
     }
 }
 
+/// The test user's name a request gives, under the platform's text rule: a control character
+/// (NUL included) is the request's fault, answered as such before any database sees it.
+fn username(text: &str) -> Result<String, Error> {
+    if text.is_empty() {
+        return Err(Error::InvalidField("username", "is required".into()));
+    }
+    text::clean(text, TextKind::Line)
+        .map_err(|error| Error::InvalidField("username", error.to_string()))
+}
+
 /// `None` for an empty proto3 string.
 fn given(text: &str) -> Option<&str> {
     (!text.is_empty()).then_some(text)
@@ -93,12 +104,10 @@ impl SandboxService for Sandbox {
         if !principal.has_scope(scope) {
             return Err(Error::InsufficientScope(scope).into());
         }
-        if body.username.is_empty() {
-            return Err(Error::InvalidField("username", "is required".into()).into());
-        }
+        let username = username(&body.username)?;
         let customer = self
             .core
-            .customer_by_username(&body.username)
+            .customer_by_username(&username)
             .await
             .or_internal()?
             .ok_or_else(|| Error::InvalidField("username", "no test user has this name".into()))?;
@@ -203,19 +212,19 @@ impl SandboxService for Sandbox {
         &self,
         request: Request<pb::ResetSandboxRequest>,
     ) -> Result<Response<pb::ResetSandboxResponse>, Status> {
-        let principal = request.app()?;
-        let now = self.clock.now();
-        // The test users' data is shared by every app of the sandbox, and consents (with their
-        // codes and refresh tokens) and payments refer to it: a reset removes them all.
-        let consents = consents::count_all(&self.db).await.or_internal()?;
-        let payments = payments::count_all(&self.db).await.or_internal()?;
-        seed::reset_and_seed(&self.db, seed::anchor_for(now))
-            .await
-            .or_internal()?;
-        tracing::info!(app_id = %principal.app_id, consents, payments, "sandbox reset");
+        let principal = request.app()?.clone();
+        let app = self.app(&principal).await?;
+        let reset = reset::app(&self.db, &app.id, self.clock.now()).await?;
+        tracing::info!(
+            consents = reset.consents,
+            payments = reset.payments,
+            holds_released = reset.undone.released,
+            settlements_reversed = reset.undone.reversed,
+            "sandbox reset"
+        );
         Ok(Response::new(pb::ResetSandboxResponse {
-            deleted_consent_count: i64::try_from(consents).unwrap_or(i64::MAX),
-            deleted_payment_count: i64::try_from(payments).unwrap_or(i64::MAX),
+            deleted_consent_count: i64::try_from(reset.consents).unwrap_or(i64::MAX),
+            deleted_payment_count: i64::try_from(reset.payments).unwrap_or(i64::MAX),
         }))
     }
 
@@ -279,7 +288,7 @@ impl SandboxService for Sandbox {
             )
             .await?
         };
-        let event = record::event(&self.db, &aggregate_id, payload, now)
+        let event = record::fired(&self.db, &aggregate_id, payload, &app.client_id, now)
             .await
             .or_internal()?;
         tracing::info!(event_id = %event.event_id, event_type = %kind, "sandbox event fired");
@@ -314,12 +323,10 @@ impl SandboxService for Sandbox {
         if !principal.has_scope(scope) {
             return Err(Error::InsufficientScope(scope).into());
         }
-        if body.username.is_empty() {
-            return Err(Error::InvalidField("username", "is required".into()).into());
-        }
+        let username = username(&body.username)?;
         let customer = self
             .core
-            .customer_by_username(&body.username)
+            .customer_by_username(&username)
             .await
             .or_internal()?
             .filter(|customer| customer.id.as_str() == pending.customer_id)

@@ -224,7 +224,7 @@ pub(crate) async fn refresh(
 
 /// A whole flow: consent over `accounts` of `username`, authorised, code exchanged; answers the
 /// consent id and the token response.
-async fn consent_tokens(
+pub(crate) async fn consent_tokens(
     server: &TestServer,
     app: &TestApp,
     permissions: &[&str],

@@ -1,10 +1,16 @@
 //! The sandbox's bank-side shortcuts, as apps use them, with real tokens only:
 //! `SimulatePaymentStatus` driving a payment held for simulation (the magic amount `77.77`)
 //! along the lifecycle over gRPC and REST — its ledger postings, balances and events, and what
-//! it refuses.
+//! it refuses — and the isolation of one sandbox app from another: a reset removes and takes
+//! back only the caller's consents, tokens, payments and money movements; `FireEvent` and
+//! `SimulatePaymentStatus` touch only the caller's resources, and a fired event reaches the
+//! caller alone. Also: the authorize shortcut refuses a username with a NUL byte as the
+//! request's fault.
 
 use std::time::Duration;
 
+use prost::Message;
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use tonic::Code;
 use wekeza_domain::{AccountId, Clock, PaymentId, Scope};
@@ -12,11 +18,13 @@ use wekeza_ledger::CoreBanking;
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::sandbox_service_client::SandboxServiceClient;
 use wekeza_store::TransactionTrait;
+use wekeza_store::entity::outbox_events;
 use wekeza_store::testing::TestDatabase;
 use wekeza_testkit::TestServer;
 
 use crate::identity_flow::{
-    REDIRECT, TestApp, authorized_code, create_consent, exchange, payment, register, send,
+    READ_ALL, REDIRECT, TestApp, assert_oauth_error, assert_problem, authorize, authorized_code,
+    consent_tokens, create_consent, exchange, get, payment, refresh, register, send,
 };
 use crate::payments::events;
 use crate::support::{assert_reason, field_violations};
@@ -564,5 +572,332 @@ async fn held_payments_never_hold_up_the_settlement_of_others() {
         .await
         .unwrap();
     assert_eq!(waiting.len(), 151, "the held payments still wait");
+    server.stop().await;
+}
+
+/// `ResetSandbox` over gRPC with `token`: `(deleted consents, deleted payments)`.
+async fn reset(server: &TestServer, token: &str) -> (i64, i64) {
+    let reset = SandboxServiceClient::new(server.channel())
+        .reset_sandbox(server.request(token, pb::ResetSandboxRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    (reset.deleted_consent_count, reset.deleted_payment_count)
+}
+
+/// Whether a journal is recorded under `reference`.
+async fn journal_under(server: &TestServer, reference: &str) -> bool {
+    wekeza_store::journals::find_by_external_reference(server.database.conn(), reference)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+#[tokio::test]
+async fn one_apps_reset_removes_and_takes_back_only_what_that_app_did() {
+    let server = server().await;
+    let scopes = [Scope::PaymentsInitiate, Scope::AccountsRead];
+    let a = register(&server, &scopes).await;
+    let b = register(&server, &scopes).await;
+    let (debtor, jane) = debtor_and_creditor(&server).await;
+    let (debtor_before, _) = funds(&server, &debtor).await;
+    let (jane_before, _) = funds(&server, &jane).await;
+
+    // App A: a settled payment, a held one, and customer tokens over user_good's accounts.
+    let a_paid = pay(&server, &a, "10.00").await;
+    settled(&server, &a_paid).await;
+    let a_held = pay(&server, &a, HELD).await;
+    let (a_consent, a_tokens) = consent_tokens(&server, &a, &READ_ALL, "user_good", &[]).await;
+    // App B: a settled payment and tokens of its own over the same customer.
+    let b_paid = pay(&server, &b, "20.00").await;
+    settled(&server, &b_paid).await;
+    let (_, b_tokens) = consent_tokens(&server, &b, &READ_ALL, "user_good", &[]).await;
+    assert_eq!(
+        funds(&server, &debtor).await,
+        (debtor_before - 3_000, 7_777)
+    );
+    assert_eq!(funds(&server, &jane).await, (jane_before + 3_000, 0));
+
+    // B resets: its two consents and its payment.
+    assert_eq!(reset(&server, &b.token).await, (2, 1));
+    // A's consents, payments and tokens are untouched.
+    let a_access = a_tokens["access_token"].as_str().unwrap();
+    assert_eq!(get(&server, a_access, "/v1/accounts").await.0, 200);
+    let (status, refreshed) =
+        refresh(&server, &a, a_tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{refreshed}");
+    let a_access = refreshed["access_token"].as_str().unwrap().to_owned();
+    let a_refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get(&server, &a.token, &format!("/v1/consents/{a_consent}"))
+            .await
+            .0,
+        200
+    );
+    for id in [&a_paid, &a_held] {
+        assert_eq!(
+            get(&server, &a.token, &format!("/v1/payments/{id}"))
+                .await
+                .0,
+            200
+        );
+    }
+    // B's are gone: its customer token is refused, its payment not found.
+    assert_problem(
+        &get(
+            &server,
+            b_tokens["access_token"].as_str().unwrap(),
+            "/v1/accounts",
+        )
+        .await,
+        401,
+        "INVALID_TOKEN",
+    );
+    assert_problem(
+        &get(&server, &b.token, &format!("/v1/payments/{b_paid}")).await,
+        404,
+        "NOT_FOUND",
+    );
+    // Only B's money movement was taken back, by a reversal the statements show; A's payment
+    // and A's hold stand.
+    assert_eq!(
+        funds(&server, &debtor).await,
+        (debtor_before - 1_000, 7_777)
+    );
+    assert_eq!(funds(&server, &jane).await, (jane_before + 1_000, 0));
+    assert_eq!(postings(&server, &debtor).await, [-1_000, -2_000, 2_000]);
+    assert_eq!(postings(&server, &jane).await, [1_000, 2_000, -2_000]);
+    assert!(journal_under(&server, &format!("reversal:{b_paid}")).await);
+    assert!(!journal_under(&server, &format!("reversal:{a_paid}")).await);
+    // Again: nothing of B's is left.
+    assert_eq!(reset(&server, &b.token).await, (0, 0));
+
+    // A resets: its three consents and two payments; the hold released, the payment reversed:
+    // the accounts are back where they started.
+    assert_eq!(reset(&server, &a.token).await, (3, 2));
+    assert_problem(
+        &get(&server, &a_access, "/v1/accounts").await,
+        401,
+        "INVALID_TOKEN",
+    );
+    assert_oauth_error(
+        &refresh(&server, &a, &a_refresh).await,
+        400,
+        "invalid_grant",
+    );
+    assert_eq!(funds(&server, &debtor).await, (debtor_before, 0));
+    assert_eq!(funds(&server, &jane).await, (jane_before, 0));
+    assert!(journal_under(&server, &format!("reversal:{a_paid}")).await);
+    assert!(!journal_under(&server, &format!("reversal:{a_held}")).await);
+    // Every balance is still the sum of its postings.
+    for account in [&debtor, &jane] {
+        let rows = wekeza_store::postings::list_for_account(
+            server.database.conn(),
+            account,
+            wekeza_store::postings::PostingFilter {
+                limit: 100_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let sum: i64 = rows.iter().map(|row| row.amount_minor).sum();
+        assert_eq!(sum, funds(&server, account).await.0, "{account}");
+        assert_eq!(rows[0].balance_after_minor, sum, "{account}: newest first");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_reset_takes_back_a_credit_another_app_has_spent_since() {
+    let server = server().await;
+    let scopes = [Scope::PaymentsInitiate];
+    let a = register(&server, &scopes).await;
+    let b = register(&server, &scopes).await;
+    let (_, jane) = debtor_and_creditor(&server).await;
+    let (jane_before, _) = funds(&server, &jane).await;
+
+    // A pays Jane; B then pays out everything Jane's account has, A's credit included.
+    let a_paid = pay(&server, &a, "500.00").await;
+    settled(&server, &a_paid).await;
+    let row = wekeza_store::accounts::find(server.database.conn(), &jane)
+        .await
+        .unwrap()
+        .unwrap();
+    let available = row.booked_minor - row.held_minor + row.overdraft_limit_minor;
+    let amount = format!("{}.{:02}", available / 100, available % 100);
+    let body = json!({
+        "type": "CONSENT_TYPE_PAYMENT",
+        "payment": {
+            "instructedAmount": { "amount": amount, "currency": "KES" },
+            "creditor": { "name": "Acme Supplies", "accountNumber": "22200033344" },
+            "reference": "Everything",
+            "debtorAccount": { "accountNumber": wekeza_sandbox_bank::seed::JANE_ACCOUNT_NUMBER }
+        }
+    });
+    let consent_id = create_consent(&server, &b, &body).await;
+    let (code, verifier) = authorized_code(&server, &b, &consent_id, "user_jane", &[]).await;
+    let (_, tokens) = exchange(&server, &b, &code, &verifier, REDIRECT).await;
+    let (status, created) = send(
+        server
+            .http
+            .post(format!("{}/v1/payments", server.base_url))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .header("idempotency-key", ulid::Ulid::new().to_string())
+            .json(&json!({ "consentId": consent_id })),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    settled(&server, created["paymentId"].as_str().unwrap()).await;
+    let spent = funds(&server, &jane).await.0;
+    assert_eq!(spent, -row.overdraft_limit_minor);
+
+    // A's reset still takes its credit back, whatever Jane's overdraft limit says: the
+    // reversal only returns what A's payment moved.
+    assert_eq!(reset(&server, &a.token).await, (1, 1));
+    assert_eq!(funds(&server, &jane).await.0, spent - 50_000);
+    assert_eq!(
+        funds(&server, &jane).await.0,
+        jane_before - available,
+        "Jane's balance is as if only B had paid"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn fire_event_and_simulation_touch_only_the_callers_resources() {
+    let server = server().await;
+    let scopes = [Scope::PaymentsInitiate, Scope::AccountsRead];
+    let a = register(&server, &scopes).await;
+    let b = register(&server, &scopes).await;
+    let (debtor, _) = debtor_and_creditor(&server).await;
+    let held = pay(&server, &a, HELD).await;
+    let (a_consent, _) = consent_tokens(&server, &a, &READ_ALL, "user_good", &[]).await;
+    // B may read the same account, under a consent of its own.
+    consent_tokens(&server, &b, &READ_ALL, "user_good", &[]).await;
+    let mut sandbox = SandboxServiceClient::new(server.channel());
+    let fire = |token: &str, event_type: &str, resource_id: &str| {
+        server.request(
+            token,
+            pb::FireEventRequest {
+                event_type: event_type.to_owned(),
+                resource_id: resource_id.to_owned(),
+            },
+        )
+    };
+
+    // B cannot fire events about A's payment or consent, nor move A's payment.
+    for (event_type, resource) in [
+        ("payment.status_changed", held.as_str()),
+        ("consent.status_changed", a_consent.as_str()),
+    ] {
+        let status = sandbox
+            .fire_event(fire(&b.token, event_type, resource))
+            .await
+            .unwrap_err();
+        assert_reason(&status, Code::NotFound, "NOT_FOUND");
+    }
+    let status = simulate(&server, &b.token, &held, pb::PaymentStatus::Rejected, "")
+        .await
+        .unwrap_err();
+    assert_reason(&status, Code::NotFound, "NOT_FOUND");
+    assert_eq!(
+        stored(&server, &held).await.status,
+        wekeza_domain::PaymentStatus::Pending
+    );
+
+    // An event A fires about the shared account is A's alone: the webhook routing gives it to
+    // A, not to B, which watches the same account. The same holds for sample data.
+    let app_of = |app: &TestApp| app.created.app.id.clone();
+    let owners = |event: pb::Event| {
+        let server = &server;
+        async move {
+            wekeza_webhooks::dispatch::route::owners(
+                server.database.conn(),
+                &event,
+                server.clock.now(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    for (token, app, resource) in [
+        (&a.token, &a, debtor.as_str()),
+        (&b.token, &b, debtor.as_str()),
+        (&a.token, &a, ""),
+    ] {
+        let fired = sandbox
+            .fire_event(fire(token, "account.balance_changed", resource))
+            .await
+            .unwrap()
+            .into_inner()
+            .event
+            .unwrap();
+        assert_eq!(fired.fired_by_client_id, app.client_id());
+        let row = outbox_events::Entity::find_by_id(fired.event_id.clone())
+            .one(server.database.conn())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            pb::Event::decode(row.payload.as_slice()).unwrap(),
+            fired,
+            "the outbox holds it as answered"
+        );
+        assert_eq!(
+            owners(fired).await,
+            std::collections::BTreeSet::from([app_of(app)])
+        );
+    }
+    // A real change of the account, by contrast, reaches every app that may read it.
+    let paid = pay(&server, &a, "10.00").await;
+    settled(&server, &paid).await;
+    let (_, _, change) = events(&server, &[debtor.as_str()])
+        .await
+        .into_iter()
+        .rev()
+        .find(|(kind, _, _)| kind == "account.balance_changed")
+        .unwrap();
+    assert!(change.fired_by_client_id.is_empty());
+    assert_eq!(
+        owners(change).await,
+        std::collections::BTreeSet::from([app_of(&a), app_of(&b)])
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_authorize_shortcut_refuses_a_nul_in_the_username() {
+    let server = server().await;
+    let app = register(&server, &[Scope::PaymentsInitiate]).await;
+    let consent_id = create_consent(&server, &app, &payment("10.00", None)).await;
+    // REST: 400 naming the field, never a 500 from a database that refuses the byte.
+    let (status, problem) = authorize(
+        &server,
+        &app,
+        &consent_id,
+        json!({ "username": "user\u{0}good", "redirectUri": REDIRECT }),
+    )
+    .await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["reason"], "INVALID_REQUEST");
+    assert_eq!(problem["errors"][0]["field"], "username", "{problem}");
+    // gRPC: INVALID_ARGUMENT with the field violation.
+    let refused = SandboxServiceClient::new(server.channel())
+        .authorize_consent(server.request(
+            &app.token,
+            pb::AuthorizeConsentRequest {
+                consent_id: consent_id.clone(),
+                username: "user_good\u{0}".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_reason(&refused, Code::InvalidArgument, "INVALID_REQUEST");
+    assert_eq!(field_violations(&refused), ["username"]);
+    // The consent still awaits its decision, and a clean name still decides it.
+    let (code, _) = authorized_code(&server, &app, &consent_id, "user_good", &[]).await;
+    assert!(!code.is_empty());
     server.stop().await;
 }
