@@ -202,7 +202,7 @@ pub(crate) async fn payments() -> (Measured, String, Duration) {
     })
     .await;
     let draining = Instant::now();
-    while !wekeza_store::payments::unfinished(server.database.conn(), 1)
+    while !wekeza_store::payments::unfinished(server.database.conn(), None, 1)
         .await
         .unwrap()
         .is_empty()

@@ -38,6 +38,16 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
+    /// The reasons a rejected payment may carry (its `status_reason`): the ledger could not
+    /// settle it, the account could not cover it, the fraud checks refused it, or the sandbox
+    /// rejected it on request.
+    pub const REJECTION_REASONS: [Reason; 4] = [
+        Reason::SettlementFailed,
+        Reason::InsufficientFunds,
+        Reason::FraudSuspected,
+        Reason::RejectedBySandbox,
+    ];
+
     /// Whether the payment can still change.
     pub fn is_final(self) -> bool {
         matches!(

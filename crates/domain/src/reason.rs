@@ -120,6 +120,9 @@ reasons! {
     /// The payment was accepted, but the ledger could not settle it (a payment's
     /// `status_reason`, not an error answer).
     SettlementFailed => "SETTLEMENT_FAILED", FailedPrecondition;
+    /// The sandbox's `SimulatePaymentStatus` rejected the payment without another reason (a
+    /// payment's `status_reason`, not an error answer).
+    RejectedBySandbox => "REJECTED_BY_SANDBOX", FailedPrecondition;
     /// The state of the resource does not allow the operation.
     InvalidStateTransition => "INVALID_STATE_TRANSITION", FailedPrecondition;
     /// A rate limit or quota was hit.

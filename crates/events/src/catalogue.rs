@@ -136,6 +136,7 @@ pub fn envelope(id: &EventId, payload: pb::event::Payload, now: DateTime<Utc>) -
         r#type: EventType::of(&payload).name().to_owned(),
         create_time: Some(timestamp(now)),
         payload: Some(payload),
+        fired_by_client_id: String::new(),
     }
 }
 

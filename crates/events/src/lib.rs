@@ -9,6 +9,9 @@
 //!   changes consents or payments (consent, pis, identity, the sandbox) and the sandbox bank's
 //!   ledger write through them, so no service needs another service's crate to change
 //!   something that service also changes;
+//! - the **payment steps** ([`payment_steps`]): accept, complete (settle the hold on the
+//!   ledger) and reject (release it), each with its status change and event — shared by the
+//!   settlement worker and the sandbox's `SimulatePaymentStatus`;
 //! - the [`EventBus`] seam with its publish and subscribe sides, and its two implementations:
 //!   [`InProcessBus`], the embedded default, and [`JetStreamBus`] on NATS JetStream;
 //! - the [`OutboxRelay`], which moves committed outbox events onto the bus. Nothing
@@ -18,12 +21,13 @@
 //!   deduplicate by the stable `evt_…` id.
 //!
 //! This crate sits below the services: it depends on `domain`, `rpc` (wire forms, the worker
-//! loop), `store`, `ledger` (the model of postings) and the contracts — never on a service
-//! crate.
+//! loop), `store`, `ledger` (the model of postings, the seam the payment steps call) and the
+//! contracts — never on a service crate.
 //!
 //! # Layout
 //! - [`catalogue`] — event types, subjects, payloads, envelopes.
 //! - [`record`] — the writers of "state change + its event".
+//! - [`payment_steps`] — [`PaymentSteps`], a payment's settlement steps over the ledger seam.
 //! - [`bus`] — the [`EventBus`] trait, [`Envelope`], subscriptions and the in-process bus.
 //! - [`nats`] — the JetStream bus.
 //! - [`relay`] — the outbox relay.
@@ -32,6 +36,7 @@
 pub mod bus;
 pub mod catalogue;
 pub mod nats;
+pub mod payment_steps;
 pub mod record;
 pub mod relay;
 #[cfg(feature = "testing")]
@@ -40,4 +45,5 @@ pub mod testing;
 pub use bus::{BusError, Delivery, Envelope, EventBus, InProcessBus, Subscription};
 pub use catalogue::EventType;
 pub use nats::{JetStreamBus, JetStreamSettings};
+pub use payment_steps::{PaymentSteps, Step, StepError};
 pub use relay::OutboxRelay;

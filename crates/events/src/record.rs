@@ -32,7 +32,7 @@ pub async fn consent_created(
 ) -> Result<(), wekeza_store::Error> {
     consents::insert(db, consent).await?;
     let payload = catalogue::consent_status_changed(consent, client_id, None);
-    append(db, consent.id.as_str(), payload, now).await?;
+    append(db, consent.id.as_str(), payload, None, now).await?;
     Ok(())
 }
 
@@ -48,7 +48,7 @@ pub async fn consent_transition(
     let write = consents::update_status(db, after, before.status).await?;
     if write == StatusWrite::Applied {
         let payload = catalogue::consent_status_changed(after, client_id, Some(before.status));
-        append(db, after.id.as_str(), payload, now).await?;
+        append(db, after.id.as_str(), payload, None, now).await?;
     }
     Ok(write)
 }
@@ -62,7 +62,7 @@ pub async fn payment_created(
 ) -> Result<(), wekeza_store::Error> {
     payments::insert(db, payment).await?;
     let payload = catalogue::payment_status_changed(payment, client_id, None);
-    append(db, payment.id.as_str(), payload, now).await?;
+    append(db, payment.id.as_str(), payload, None, now).await?;
     Ok(())
 }
 
@@ -78,7 +78,7 @@ pub async fn payment_transition(
     let write = payments::update_status(db, after, before.status).await?;
     if write == StatusWrite::Applied {
         let payload = catalogue::payment_status_changed(after, client_id, Some(before.status));
-        append(db, after.id.as_str(), payload, now).await?;
+        append(db, after.id.as_str(), payload, None, now).await?;
     }
     Ok(write)
 }
@@ -95,38 +95,42 @@ pub async fn postings_booked(
 ) -> Result<(), wekeza_store::Error> {
     for posting in postings {
         let payload = catalogue::account_transaction_created(posting);
-        append(db, posting.account_id.as_str(), payload, now).await?;
+        append(db, posting.account_id.as_str(), payload, None, now).await?;
     }
     for balance in balances {
         let payload = catalogue::account_balance_changed(balance);
-        append(db, balance.account_id.as_str(), payload, now).await?;
+        append(db, balance.account_id.as_str(), payload, None, now).await?;
     }
     Ok(())
 }
 
-/// An event that records no change: the sandbox's `FireEvent`, describing a resource as it is
-/// (or sample data). It travels like any other — outbox, relay, bus — and is answered as
-/// published.
-pub async fn event(
+/// An event that records no change: the sandbox's `FireEvent` by the app `fired_by` (its
+/// client id), describing a resource as it is (or sample data). It travels like any other —
+/// outbox, relay, bus — and is answered as published; its envelope names the app that fired
+/// it, the only one it is delivered to.
+pub async fn fired(
     db: &impl ConnectionTrait,
     aggregate_id: &str,
     payload: pb::event::Payload,
+    fired_by: &str,
     now: DateTime<Utc>,
 ) -> Result<pb::Event, wekeza_store::Error> {
-    append(db, aggregate_id, payload, now).await
+    append(db, aggregate_id, payload, Some(fired_by), now).await
 }
 
-/// Appends the event of `payload` about `aggregate_id` to the outbox, with a fresh `evt_` id;
-/// answers its envelope.
+/// Appends the event of `payload` about `aggregate_id` to the outbox, with a fresh `evt_` id
+/// (and, for a fired event, the app that fired it); answers its envelope.
 async fn append(
     db: &impl ConnectionTrait,
     aggregate_id: &str,
     payload: pb::event::Payload,
+    fired_by: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<pb::Event, wekeza_store::Error> {
     let id = EventId::new_monotonic(now);
     let kind = EventType::of(&payload);
-    let envelope = catalogue::envelope(&id, payload, now);
+    let mut envelope = catalogue::envelope(&id, payload, now);
+    envelope.fired_by_client_id = fired_by.unwrap_or_default().to_owned();
     outbox::append(
         db,
         OutboxEvent::new(id, kind.name(), aggregate_id, envelope.encode_to_vec(), now),

@@ -25,6 +25,7 @@
 //! | amount `42.42`                | step-up authentication required (fraud)       |
 //! | amount `99.99`                | `INSUFFICIENT_FUNDS` (payment service)        |
 //! | amount `66.66`                | settlement fails, payment `REJECTED` (payment service) |
+//! | amount `77.77`                | held `PENDING` until the sandbox's `SimulatePaymentStatus` moves it (settlement) |
 //!
 //! Depends on `domain` and the generated `wekeza.fraud.v1` client only: no storage, no service
 //! crate. Services depend on it, not the reverse.

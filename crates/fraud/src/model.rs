@@ -192,4 +192,6 @@ pub mod codes {
     pub const SANDBOX_MAGIC_INSUFFICIENT_FUNDS: &str = "SANDBOX_MAGIC_INSUFFICIENT_FUNDS";
     /// Sandbox: a magic value makes the payment's settlement fail (payment service).
     pub const SANDBOX_MAGIC_SETTLEMENT_FAILURE: &str = "SANDBOX_MAGIC_SETTLEMENT_FAILURE";
+    /// Sandbox: a magic value holds the payment for `SimulatePaymentStatus` (settlement).
+    pub const SANDBOX_MAGIC_HELD_FOR_SIMULATION: &str = "SANDBOX_MAGIC_HELD_FOR_SIMULATION";
 }

@@ -1142,6 +1142,7 @@ mod tests {
         for decimal in [
             sandbox::INSUFFICIENT_FUNDS_AMOUNT,
             sandbox::SETTLEMENT_FAILURE_AMOUNT,
+            sandbox::HELD_FOR_SIMULATION_AMOUNT,
         ] {
             payment.amount = Money::parse(decimal, "KES").unwrap();
             let assessment = assess_with(&sandbox, &payment, &History::usual()).await;

@@ -1,8 +1,8 @@
 //! Sandbox magic values: amounts and creditor names that force an outcome, so developers can
 //! walk every path of a payment without real fraud or a real shortage of funds (as Plaid's
-//! sandbox does). Every magic value of the platform is in [`MAGIC_VALUES`], including the two
-//! the payment service acts on (insufficient funds, settlement failure), so the README lists
-//! one table.
+//! sandbox does). Every magic value of the platform is in [`MAGIC_VALUES`], including the
+//! three the payments act on (insufficient funds, settlement failure, held for simulation), so
+//! the README lists one table.
 //!
 //! | Trigger                          | Outcome                               | Reason code                        | Acted on by     |
 //! |----------------------------------|---------------------------------------|------------------------------------|-----------------|
@@ -11,6 +11,7 @@
 //! | amount `42.42`                   | step-up authentication required       | `SANDBOX_MAGIC_STEP_UP`            | fraud           |
 //! | amount `99.99`                   | refused, `INSUFFICIENT_FUNDS`         | `SANDBOX_MAGIC_INSUFFICIENT_FUNDS` | payment service |
 //! | amount `66.66`                   | accepted, then settlement fails (`REJECTED`) | `SANDBOX_MAGIC_SETTLEMENT_FAILURE` | payment service |
+//! | amount `77.77`                   | accepted, then held `PENDING` until `SimulatePaymentStatus` moves it | `SANDBOX_MAGIC_HELD_FOR_SIMULATION` | settlement, sandbox service |
 //!
 //! Amounts match the decimal amount exactly, whatever the currency; names match ignoring case
 //! and repeated spaces. Magic values act only when the sandbox is on (`FraudConfig::sandbox`),
@@ -33,6 +34,9 @@ pub const STEP_UP_AMOUNT: &str = "42.42";
 pub const INSUFFICIENT_FUNDS_AMOUNT: &str = "99.99";
 /// The amount whose settlement the payment service fails.
 pub const SETTLEMENT_FAILURE_AMOUNT: &str = "66.66";
+/// The amount whose payment settlement leaves alone, for the sandbox's `SimulatePaymentStatus`
+/// to move step by step.
+pub const HELD_FOR_SIMULATION_AMOUNT: &str = "77.77";
 
 /// What sets a magic value off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +68,9 @@ pub enum MagicOutcome {
     InsufficientFunds,
     /// The payment service accepts the payment, then its settlement fails.
     SettlementFailure,
+    /// The payment service accepts the payment and settlement never moves it: only the
+    /// sandbox's `SimulatePaymentStatus` does.
+    HeldForSimulation,
 }
 
 impl MagicOutcome {
@@ -72,7 +79,7 @@ impl MagicOutcome {
         match self {
             Self::FraudReject => Some(Decision::Reject),
             Self::FraudStepUp => Some(Decision::StepUp),
-            Self::InsufficientFunds | Self::SettlementFailure => None,
+            Self::InsufficientFunds | Self::SettlementFailure | Self::HeldForSimulation => None,
         }
     }
 }
@@ -122,7 +129,20 @@ pub const MAGIC_VALUES: &[MagicValue] = &[
         code: codes::SANDBOX_MAGIC_SETTLEMENT_FAILURE,
         effect: "the payment is accepted, then its settlement fails and it ends REJECTED",
     },
+    MagicValue {
+        trigger: Trigger::Amount(HELD_FOR_SIMULATION_AMOUNT),
+        outcome: MagicOutcome::HeldForSimulation,
+        code: codes::SANDBOX_MAGIC_HELD_FOR_SIMULATION,
+        effect: "the payment is accepted and stays PENDING until SimulatePaymentStatus moves it",
+    },
 ];
+
+/// Whether settlement leaves a payment of `amount` to `creditor_name` to the sandbox's
+/// `SimulatePaymentStatus` (callers check that the sandbox is on).
+pub fn held_for_simulation(amount: Money, creditor_name: &str) -> bool {
+    find(amount, creditor_name)
+        .is_some_and(|magic| magic.outcome == MagicOutcome::HeldForSimulation)
+}
 
 /// The first magic value a payment of `amount` to `creditor_name` sets off. Callers check that
 /// the sandbox is on.
@@ -195,7 +215,7 @@ mod tests {
     #[test]
     fn near_misses_are_not_magic() {
         for decimal in [
-            "13.12", "13.14", "131.30", "1.31", "42.40", "99.98", "66.67", "10.00",
+            "13.12", "13.14", "131.30", "1.31", "42.40", "99.98", "66.67", "77.78", "10.00",
         ] {
             assert_eq!(find(kes(decimal), "Jane Doe"), None, "{decimal}");
         }
@@ -244,6 +264,7 @@ mod tests {
         for decimal in [
             INSUFFICIENT_FUNDS_AMOUNT,
             SETTLEMENT_FAILURE_AMOUNT,
+            HELD_FOR_SIMULATION_AMOUNT,
             "10.00",
         ] {
             assert_eq!(
@@ -262,6 +283,7 @@ mod tests {
                 MagicOutcome::FraudStepUp => codes::SANDBOX_MAGIC_STEP_UP,
                 MagicOutcome::InsufficientFunds => codes::SANDBOX_MAGIC_INSUFFICIENT_FUNDS,
                 MagicOutcome::SettlementFailure => codes::SANDBOX_MAGIC_SETTLEMENT_FAILURE,
+                MagicOutcome::HeldForSimulation => codes::SANDBOX_MAGIC_HELD_FOR_SIMULATION,
             };
             assert_eq!(magic.code, expected);
         }

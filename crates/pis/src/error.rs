@@ -92,7 +92,7 @@ impl ServiceError for Error {
 
 wekeza_rpc::service_error!(Error, internal:
     wekeza_store::Error, wekeza_store::DbErr, wekeza_ledger::CoreBankingError, prost::DecodeError,
-    PaymentError
+    PaymentError, wekeza_events::StepError
 );
 
 #[cfg(test)]

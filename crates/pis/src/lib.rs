@@ -20,9 +20,7 @@
 //! - [`history`] — the fraud checks' view of a customer's history, over storage.
 //! - [`error`] — the crate's [`Error`], each variant with its stable reason.
 //! - `validate` — the request against its consent, with field violations.
-//! - `convert` — domain payments → wire messages.
 
-mod convert;
 pub mod error;
 pub mod history;
 pub mod service;

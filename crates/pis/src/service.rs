@@ -54,14 +54,14 @@ use wekeza_ledger::{Account, AccountQuery, AccountStatus, CoreBanking};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::payment_service_server::PaymentService;
 use wekeza_rpc::idempotency::{self as idempotency_key, IdempotencyError};
-use wekeza_rpc::{OrInternal, RequestExt};
+use wekeza_rpc::{OrInternal, RequestExt, wire};
 use wekeza_store::apps::{self, App};
 use wekeza_store::holds::{self, Placement};
 use wekeza_store::idempotency::{self, Claim};
 use wekeza_store::{DatabaseConnection, TransactionTrait, consents, payments};
 
 use crate::history::StoreHistory;
-use crate::{Error, convert, validate};
+use crate::{Error, validate};
 
 /// The operation idempotency keys of `CreatePayment` are recorded under (its gRPC path).
 const CREATE_PAYMENT: &str = "/wekeza.openbanking.v1.PaymentService/CreatePayment";
@@ -328,7 +328,7 @@ impl Payments {
         }
         record::payment_created(&txn, payment, &app.client_id, now).await?;
         let response = pb::CreatePaymentResponse {
-            payment: Some(convert::payment(payment)),
+            payment: Some(wire::payment(payment)),
         };
         idempotency::complete(&txn, key, response.encode_to_vec()).await?;
         txn.commit().await?;
@@ -472,7 +472,7 @@ impl PaymentService for Payments {
             .filter(|payment| payment.app_id == principal.app_id)
             .ok_or(Error::PaymentNotFound)?;
         Ok(Response::new(pb::GetPaymentResponse {
-            payment: Some(convert::payment(&payment)),
+            payment: Some(wire::payment(&payment)),
         }))
     }
 }

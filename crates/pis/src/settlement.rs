@@ -1,16 +1,19 @@
 //! Settlement: the background step that moves payments on after they were created.
 //!
-//! For each unfinished payment, oldest first:
+//! For each unfinished payment, oldest first, the worker takes the steps of
+//! [`PaymentSteps`] (shared with the sandbox's `SimulatePaymentStatus`):
 //!
-//! 1. PENDING → ACCEPTED_SETTLEMENT_IN_PROCESS, with its event, in one transaction;
-//! 2. the ledger settles the payment's hold ([`CoreBanking::settle_hold`], keyed by the
-//!    payment id): the debtor is debited, the creditor's account credited when it is in the
-//!    bank, else the clearing account; the postings' `account.*` events commit with them;
-//! 3. ACCEPTED_SETTLEMENT_IN_PROCESS → ACCEPTED_SETTLEMENT_COMPLETED, with its event.
+//! 1. accept: PENDING → ACCEPTED_SETTLEMENT_IN_PROCESS, with its event, in one transaction;
+//! 2. complete: the ledger settles the payment's hold (keyed by the payment id: the debtor is
+//!    debited, the creditor's account credited when it is in the bank, else the clearing
+//!    account; the postings' `account.*` events commit with them), then
+//!    ACCEPTED_SETTLEMENT_IN_PROCESS → ACCEPTED_SETTLEMENT_COMPLETED, with its event.
 //!
 //! A settlement the ledger refuses (the creditor account is disabled or in another currency —
-//! or, in the sandbox, the magic amount `66.66`) releases the hold and ends REJECTED with
-//! `SETTLEMENT_FAILED`. An unavailable core leaves the payment IN_PROCESS for the next round.
+//! or, in the sandbox, the magic amount `66.66`) is rejected instead: the hold is released and
+//! the payment ends REJECTED with `SETTLEMENT_FAILED`. An unavailable core leaves the payment
+//! IN_PROCESS for the next round. In the sandbox, a payment of the magic amount `77.77` is
+//! left alone at every step: it waits for `SimulatePaymentStatus`.
 //!
 //! Payments settle a few at a time (`CONCURRENCY`): the ledger locks the accounts of a
 //! settlement in account-id order, so concurrent settlements over the same accounts wait for
@@ -28,12 +31,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use wekeza_domain::{Clock, Payment, PaymentStatus, Reason};
-use wekeza_events::record::{self, StatusWrite};
-use wekeza_fraud::sandbox::MagicOutcome;
-use wekeza_ledger::{CoreBanking, CoreBankingError};
+use wekeza_domain::{Clock, Payment, PaymentId, PaymentStatus, Reason};
+use wekeza_events::{PaymentSteps, Step, StepError};
+use wekeza_fraud::sandbox::{self as magic, MagicOutcome};
+use wekeza_ledger::CoreBanking;
 use wekeza_rpc::worker::{Schedule, run_every};
-use wekeza_store::{DatabaseConnection, TransactionTrait, apps, payments};
+use wekeza_store::{DatabaseConnection, apps, payments};
 
 use crate::Error;
 
@@ -54,25 +57,17 @@ enum Outcome {
     Skipped,
 }
 
-/// Why a payment was not posted.
-#[derive(Debug)]
-enum PostError {
-    /// The core did not answer: try again later.
-    Unavailable(CoreBankingError),
-    /// The core (or the sandbox) refused it for good; the cause is for the log.
-    Refused(String),
-}
-
 /// The settlement worker.
 #[derive(Debug, Clone)]
 pub struct Settlement {
-    /// Payments and the outbox.
+    /// The unfinished payments and their apps.
     db: DatabaseConnection,
-    /// Settles and releases holds.
-    core: Arc<dyn CoreBanking>,
+    /// Each step: the ledger call and the status change with its event.
+    steps: PaymentSteps,
     /// Stamps status changes.
     clock: Arc<dyn Clock>,
-    /// Whether the sandbox magic values act (`66.66` → settlement fails).
+    /// Whether the sandbox magic values act (`66.66` → settlement fails, `77.77` → left
+    /// alone).
     sandbox: bool,
     /// Notified by the payment service for every new payment.
     wake: Arc<Notify>,
@@ -87,8 +82,8 @@ impl Settlement {
         sandbox: bool,
     ) -> Self {
         Self {
+            steps: PaymentSteps::new(db.clone(), core),
             db,
-            core,
             clock,
             sandbox,
             wake: Arc::new(Notify::new()),
@@ -104,9 +99,11 @@ impl Settlement {
     /// final status. Payments the core could not take stay unfinished for the next call.
     pub async fn settle_pending(&self) -> Result<usize, Error> {
         let mut finished = 0;
+        let mut after: Option<PaymentId> = None;
         loop {
-            let batch = payments::unfinished(&self.db, BATCH).await?;
+            let batch = payments::unfinished(&self.db, after.as_ref(), BATCH).await?;
             let full = batch.len() as u64 == BATCH;
+            after = batch.last().map(|payment| payment.id.clone());
             // Payments are independent (each step is conditional on the payment's own status
             // and the ledger locks accounts in one order), so a few settle at once.
             let outcomes: Vec<Result<Outcome, Error>> = futures::stream::iter(batch)
@@ -127,7 +124,7 @@ impl Settlement {
             if let Some(error) = failure {
                 return Err(error);
             }
-            if !full || progressed == 0 {
+            if !full {
                 return Ok(finished);
             }
         }
@@ -150,101 +147,74 @@ impl Settlement {
 
     /// Moves one payment on as far as it goes.
     async fn settle(&self, payment: Payment) -> Result<Outcome, Error> {
+        let magic = self
+            .sandbox
+            .then(|| magic::find(payment.amount, &payment.creditor.name))
+            .flatten();
+        let forced = |outcome| magic.filter(|magic| magic.outcome == outcome);
+        if forced(MagicOutcome::HeldForSimulation).is_some() {
+            return Ok(Outcome::Skipped);
+        }
         let client_id = apps::find(&self.db, &payment.app_id)
             .await?
             .map(|app| app.client_id)
             .ok_or(Error::UnknownApp)?;
         let payment = match payment.status {
             PaymentStatus::Pending => {
-                let accepted = payment.clone().accept(self.clock.now())?;
-                if self.transition(&payment, &accepted, &client_id).await? == StatusWrite::Conflict
+                match self
+                    .steps
+                    .accept(&payment, &client_id, self.clock.now())
+                    .await?
                 {
-                    return Ok(Outcome::Skipped);
+                    Step::Applied(accepted) => *accepted,
+                    Step::Conflict => return Ok(Outcome::Skipped),
                 }
-                accepted
             }
             PaymentStatus::AcceptedSettlementInProcess => payment,
             PaymentStatus::AcceptedSettlementCompleted | PaymentStatus::Rejected { .. } => {
                 return Ok(Outcome::Skipped);
             }
         };
-        match self.post(&payment).await {
-            Ok(()) => {
-                let completed = payment.clone().complete(self.clock.now())?;
-                self.finish(&payment, &completed, &client_id).await
+        let completed = if let Some(magic) = forced(MagicOutcome::SettlementFailure) {
+            Err(magic.code.to_owned())
+        } else {
+            match self
+                .steps
+                .complete(&payment, &client_id, self.clock.now())
+                .await
+            {
+                Ok(step) => Ok(step),
+                Err(StepError::Refused(cause)) => Err(cause.to_string()),
+                Err(StepError::Unavailable(error)) => {
+                    tracing::warn!(payment_id = %payment.id, %error, "core unavailable; settlement retried later");
+                    return Ok(Outcome::Retry);
+                }
+                Err(error) => return Err(error.into()),
             }
-            Err(PostError::Unavailable(error)) => {
-                tracing::warn!(payment_id = %payment.id, %error, "core unavailable; settlement retried later");
-                Ok(Outcome::Retry)
-            }
-            Err(PostError::Refused(cause)) => {
+        };
+        let step = match completed {
+            Ok(step) => step,
+            Err(cause) => {
                 tracing::info!(payment_id = %payment.id, %cause, "settlement failed; payment rejected");
-                match self.core.release_hold(payment.id.as_str()).await {
-                    Ok(()) | Err(CoreBankingError::NoSuchHold) => {}
-                    Err(error) if error.is_transient() => return Ok(Outcome::Retry),
+                match self
+                    .steps
+                    .reject(
+                        &payment,
+                        Reason::SettlementFailed,
+                        &client_id,
+                        self.clock.now(),
+                    )
+                    .await
+                {
+                    Ok(step) => step,
+                    Err(StepError::Unavailable(_)) => return Ok(Outcome::Retry),
                     Err(error) => return Err(error.into()),
                 }
-                let rejected = payment
-                    .clone()
-                    .reject(Reason::SettlementFailed, self.clock.now())?;
-                self.finish(&payment, &rejected, &client_id).await
             }
-        }
-    }
-
-    /// Posts the payment through the ledger (or fails it, for the sandbox magic amount).
-    async fn post(&self, payment: &Payment) -> Result<(), PostError> {
-        let magic = self
-            .sandbox
-            .then(|| wekeza_fraud::sandbox::find(payment.amount, &payment.creditor.name))
-            .flatten();
-        if let Some(magic) = magic.filter(|magic| magic.outcome == MagicOutcome::SettlementFailure)
-        {
-            return Err(PostError::Refused(magic.code.to_owned()));
-        }
-        let settlement = wekeza_ledger::Settlement {
-            creditor_account_number: payment.creditor.account_number.clone(),
-            creditor_name: payment.creditor.name.clone(),
-            reference: payment.reference.clone(),
         };
-        match self
-            .core
-            .settle_hold(payment.id.as_str(), &settlement)
-            .await
-        {
-            Ok(_journal) => Ok(()),
-            Err(error) if error.is_transient() => Err(PostError::Unavailable(error)),
-            Err(error) => Err(PostError::Refused(error.to_string())),
-        }
-    }
-
-    async fn finish(
-        &self,
-        before: &Payment,
-        after: &Payment,
-        client_id: &str,
-    ) -> Result<Outcome, Error> {
-        Ok(match self.transition(before, after, client_id).await? {
-            StatusWrite::Applied => Outcome::Finished,
-            StatusWrite::Conflict => Outcome::Skipped,
+        Ok(match step {
+            Step::Applied(_) => Outcome::Finished,
+            Step::Conflict => Outcome::Skipped,
         })
-    }
-
-    /// Writes a transition with its event in its own transaction.
-    async fn transition(
-        &self,
-        before: &Payment,
-        after: &Payment,
-        client_id: &str,
-    ) -> Result<StatusWrite, Error> {
-        let txn = self.db.begin().await?;
-        let write =
-            record::payment_transition(&txn, before, after, client_id, after.status_updated_at)
-                .await?;
-        txn.commit().await?;
-        if write == StatusWrite::Applied {
-            tracing::info!(payment_id = %after.id, status = ?after.status, "payment status changed");
-        }
-        Ok(write)
     }
 }

@@ -1,11 +1,13 @@
 //! Conversions between domain values and the contracts' shared wire types: money as a decimal
 //! string plus currency, time as `google.protobuf.Timestamp` (UTC), and the lifecycle enums
 //! (consent status and type, permissions, payment status) that services, the gateway's access
-//! policy and the event catalogue all speak. Each mapping is written once, here.
+//! policy and the event catalogue all speak, and a payment as its app sees it (the payment
+//! service and the sandbox's `SimulatePaymentStatus` answer it). Each mapping is written once,
+//! here.
 
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
-use wekeza_domain::{ConsentKind, ConsentStatus, Money, PaymentStatus, Permission};
+use wekeza_domain::{ConsentKind, ConsentStatus, Money, Payment, PaymentStatus, Permission};
 use wekeza_proto::v1 as pb;
 
 use crate::status::ApiError;
@@ -115,6 +117,25 @@ pub fn payment_status_reason(status: PaymentStatus) -> String {
         .reason()
         .map(|reason| reason.code().to_owned())
         .unwrap_or_default()
+}
+
+/// A payment as its app sees it.
+pub fn payment(payment: &Payment) -> pb::Payment {
+    pb::Payment {
+        payment_id: payment.id.to_string(),
+        consent_id: payment.consent_id.to_string(),
+        status: payment_status(payment.status).into(),
+        status_reason: payment_status_reason(payment.status),
+        instructed_amount: Some(money(payment.amount)),
+        creditor: Some(pb::Creditor {
+            name: payment.creditor.name.clone(),
+            account_number: payment.creditor.account_number.clone(),
+        }),
+        debtor_account_id: payment.debtor_account_id.to_string(),
+        reference: payment.reference.clone(),
+        create_time: Some(timestamp(payment.created_at)),
+        status_update_time: Some(timestamp(payment.status_updated_at)),
+    }
 }
 
 #[cfg(test)]

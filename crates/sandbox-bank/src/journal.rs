@@ -30,6 +30,9 @@ pub enum JournalKind {
     Fee,
     /// A payment initiated through the open-banking API.
     Payment,
+    /// The reversal of another journal: its postings negated (a sandbox reset taking back an
+    /// app's payments).
+    Reversal,
 }
 
 impl JournalKind {
@@ -45,6 +48,7 @@ impl JournalKind {
             Self::Fx => enums::JournalKind::Fx,
             Self::Fee => enums::JournalKind::Fee,
             Self::Payment => enums::JournalKind::Payment,
+            Self::Reversal => enums::JournalKind::Reversal,
         }
     }
 }

@@ -22,7 +22,7 @@ use wekeza_ledger::{
     CoreBankingError, Customer, CustomerKind, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PostalAddress,
     PostedJournal, Result, Settlement, Transaction, TransactionQuery, TransactionStatus,
 };
-use wekeza_store::accounts::AccountFilter;
+use wekeza_store::accounts::{AccountFilter, Overdraft};
 use wekeza_store::entity::{accounts, customers, enums, holds, journals, postings};
 use wekeza_store::postings::PostingFilter;
 
@@ -61,7 +61,7 @@ impl SandboxLedger {
         check_balanced(&journal.postings)?;
         let booking_time = self.booking_time();
         let txn = self.db.begin().await.map_err(unavailable)?;
-        let posted = post_in(&txn, journal, None, booking_time).await?;
+        let posted = post_in(&txn, journal, Recorded::Plain, booking_time).await?;
         txn.commit().await.map_err(unavailable)?;
         tracing::debug!(journal_id = %posted.id, postings = posted.postings.len(), "journal posted");
         Ok(posted)
@@ -150,7 +150,7 @@ impl SandboxLedger {
             postings: vec![debtor_leg, creditor_leg],
         };
         check_balanced(&journal.postings)?;
-        post_in(txn, journal, Some(hold), booking_time).await
+        post_in(txn, journal, Recorded::Settling(hold), booking_time).await
     }
 }
 
@@ -168,17 +168,38 @@ async fn internal_account_in(
     parse(&row.id, "accounts.id")
 }
 
-/// Posts a balanced journal in `txn`, booked at `booking_time`, and appends its events. When
-/// it `settles` a hold (already marked settled), it is recorded under the hold's reference and
-/// its first debit of the held account also releases the held amount, in the same balance
-/// update: every account row is locked once, in account-id order, so concurrent settlements
-/// cannot deadlock on PostgreSQL.
-async fn post_in(
+/// What a journal posted by [`post_in`] records besides its postings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Recorded<'a> {
+    /// Nothing more: no reference, every debit within its account's overdraft limit.
+    Plain,
+    /// The settlement of this hold (already marked settled): recorded under the hold's
+    /// reference, and its first debit of the held account also releases the held amount.
+    Settling(&'a holds::Model),
+    /// A reversal, recorded under this reference (so at most once); its debits apply whatever
+    /// the overdraft limits, since they only take back what the reversed journal moved.
+    Reversal(&'a str),
+}
+
+/// Posts a balanced journal in `txn`, booked at `booking_time`, and appends its events, with
+/// what it `records`. A settlement's release of the held amount happens in the same balance
+/// update as its debit: every account row is locked once, in account-id order, so concurrent
+/// settlements cannot deadlock on PostgreSQL.
+pub(crate) async fn post_in(
     txn: &DatabaseTransaction,
     journal: NewJournal,
-    settles: Option<&holds::Model>,
+    records: Recorded<'_>,
     booking_time: DateTime<Utc>,
 ) -> Result<PostedJournal> {
+    let (settles, external_reference, overdraft) = match records {
+        Recorded::Plain => (None, None, Overdraft::Enforced),
+        Recorded::Settling(hold) => (
+            Some(hold),
+            Some(hold.reference.clone()),
+            Overdraft::Enforced,
+        ),
+        Recorded::Reversal(reference) => (None, Some(reference.to_owned()), Overdraft::Waived),
+    };
     let journal_id = JournalId::generate(booking_time, &mut rand::rng());
     // Monotonic: ids sort in the journal's order (and after earlier postings booked in the same
     // millisecond), so a journal read back lists its postings as posted.
@@ -222,6 +243,7 @@ async fn post_in(
             &posting.account_id,
             posting.amount.minor(),
             released,
+            overdraft,
         )
         .await
         .map_err(unavailable)?
@@ -273,7 +295,7 @@ async fn post_in(
         kind: journal.kind.stored(),
         description: journal.description,
         created_at: booking_time,
-        external_reference: settles.map(|hold| hold.reference.clone()),
+        external_reference,
     };
     wekeza_store::journals::insert(txn, journal_row, rows)
         .await
@@ -490,15 +512,15 @@ pub(crate) fn unavailable(err: impl std::fmt::Display) -> CoreBankingError {
     CoreBankingError::Unavailable(err.to_string())
 }
 
-fn corrupt(what: &str) -> CoreBankingError {
+pub(crate) fn corrupt(what: &str) -> CoreBankingError {
     CoreBankingError::Unavailable(format!("stored ledger data is invalid: {what}"))
 }
 
-fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<T> {
+pub(crate) fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<T> {
     text.parse().map_err(|_| corrupt(what))
 }
 
-fn parse_currency(code: &str) -> Result<Currency> {
+pub(crate) fn parse_currency(code: &str) -> Result<Currency> {
     Currency::parse(code).map_err(|_| corrupt("currency"))
 }
 

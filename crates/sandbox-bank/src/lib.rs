@@ -17,11 +17,14 @@
 //! - [`internal`]: the bank's own accounts (clearing, settlement, …), the other leg of every
 //!   customer posting.
 //! - [`seed`]: the deterministic sandbox data set and its documented [`seed::TEST_USERS`].
+//! - [`undo`]: taking back what one app's payments did to the ledger (held funds released,
+//!   settlements reversed), for that app's sandbox reset.
 
 pub mod internal;
 pub mod journal;
 mod ledger;
 pub mod seed;
+pub mod undo;
 
 pub use internal::InternalAccount;
 pub use journal::{JournalKind, NewJournal, NewPosting};

@@ -16,6 +16,9 @@ pub enum Error {
     /// No such consent for this app (also another app's).
     #[error("consent not found")]
     ConsentNotFound,
+    /// No such payment for this app (also another app's).
+    #[error("payment not found")]
+    PaymentNotFound,
     /// No such resource of this app for the event type (also another app's).
     #[error("no {0} resource of this app has this id")]
     ResourceNotFound(&'static str),
@@ -31,6 +34,20 @@ pub enum Error {
     /// The lifecycle does not allow the decision.
     #[error(transparent)]
     Lifecycle(#[from] ConsentError),
+    /// The payment is not one the sandbox simulates: settlement moves it by itself.
+    #[error(
+        "only payments of the sandbox magic amount {} are held for simulation; the settlement \
+         worker moves this one by itself",
+        wekeza_fraud::sandbox::HELD_FOR_SIMULATION_AMOUNT
+    )]
+    NotHeldForSimulation,
+    /// The payment lifecycle (or the ledger) does not allow the simulated step; the text says
+    /// why.
+    #[error("{0}")]
+    IllegalSimulation(String),
+    /// Another request moved the payment at the same time.
+    #[error("the payment changed while this request was working on it; retry")]
+    PaymentChanged,
     /// Another request changed the consent at the same time.
     #[error("the consent changed while this request was working on it; retry")]
     ConcurrentModification,
@@ -58,12 +75,16 @@ impl ServiceError for Error {
         match self {
             Self::InvalidField(..) => Reason::InvalidRequest,
             Self::ConsentNotFound
+            | Self::PaymentNotFound
             | Self::ResourceNotFound(_)
             | Self::DecoupledAuthorizationNotFound => Reason::NotFound,
             Self::DecoupledAuthorizationClosed(_) => Reason::InvalidStateTransition,
             Self::InsufficientScope(_) => Reason::InsufficientScope,
             Self::Lifecycle(error) => error.reason(),
-            Self::ConcurrentModification => Reason::ConcurrentModification,
+            Self::NotHeldForSimulation | Self::IllegalSimulation(_) => {
+                Reason::InvalidStateTransition
+            }
+            Self::ConcurrentModification | Self::PaymentChanged => Reason::ConcurrentModification,
             Self::UnknownApp => Reason::InvalidToken,
             Self::Internal(_) => Reason::Internal,
         }
@@ -80,7 +101,8 @@ impl ServiceError for Error {
 }
 
 wekeza_rpc::service_error!(Error, internal:
-    wekeza_store::Error, wekeza_store::DbErr, wekeza_ledger::CoreBankingError
+    wekeza_store::Error, wekeza_store::DbErr, wekeza_ledger::CoreBankingError,
+    wekeza_events::StepError
 );
 
 #[cfg(test)]
@@ -97,6 +119,22 @@ mod tests {
                 "INVALID_REQUEST",
             ),
             (Error::ConsentNotFound, Code::NotFound, "NOT_FOUND"),
+            (Error::PaymentNotFound, Code::NotFound, "NOT_FOUND"),
+            (
+                Error::NotHeldForSimulation,
+                Code::FailedPrecondition,
+                "INVALID_STATE_TRANSITION",
+            ),
+            (
+                Error::IllegalSimulation("no step".into()),
+                Code::FailedPrecondition,
+                "INVALID_STATE_TRANSITION",
+            ),
+            (
+                Error::PaymentChanged,
+                Code::Aborted,
+                "CONCURRENT_MODIFICATION",
+            ),
             (
                 Error::DecoupledAuthorizationNotFound,
                 Code::NotFound,

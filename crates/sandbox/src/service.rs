@@ -7,19 +7,21 @@
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
-use wekeza_domain::{Clock, ConsentId};
-use wekeza_events::{EventType, catalogue, record};
+use wekeza_domain::text::{self, TextKind};
+use wekeza_domain::{Clock, ConsentId, PaymentId};
+use wekeza_events::{EventType, PaymentSteps, catalogue, record};
 use wekeza_ledger::{AccountQuery, CoreBanking};
 use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::sandbox_service_server::SandboxService;
-use wekeza_rpc::{OrInternal, RequestExt};
+use wekeza_rpc::{OrInternal, RequestExt, wire};
 use wekeza_sandbox_bank::seed;
 use wekeza_store::apps::{self, App};
 use wekeza_store::identity::backchannel_requests::BackchannelStatus;
 use wekeza_store::{DatabaseConnection, consents, customers, payments};
 
 use crate::authority::{Authority, RequestParams};
-use crate::{Error, accounts, fire};
+use crate::simulate::{self, Target};
+use crate::{Error, accounts, fire, reset};
 
 /// The `error` of a denied authorization response (RFC 6749 §4.1.2.1).
 const ACCESS_DENIED: &str = "access_denied";
@@ -31,6 +33,8 @@ pub struct Sandbox {
     db: DatabaseConnection,
     /// The test users' customers and accounts.
     core: Arc<dyn CoreBanking>,
+    /// A payment's settlement steps, which `SimulatePaymentStatus` takes as settlement would.
+    steps: PaymentSteps,
     /// Records a test user's decision and issues the authorization code.
     authority: Arc<dyn Authority>,
     /// Stamps decisions, TOTP codes and the reseed's anchor; injectable for tests.
@@ -46,6 +50,7 @@ impl Sandbox {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            steps: PaymentSteps::new(db.clone(), core.clone()),
             db,
             core,
             authority,
@@ -60,16 +65,19 @@ impl Sandbox {
     }
 }
 
+/// The test user's name a request gives, under the platform's text rule: a control character
+/// (NUL included) is the request's fault, answered as such before any database sees it.
+fn username(text: &str) -> Result<String, Error> {
+    if text.is_empty() {
+        return Err(Error::InvalidField("username", "is required".into()));
+    }
+    text::clean(text, TextKind::Line)
+        .map_err(|error| Error::InvalidField("username", error.to_string()))
+}
+
 /// `None` for an empty proto3 string.
 fn given(text: &str) -> Option<&str> {
     (!text.is_empty()).then_some(text)
-}
-
-/// An rpc the sandbox does not offer yet, and what will bring it.
-fn not_yet(rpc: &str, arrives_with: &str) -> Status {
-    Status::unimplemented(format!(
-        "{rpc} is not available in this sandbox yet; it arrives with {arrives_with}"
-    ))
 }
 
 #[tonic::async_trait]
@@ -96,12 +104,10 @@ impl SandboxService for Sandbox {
         if !principal.has_scope(scope) {
             return Err(Error::InsufficientScope(scope).into());
         }
-        if body.username.is_empty() {
-            return Err(Error::InvalidField("username", "is required".into()).into());
-        }
+        let username = username(&body.username)?;
         let customer = self
             .core
-            .customer_by_username(&body.username)
+            .customer_by_username(&username)
             .await
             .or_internal()?
             .ok_or_else(|| Error::InvalidField("username", "no test user has this name".into()))?;
@@ -206,28 +212,55 @@ impl SandboxService for Sandbox {
         &self,
         request: Request<pb::ResetSandboxRequest>,
     ) -> Result<Response<pb::ResetSandboxResponse>, Status> {
-        let principal = request.app()?;
-        let now = self.clock.now();
-        // The test users' data is shared by every app of the sandbox, and consents (with their
-        // codes and refresh tokens) and payments refer to it: a reset removes them all.
-        let consents = consents::count_all(&self.db).await.or_internal()?;
-        let payments = payments::count_all(&self.db).await.or_internal()?;
-        seed::reset_and_seed(&self.db, seed::anchor_for(now))
-            .await
-            .or_internal()?;
-        tracing::info!(app_id = %principal.app_id, consents, payments, "sandbox reset");
+        let principal = request.app()?.clone();
+        let app = self.app(&principal).await?;
+        let reset = reset::app(&self.db, &app.id, self.clock.now()).await?;
+        tracing::info!(
+            consents = reset.consents,
+            payments = reset.payments,
+            holds_released = reset.undone.released,
+            settlements_reversed = reset.undone.reversed,
+            "sandbox reset"
+        );
         Ok(Response::new(pb::ResetSandboxResponse {
-            deleted_consent_count: i64::try_from(consents).unwrap_or(i64::MAX),
-            deleted_payment_count: i64::try_from(payments).unwrap_or(i64::MAX),
+            deleted_consent_count: i64::try_from(reset.consents).unwrap_or(i64::MAX),
+            deleted_payment_count: i64::try_from(reset.payments).unwrap_or(i64::MAX),
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(payment_id = %request.get_ref().payment_id))]
     async fn simulate_payment_status(
         &self,
         request: Request<pb::SimulatePaymentStatusRequest>,
     ) -> Result<Response<pb::SimulatePaymentStatusResponse>, Status> {
-        request.app()?;
-        Err(not_yet("SimulatePaymentStatus", "webhook delivery"))
+        let principal = request.app()?.clone();
+        let body = request.into_inner();
+        let app = self.app(&principal).await?;
+        let payment_id: PaymentId = body
+            .payment_id
+            .parse()
+            .map_err(|_| Error::PaymentNotFound)?;
+        let payment = payments::find(&self.db, &payment_id)
+            .await
+            .or_internal()?
+            .filter(|payment| payment.app_id == app.id)
+            .ok_or(Error::PaymentNotFound)?;
+        let target = Target::of(body.status, &body.status_reason)?;
+        if !wekeza_fraud::sandbox::held_for_simulation(payment.amount, &payment.creditor.name) {
+            return Err(Error::NotHeldForSimulation.into());
+        }
+        let moved = simulate::drive(
+            &self.steps,
+            payment,
+            target,
+            &app.client_id,
+            self.clock.now(),
+        )
+        .await?;
+        tracing::info!(status = ?moved.status, "sandbox payment status simulated");
+        Ok(Response::new(pb::SimulatePaymentStatusResponse {
+            payment: Some(wire::payment(&moved)),
+        }))
     }
 
     async fn fire_event(
@@ -255,7 +288,7 @@ impl SandboxService for Sandbox {
             )
             .await?
         };
-        let event = record::event(&self.db, &aggregate_id, payload, now)
+        let event = record::fired(&self.db, &aggregate_id, payload, &app.client_id, now)
             .await
             .or_internal()?;
         tracing::info!(event_id = %event.event_id, event_type = %kind, "sandbox event fired");
@@ -290,12 +323,10 @@ impl SandboxService for Sandbox {
         if !principal.has_scope(scope) {
             return Err(Error::InsufficientScope(scope).into());
         }
-        if body.username.is_empty() {
-            return Err(Error::InvalidField("username", "is required".into()).into());
-        }
+        let username = username(&body.username)?;
         let customer = self
             .core
-            .customer_by_username(&body.username)
+            .customer_by_username(&username)
             .await
             .or_internal()?
             .filter(|customer| customer.id.as_str() == pending.customer_id)

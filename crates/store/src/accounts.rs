@@ -63,21 +63,33 @@ pub async fn list_for_customer(
         .await?)
 }
 
+/// Whether a debit must keep a customer account within its overdraft limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overdraft {
+    /// Refused below the limit: every debit a customer or the bank initiates.
+    Enforced,
+    /// Applied whatever the limit: a reversal, which only takes back what an earlier journal
+    /// moved (the sandbox reset of one app's payments).
+    Waived,
+}
+
 /// Adds `delta` minor units to the account's booked balance and answers the new balance;
 /// `released` minor units of its held funds stop being held in the same statement (the
 /// settlement of a hold into this debit; 0 otherwise).
 ///
 /// A debit (`delta < 0`) of a customer account is refused, answering `None`, when it would take
-/// the available balance (booked − held) below minus the overdraft limit. Check and change are
-/// one conditional `UPDATE … RETURNING`, so concurrent debits can never both spend the same
-/// funds: PostgreSQL re-evaluates the condition on the row it waited for, and SQLite has a single
-/// writer. Credits, and debits of internal accounts, always apply. `None` also answers for an
-/// account that does not exist. Run it inside the transaction that writes the postings.
+/// the available balance (booked − held) below minus the overdraft limit — unless the limit is
+/// [`Overdraft::Waived`]. Check and change are one conditional `UPDATE … RETURNING`, so
+/// concurrent debits can never both spend the same funds: PostgreSQL re-evaluates the
+/// condition on the row it waited for, and SQLite has a single writer. Credits, and debits of
+/// internal accounts, always apply. `None` also answers for an account that does not exist.
+/// Run it inside the transaction that writes the postings.
 pub async fn apply_delta(
     db: &impl ConnectionTrait,
     id: &AccountId,
     delta: i64,
     released: i64,
+    overdraft: Overdraft,
 ) -> Result<Option<i64>> {
     let booked = Expr::col(Column::BookedMinor);
     let mut update = Query::update();
@@ -91,7 +103,7 @@ pub async fn apply_delta(
             Expr::col(Column::HeldMinor).sub(released),
         );
     }
-    if delta < 0 {
+    if delta < 0 && overdraft == Overdraft::Enforced {
         // booked + delta − (held − released) ≥ −overdraft, written without negating a column.
         let stays_within_limit = booked
             .add(delta)

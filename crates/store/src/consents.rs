@@ -1,14 +1,13 @@
 //! Consents: insertion, look-up, status changes that apply only to the status they were decided
-//! on, and a customer's consents newest first (all of them, or those given to one app). Rows are converted to and from
+//! on, a customer's consents newest first (all of them, or those given to one app), and the
+//! deletion of one app's consents (the sandbox reset). Rows are converted to and from
 //! [`wekeza_domain::Consent`] here; the lifecycle rules themselves live in `domain`.
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use wekeza_domain::{
     AccountId, AppId, Consent, ConsentId, ConsentKind, ConsentStatus, ConsentTerms, CustomerId,
     Money, Permission,
@@ -58,9 +57,15 @@ pub async fn find(db: &impl ConnectionTrait, id: &ConsentId) -> Result<Option<Co
         .transpose()
 }
 
-/// How many consents there are, of every app (what a sandbox reset removes).
-pub async fn count_all(db: &impl ConnectionTrait) -> Result<u64> {
-    Ok(Entity::find().count(db).await?)
+/// Deletes every consent given to `app` — and, by the foreign keys' cascade, the authorization
+/// requests, codes, refresh tokens and CIBA requests bound to them; answers how many. Delete
+/// the app's payments first (they refer to their consents). The sandbox reset of one app.
+pub async fn delete_for_app(db: &impl ConnectionTrait, app: &AppId) -> Result<u64> {
+    Ok(Entity::delete_many()
+        .filter(Column::AppId.eq(app.as_str()))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
 
 /// Writes `consent`'s lifecycle fields (status, its time, expiry, customer, accounts) only if

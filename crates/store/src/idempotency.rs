@@ -46,6 +46,16 @@ pub struct Key<'a> {
     pub operation: &'a str,
 }
 
+/// Deletes every record of `app`'s keys, answering how many: the sandbox reset of one app
+/// removes what they answered, so a key used again does the work again.
+pub async fn delete_for_app(db: &impl ConnectionTrait, app: &AppId) -> Result<u64> {
+    Ok(Entity::delete_many()
+        .filter(Column::AppId.eq(app.as_str()))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// Claims `key` for a request whose canonical bytes hash to `request_hash` (SHA-256 hex).
 pub async fn claim(
     txn: &DatabaseTransaction,

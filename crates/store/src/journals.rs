@@ -1,5 +1,5 @@
 //! Journals and their postings: inserted together, and wiped together with the customers and
-//! accounts when the sandbox is reset.
+//! accounts when an operator reseeds the sandbox (`wekeza sandbox reset`).
 
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait,
@@ -53,9 +53,10 @@ pub async fn insert_many(
     insert_chunked::<postings::ActiveModel, _>(db, postings).await
 }
 
-/// Deletes every hold, payment, consent, posting, journal, account and customer: the sandbox's
-/// reset. Run it in a transaction with the seed that follows. Tables added later that refer to
-/// accounts or customers must be emptied first.
+/// Deletes every hold, payment, consent, posting, journal, account and customer: the operator's
+/// reseed of the whole sandbox (`wekeza sandbox reset`; an app's own `ResetSandbox` touches
+/// only its own data). Run it in a transaction with the seed that follows. Tables added later
+/// that refer to accounts or customers must be emptied first.
 pub async fn wipe_ledger(db: &impl ConnectionTrait) -> Result<()> {
     holds::Entity::delete_many().exec(db).await?;
     payments::Entity::delete_many().exec(db).await?;

@@ -1,6 +1,6 @@
 //! Payments: insertion, look-up, status changes that apply only to the status they were decided
-//! on, the unfinished payments the settlement worker picks up, and a customer's recent payments
-//! for the fraud checks. Rows are converted to and from [`wekeza_domain::Payment`] here; the
+//! on, the unfinished payments the settlement worker picks up, a customer's recent payments
+//! for the fraud checks, and the deletion of one app's payments (the sandbox reset). Rows are converted to and from [`wekeza_domain::Payment`] here; the
 //! lifecycle rules live in `domain`.
 
 use chrono::{DateTime, Utc};
@@ -8,7 +8,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use wekeza_domain::{Creditor, Currency, CustomerId, Money, Payment, PaymentId, PaymentStatus};
+use wekeza_domain::{
+    AppId, Creditor, Currency, CustomerId, Money, Payment, PaymentId, PaymentStatus,
+};
 
 pub use crate::consents::StatusWrite;
 use crate::entity::enums;
@@ -24,9 +26,17 @@ pub async fn insert(db: &impl ConnectionTrait, payment: &Payment) -> Result<()> 
     Ok(())
 }
 
-/// How many payments there are, of every app (what a sandbox reset removes).
-pub async fn count_all(db: &impl ConnectionTrait) -> Result<u64> {
-    Ok(Entity::find().count(db).await?)
+/// Deletes every payment of `app` and answers them as they were, in one statement (`DELETE …
+/// RETURNING`): of two concurrent deletions each payment is answered to one only. Their holds
+/// and postings are the ledger's, left to the caller. The sandbox reset of one app.
+pub async fn delete_for_app(db: &impl ConnectionTrait, app: &AppId) -> Result<Vec<Payment>> {
+    Entity::delete_many()
+        .filter(Column::AppId.eq(app.as_str()))
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
 }
 
 /// The payment with this id, if any — of whichever app: callers check ownership.
@@ -66,14 +76,23 @@ pub async fn update_status(
     })
 }
 
-/// Up to `limit` payments that are PENDING or ACCEPTED_SETTLEMENT_IN_PROCESS, oldest first:
-/// the settlement worker's queue (also after a crash).
-pub async fn unfinished(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Payment>> {
-    Entity::find()
-        .filter(Column::Status.is_in([
-            enums::PaymentStatus::Pending,
-            enums::PaymentStatus::AcceptedSettlementInProcess,
-        ]))
+/// Up to `limit` payments that are PENDING or ACCEPTED_SETTLEMENT_IN_PROCESS, oldest first,
+/// with ids strictly above `after` (the previous page's last) when given: the settlement
+/// worker's queue (also after a crash), read page by page so that payments it leaves alone
+/// (the sandbox's, held for simulation) never hide the ones behind them.
+pub async fn unfinished(
+    db: &impl ConnectionTrait,
+    after: Option<&PaymentId>,
+    limit: u64,
+) -> Result<Vec<Payment>> {
+    let mut select = Entity::find().filter(Column::Status.is_in([
+        enums::PaymentStatus::Pending,
+        enums::PaymentStatus::AcceptedSettlementInProcess,
+    ]));
+    if let Some(after) = after {
+        select = select.filter(Column::Id.gt(after.as_str()));
+    }
+    select
         .order_by_asc(Column::Id)
         .limit(limit)
         .all(db)

@@ -68,6 +68,7 @@ mod tests {
                     ..Default::default()
                 },
             )),
+            ..Default::default()
         };
         let json: serde_json::Value =
             serde_json::from_slice(&json(&event.encode_to_vec()).unwrap()).unwrap();

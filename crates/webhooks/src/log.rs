@@ -209,6 +209,7 @@ pub async fn send_test(
         r#type: event_type.to_owned(),
         create_time: Some(timestamp(now)),
         payload,
+        fired_by_client_id: String::new(),
     };
     let delivery = NewDelivery {
         id: DeliveryId::new_monotonic(now),

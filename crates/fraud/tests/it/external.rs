@@ -322,6 +322,7 @@ async fn sandbox_magic_wins_without_asking_the_fraud_system() {
     for decimal in [
         sandbox::INSUFFICIENT_FUNDS_AMOUNT,
         sandbox::SETTLEMENT_FAILURE_AMOUNT,
+        sandbox::HELD_FOR_SIMULATION_AMOUNT,
     ] {
         let mut payment = attempt();
         payment.amount = kes(decimal);
@@ -341,5 +342,5 @@ async fn sandbox_magic_wins_without_asking_the_fraud_system() {
         (assessment.decision, assessment.source),
         (Decision::Allow, Source::External)
     );
-    assert_eq!(system.seen().len(), 3);
+    assert_eq!(system.seen().len(), 4);
 }

@@ -100,6 +100,11 @@ fn the_magic_table_lists_every_value() {
                 MagicOutcome::SettlementFailure,
                 codes::SANDBOX_MAGIC_SETTLEMENT_FAILURE
             ),
+            (
+                Trigger::Amount("77.77"),
+                MagicOutcome::HeldForSimulation,
+                codes::SANDBOX_MAGIC_HELD_FOR_SIMULATION
+            ),
         ]
     );
     assert_eq!(
@@ -110,4 +115,9 @@ fn the_magic_table_lists_every_value() {
         sandbox::find(kes(sandbox::SETTLEMENT_FAILURE_AMOUNT), "Jane").map(|m| m.outcome),
         Some(MagicOutcome::SettlementFailure)
     );
+    assert!(sandbox::held_for_simulation(
+        kes(sandbox::HELD_FOR_SIMULATION_AMOUNT),
+        "Jane"
+    ));
+    assert!(!sandbox::held_for_simulation(kes("77.70"), "Jane"));
 }

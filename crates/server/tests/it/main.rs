@@ -23,6 +23,7 @@ mod process;
 mod proxy;
 mod receiver;
 mod rest;
+mod sandbox;
 mod security;
 mod smoke;
 mod support;

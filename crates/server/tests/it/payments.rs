@@ -221,9 +221,10 @@ impl Fixture {
     async fn all_settled(&self) {
         let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
         loop {
-            let unfinished = wekeza_store::payments::unfinished(self.server.database.conn(), 1)
-                .await
-                .unwrap();
+            let unfinished =
+                wekeza_store::payments::unfinished(self.server.database.conn(), None, 1)
+                    .await
+                    .unwrap();
             if unfinished.is_empty() {
                 return;
             }

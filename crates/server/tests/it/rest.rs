@@ -869,27 +869,29 @@ async fn sandbox_routes_answer_what_grpc_answers(
         .unwrap();
     assert_eq!(response.status(), 400);
 
-    // Not offered yet: UNIMPLEMENTED over gRPC, 501 over REST.
+    // A payment that is not the app's: NOT_FOUND over both (the simulations themselves, over
+    // both protocols, are in `sandbox.rs`).
     covered.insert("SandboxService.SimulatePaymentStatus");
     let status = sandbox
         .simulate_payment_status(server.request(
             app_token,
             pb::SimulatePaymentStatusRequest {
                 payment_id: "pay_01jz0000000000000000000000".into(),
+                status: pb::PaymentStatus::Rejected.into(),
                 ..Default::default()
             },
         ))
         .await
-        .map(|_| ());
-    assert_eq!(status.unwrap_err().code(), tonic::Code::Unimplemented);
+        .unwrap_err();
+    assert_reason(&status, tonic::Code::NotFound, "NOT_FOUND");
     let path = "/v1/sandbox/payments/pay_01jz0000000000000000000000:simulate";
     let response = post(path, json!({ "status": "PAYMENT_STATUS_REJECTED" }))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 501, "{path}");
+    assert_eq!(response.status(), 404, "{path}");
     let problem: Value = response.json().await.unwrap();
-    assert_eq!(problem["reason"], "UNIMPLEMENTED", "{path}");
+    assert_eq!(problem["reason"], "NOT_FOUND", "{path}");
 
     // An auth_req_id that is not the app's: NOT_FOUND over both (the flow is in `ciba.rs`).
     covered.insert("SandboxService.ApproveDecoupledAuthorization");

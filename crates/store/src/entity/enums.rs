@@ -82,6 +82,9 @@ pub enum JournalKind {
     /// A payment initiated through the open-banking API.
     #[sea_orm(string_value = "payment")]
     Payment,
+    /// The reversal of another journal (a sandbox reset taking back an app's payments).
+    #[sea_orm(string_value = "reversal")]
+    Reversal,
 }
 
 /// Whether a posting is booked.

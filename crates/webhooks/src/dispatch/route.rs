@@ -1,8 +1,10 @@
 //! Whose an event is: the apps whose endpoints may receive it — never another app's.
 //!
+//! - An event the sandbox's `FireEvent` published belongs to the app that fired it, named in
+//!   its envelope (`fired_by_client_id`), and to no other: it records no change, and another
+//!   app watching the same account must not hear of one.
 //! - A payment's or a consent's event belongs to the app it names by client id: the app that
-//!   made the payment or holds the consent (or, for the sandbox's sample events, the app that
-//!   fired them).
+//!   made the payment or holds the consent.
 //! - An account's event (a transaction, a balance change) belongs to every app holding an
 //!   authorised, unexpired account-access consent that binds that account and grants the
 //!   permission to read what changed: `READ_TRANSACTIONS` for transactions, `READ_BALANCES` for
@@ -23,6 +25,12 @@ pub async fn owners(
     now: DateTime<Utc>,
 ) -> Result<BTreeSet<AppId>, wekeza_store::Error> {
     let mut owners = BTreeSet::new();
+    if !event.fired_by_client_id.is_empty() {
+        if let Some(app) = apps::find_by_client_id(db, &event.fired_by_client_id).await? {
+            owners.insert(app.id);
+        }
+        return Ok(owners);
+    }
     match &event.payload {
         Some(Payload::PaymentStatusChanged(pb::PaymentStatusChanged { client_id, .. }))
         | Some(Payload::ConsentStatusChanged(pb::ConsentStatusChanged { client_id, .. })) => {
