@@ -10,6 +10,7 @@ mod cli;
 mod consents;
 mod database_faults;
 mod federation;
+mod hostile_text;
 mod identity;
 mod identity_browser;
 mod identity_flow;
