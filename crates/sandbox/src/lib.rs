@@ -24,8 +24,9 @@
 //!
 //! Depends on `domain`, `rpc`, `store`, `events`, `ledger` (the
 //! [`CoreBanking`](wekeza_ledger::CoreBanking) seam), `fraud` (the magic values) and
-//! `sandbox-bank` (the seed); never on another service crate, nor on identity: the server's
-//! wiring implements the [`Authority`] port over it.
+//! `sandbox-bank` (the seed's test users, and undoing an app's payments on the sandbox's
+//! ledger); never on another service crate, nor on identity: the server's wiring implements the
+//! [`Authority`] port over it.
 //!
 //! # Layout
 //! - [`service`] — `SandboxService` ([`Sandbox`]).

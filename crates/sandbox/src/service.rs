@@ -29,7 +29,7 @@ const ACCESS_DENIED: &str = "access_denied";
 /// The Sandbox service.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
-    /// Apps, consents and the test users' credentials; what a reset reseeds.
+    /// Apps, consents, payments and the test users' credentials; what a reset removes.
     db: DatabaseConnection,
     /// The test users' customers and accounts.
     core: Arc<dyn CoreBanking>,

@@ -1154,7 +1154,7 @@ async fn the_sandbox_binds_payment_accounts_denies_lists_users_and_resets() {
         400,
         "invalid_grant",
     );
-    // The test users are back, same ids (same day).
+    // The test users themselves are untouched (a reset takes back only what the app changed).
     assert_eq!(server.customer("user_good").await.id, customer.id);
     server.stop().await;
 }
