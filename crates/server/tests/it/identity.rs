@@ -46,7 +46,7 @@ async fn register(
     .unwrap()
 }
 
-async fn sandbox_app(server: &TestServer) -> CreatedApp {
+pub(crate) async fn sandbox_app(server: &TestServer) -> CreatedApp {
     register(
         server,
         AppEnvironment::Sandbox,

@@ -26,6 +26,7 @@ mod rest;
 mod security;
 mod smoke;
 mod support;
+mod throttle;
 mod webhook_delivery;
 mod webhook_faults;
 mod webhooks;
