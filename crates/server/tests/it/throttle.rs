@@ -17,7 +17,7 @@ use wekeza_testkit::TestServer;
 use crate::identity::{assert_oauth_error, sandbox_app, send, url};
 
 /// An HTTP client whose requests come from 127.0.0.`last`.
-fn client_at(last: u8) -> reqwest::Client {
+pub(crate) fn client_at(last: u8) -> reqwest::Client {
     reqwest::Client::builder()
         .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
         .build()
