@@ -239,6 +239,8 @@ fn evict(entries: &mut HashMap<Key, Entry>, now: DateTime<Utc>) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use chrono::TimeZone;
 
     use super::*;
