@@ -78,8 +78,11 @@ impl<S: Sync> FromRequestParts<S> for Source {
 /// Whose credentials an attempt presents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
-    /// A customer, by username.
+    /// A customer's password, by username.
     Customer,
+    /// A customer's one-time code, by username: counted apart, so that the right password
+    /// does not clear the failed codes.
+    SecondFactor,
     /// A client, by client id.
     Client,
 }

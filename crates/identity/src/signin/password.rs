@@ -183,7 +183,7 @@ impl Web {
                 },
             )
         };
-        let attempt = Attempt::new(source, Kind::Customer, Some(&customer.username));
+        let attempt = Attempt::new(source, Kind::SecondFactor, Some(&customer.username));
         let throttle = &self.identity.inner.throttle;
         if let Err(refused) = throttle.check(&attempt, now) {
             return Ok(throttled(refused, retry));
