@@ -34,6 +34,7 @@ use crate::client_auth::require_grant;
 use crate::form::Form;
 use crate::grants::{ConsentGrant, Redeem, TokenSet};
 use crate::issuer::BACKCHANNEL_AUTHENTICATION_PATH;
+use crate::throttle::Source;
 use crate::tokens::scope_text;
 use crate::{Error, Identity};
 
@@ -62,12 +63,13 @@ impl Identity {
         &self,
         headers: &http::HeaderMap,
         body: &[u8],
+        source: Source,
         now: DateTime<Utc>,
     ) -> Result<Value, Error> {
         let form = Form::parse(headers, body)?;
         let endpoint = self.issuer().url(BACKCHANNEL_AUTHENTICATION_PATH);
         let app = self
-            .authenticate_client(headers, &form, &endpoint, now)
+            .authenticate_client(headers, &form, &endpoint, source, now)
             .await?;
         require_grant(&app, CIBA_GRANT_TYPE)?;
         if form.get("login_hint_token").is_some() || form.get("id_token_hint").is_some() {

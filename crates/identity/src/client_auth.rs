@@ -8,7 +8,8 @@
 //!   against its SHA-256 hash in constant time. Sandbox apps only.
 //!
 //! Exactly one method per request. Unknown clients and wrong credentials get the same answer,
-//! so the endpoint is no oracle for client ids.
+//! so the endpoint is no oracle for client ids. Failures are throttled by source address and by
+//! client id at that source (`throttle`): past the free allowance, 429 until the delay is over.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -23,6 +24,7 @@ use wekeza_store::apps::{self, App, AppEnvironment, AppStatus, TokenEndpointAuth
 
 use crate::form::{self, Form, decode_component};
 use crate::jwt::{self, Audience, CLIENT_ALGORITHMS, CLOCK_SKEW};
+use crate::throttle::{Attempt, Kind, Source};
 use crate::{Error, Identity};
 
 /// `client_assertion_type` of a JWT client assertion.
@@ -43,6 +45,26 @@ enum Presented<'a> {
     Post { client_id: &'a str, secret: &'a str },
     /// `client_assertion`.
     Assertion { assertion: &'a str },
+}
+
+impl Presented<'_> {
+    /// The client id the credentials claim, before any is checked: an assertion's `iss`.
+    fn claimed_client_id(&self) -> Option<String> {
+        /// The one claim read from an unverified assertion.
+        #[derive(Deserialize)]
+        struct Claimed {
+            iss: String,
+        }
+        match self {
+            Self::Basic { client_id, .. } => Some(client_id.clone()),
+            Self::Post { client_id, .. } => Some((*client_id).to_owned()),
+            Self::Assertion { assertion } => {
+                jsonwebtoken::dangerous::insecure_decode_claims::<Claimed>(assertion)
+                    .ok()
+                    .map(|claims| claims.iss)
+            }
+        }
+    }
 }
 
 /// The claims of a client assertion.
@@ -124,15 +146,41 @@ pub(crate) fn require_grant(app: &App, grant_type: &str) -> Result<(), Error> {
 }
 
 impl Identity {
-    /// Authenticates the client of a request to the endpoint at `endpoint_url`.
+    /// Authenticates the client of a request from `source` to the endpoint at `endpoint_url`;
+    /// refuses it unchecked while that source (or that client at that source) is throttled.
     pub(crate) async fn authenticate_client(
         &self,
         headers: &HeaderMap,
         form: &Form,
         endpoint_url: &str,
+        source: Source,
         now: DateTime<Utc>,
     ) -> Result<App, Error> {
-        let app = match presented(headers, form)? {
+        let presented = presented(headers, form)?;
+        let client_id = presented.claimed_client_id();
+        let attempt = Attempt::new(source, Kind::Client, client_id.as_deref());
+        let throttle = &self.inner.throttle;
+        throttle
+            .check(&attempt, now)
+            .map_err(|throttled| Error::Throttled(throttled.retry_after_secs))?;
+        let result = self.check_client(presented, form, endpoint_url, now).await;
+        match &result {
+            Ok(_) => throttle.succeeded(&attempt),
+            Err(Error::InvalidClient(_)) => throttle.failed(&attempt, now),
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Checks the presented credentials.
+    async fn check_client(
+        &self,
+        presented: Presented<'_>,
+        form: &Form,
+        endpoint_url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<App, Error> {
+        let app = match presented {
             Presented::Basic { client_id, secret } => self.by_secret(&client_id, &secret).await?,
             Presented::Post { client_id, secret } => self.by_secret(client_id, secret).await?,
             Presented::Assertion { assertion } => {

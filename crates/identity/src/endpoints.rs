@@ -32,6 +32,7 @@ use crate::issuer::{
     USERINFO_PATH,
 };
 use crate::jwt::CLIENT_ALGORITHM_NAMES;
+use crate::throttle::Source;
 use crate::tokens::ACCESS_TOKEN_TTL;
 use crate::userinfo::CLAIMS_SUPPORTED;
 use crate::{Error, Identity};
@@ -146,10 +147,15 @@ async fn jwks(State(identity): State<Identity>) -> Response {
 }
 
 /// `POST /oauth2/par` (RFC 9126): 201 with the `request_uri`.
-async fn par(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
+async fn par(
+    State(identity): State<Identity>,
+    source: Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let now = identity.now();
     match identity
-        .push_authorization_request(&headers, &body, now)
+        .push_authorization_request(&headers, &body, source, now)
         .await
     {
         Ok(body) => no_store(StatusCode::CREATED, &body),
@@ -160,23 +166,34 @@ async fn par(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) 
 /// `POST /oauth2/bc-authorize` (CIBA Core §7): 200 with the `auth_req_id`.
 async fn backchannel_authentication(
     State(identity): State<Identity>,
+    source: Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let now = identity.now();
     answer(
         identity
-            .backchannel_authenticate(&headers, &body, now)
+            .backchannel_authenticate(&headers, &body, source, now)
             .await,
     )
 }
 
 /// `POST /oauth2/token`.
-async fn token(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(grant(&identity, &headers, &body).await)
+async fn token(
+    State(identity): State<Identity>,
+    source: Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(grant(&identity, &headers, &body, source).await)
 }
 
-async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<Value, Error> {
+async fn grant(
+    identity: &Identity,
+    headers: &HeaderMap,
+    body: &[u8],
+    source: Source,
+) -> Result<Value, Error> {
     let now = identity.now();
     let form = Form::parse(headers, body)?;
     let grant_type = form.require("grant_type")?;
@@ -187,7 +204,7 @@ async fn grant(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<
     }
     let endpoint = identity.issuer().url(TOKEN_PATH);
     let app = identity
-        .authenticate_client(headers, &form, &endpoint, now)
+        .authenticate_client(headers, &form, &endpoint, source, now)
         .await?;
     require_grant(&app, grant_type)?;
     // A valid proof binds the new access token to its key, whatever the grant. Production
@@ -262,20 +279,26 @@ fn granted_scopes(app: &App, requested: Option<&str>) -> Result<BTreeSet<Scope>,
 
 /// `POST /oauth2/introspect`: a client learns about its own tokens only; anything else,
 /// including other clients' tokens, is `{"active": false}`.
-async fn introspect(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(introspection(&identity, &headers, &body).await)
+async fn introspect(
+    State(identity): State<Identity>,
+    source: Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(introspection(&identity, &headers, &body, source).await)
 }
 
 async fn introspection(
     identity: &Identity,
     headers: &HeaderMap,
     body: &[u8],
+    source: Source,
 ) -> Result<Value, Error> {
     let now = identity.now();
     let form = Form::parse(headers, body)?;
     let endpoint = identity.issuer().url(INTROSPECTION_PATH);
     let app = identity
-        .authenticate_client(headers, &form, &endpoint, now)
+        .authenticate_client(headers, &form, &endpoint, source, now)
         .await?;
     let token = form.require("token")?;
     let inactive = json!({ "active": false });
@@ -355,8 +378,13 @@ async fn refresh_introspection(
 
 /// `POST /oauth2/revoke`: the token stops working on the next call. Unknown, malformed or
 /// expired tokens are answered 200 too (RFC 7009 §2.2); another client's token is refused.
-async fn revoke(State(identity): State<Identity>, headers: HeaderMap, body: Bytes) -> Response {
-    match revocation(&identity, &headers, &body).await {
+async fn revoke(
+    State(identity): State<Identity>,
+    source: Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match revocation(&identity, &headers, &body, source).await {
         Ok(()) => {
             let mut response = StatusCode::OK.into_response();
             response
@@ -368,12 +396,17 @@ async fn revoke(State(identity): State<Identity>, headers: HeaderMap, body: Byte
     }
 }
 
-async fn revocation(identity: &Identity, headers: &HeaderMap, body: &[u8]) -> Result<(), Error> {
+async fn revocation(
+    identity: &Identity,
+    headers: &HeaderMap,
+    body: &[u8],
+    source: Source,
+) -> Result<(), Error> {
     let now = identity.now();
     let form = Form::parse(headers, body)?;
     let endpoint = identity.issuer().url(REVOCATION_PATH);
     let app = identity
-        .authenticate_client(headers, &form, &endpoint, now)
+        .authenticate_client(headers, &form, &endpoint, source, now)
         .await?;
     let token = form.require("token")?;
     if !token.contains('.') {

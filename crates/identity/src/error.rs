@@ -31,6 +31,13 @@ pub enum Error {
     /// assertion, or a method the client may not use).
     #[error("invalid_client: {0}")]
     InvalidClient(String),
+    /// `invalid_client` with 429 and `Retry-After`: too many failed authentications from this
+    /// source (for this client, or for any): refused before the credentials were checked (see
+    /// `throttle`). RFC 6749 has no code of its own for this; `invalid_client` is what a
+    /// client that cannot be authenticated gets, and the status and header say why and when to
+    /// retry.
+    #[error("invalid_client: throttled for {0} s")]
+    Throttled(u64),
     /// `unauthorized_client`: the client is authenticated but may not do this.
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(String),
@@ -111,7 +118,7 @@ impl Error {
         }
         match self {
             Self::InvalidRequest(_) | Self::InvalidParameter(..) => "invalid_request",
-            Self::InvalidClient(_) => "invalid_client",
+            Self::InvalidClient(_) | Self::Throttled(_) => "invalid_client",
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::InvalidGrant(_) => "invalid_grant",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
@@ -142,6 +149,7 @@ impl Error {
         match self {
             Self::InvalidClient(_) | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Config(_)
             | Self::Store(_)
             | Self::CoreBanking(_)
@@ -184,6 +192,11 @@ impl Error {
             Self::AccessDenied => "the customer denied the request",
             Self::ExpiredToken => "the auth_req_id has expired",
             Self::InvalidParameter(name, text) => return Cow::Owned(format!("{name} {text}")),
+            Self::Throttled(seconds) => {
+                return Cow::Owned(format!(
+                    "too many failed authentications from this address: retry after {seconds} s"
+                ));
+            }
             Self::ConsentChanged => "the consent changed meanwhile; retry",
             Self::Config(_)
             | Self::Store(_)
@@ -224,6 +237,9 @@ impl IntoResponse for Error {
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if self.is_unavailable() {
             let seconds = wekeza_rpc::unavailable::RETRY_AFTER.as_secs().max(1);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Self::Throttled(seconds) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if matches!(self, Self::InvalidClient(_)) {

@@ -30,10 +30,11 @@
 //! - [`ciba`] — decoupled authorisation (OpenID CIBA, poll mode): the backchannel
 //!   authentication endpoint, the device's decision, the token endpoint's CIBA grant.
 //! - `signin` — the authorization endpoint and the customer's browser session: sign-in,
-//!   second factor, consent screen, lock-out, CSRF; `pages` — their HTML (askama templates).
+//!   second factor, consent screen, failed attempts, CSRF; `pages` — their HTML (askama templates).
 //! - [`totp`] — RFC 6238 one-time passwords (the second factor of test users).
 //! - [`federation`] — sign-in delegated to an upstream OpenID provider (relying party).
 //! - `client_auth` — client authentication at the endpoints.
+//! - `throttle` — slowing credential guessing, by source address and by account at source.
 //! - `registration` — dynamic client registration (RFC 7591).
 //! - `userinfo` — the UserInfo endpoint: claims about a token's customer.
 //! - `dpop` — DPoP proof checks (RFC 9449 §4.3).
@@ -62,6 +63,7 @@ mod pkce;
 mod registration;
 mod replay;
 mod signin;
+mod throttle;
 mod tokens;
 pub mod totp;
 mod userinfo;
@@ -121,6 +123,8 @@ struct Inner {
     replays: replay::Replays,
     /// The upstream provider of federated sign-in, if configured.
     upstream: Option<federation::Upstream>,
+    /// Failed authentications, by source and by account at source.
+    throttle: throttle::Throttle,
 }
 
 impl Identity {
@@ -151,6 +155,7 @@ impl Identity {
                 issuer,
                 keys,
                 upstream,
+                throttle: throttle::Throttle::default(),
             }),
         })
     }

@@ -25,6 +25,7 @@ use crate::authorization::{AuthorizationParams, AuthorizationRequest};
 use crate::client_auth::require_grant;
 use crate::form::Form;
 use crate::issuer::PAR_PATH;
+use crate::throttle::Source;
 use crate::tokens::scope_text;
 use crate::{Error, Identity};
 
@@ -47,6 +48,7 @@ impl Identity {
         &self,
         headers: &http::HeaderMap,
         body: &[u8],
+        source: Source,
         now: DateTime<Utc>,
     ) -> Result<Value, Error> {
         let form = Form::parse(headers, body)?;
@@ -57,7 +59,7 @@ impl Identity {
         }
         let endpoint = self.issuer().url(PAR_PATH);
         let app = self
-            .authenticate_client(headers, &form, &endpoint, now)
+            .authenticate_client(headers, &form, &endpoint, source, now)
             .await?;
         require_grant(&app, "authorization_code")?;
         if form.require("response_type")? != "code" {

@@ -169,6 +169,10 @@ pub async fn serve(
         let public = async move {
             match public {
                 Some(public) => {
+                    // The peer's address reaches the handlers: the identity endpoints throttle
+                    // failed authentications by source.
+                    let public_router =
+                        public_router.into_make_service_with_connect_info::<SocketAddr>();
                     axum::serve(public, public_router)
                         .with_graceful_shutdown(async move { public_stop.cancelled().await })
                         .await

@@ -18,15 +18,17 @@
 //! signed in again.
 //!
 //! Brute force: a session ends after [`SESSION_ATTEMPTS`] failed passwords or one-time codes,
-//! and a username is locked for [`LOCK_FOR`] after [`LOCK_LIMIT`] failures within
-//! [`LOCK_WINDOW`] — whether or not it exists, and whichever sessions they came from. An unknown
-//! username costs the same password hashing as a known one.
+//! and failures are throttled by source address and by username at that source, whether or not
+//! the username exists and whichever sessions they came from (`throttle`): past the free
+//! allowance, the form answers 429 with `Retry-After` until the delay is over. Failures from
+//! one address never hold back the customer signing in from another. An unknown username costs
+//! the same password hashing as a known one.
 //!
 //! # Layout
 //! - this file — the routes, their state, and what every step answers with: pages, the
 //!   authorization response, the stage after sign-in.
 //! - `session` — the authorization endpoint that starts a session, the session cookie, finding
-//!   a session and checking its CSRF token and stage, failed attempts and lock-out.
+//!   a session and checking its CSRF token and stage, failed attempts.
 //! - `password` — the sign-in form and the second factor.
 //! - `upstream` — the federated provider's callback.
 //! - `consent_screen` — what follows sign-in: the consent screen and its decision, or the code
@@ -54,18 +56,13 @@ use crate::issuer::{
     AUTHORIZATION_PATH, DECISION_PATH, SECOND_FACTOR_PATH, SIGN_IN_PATH, UPSTREAM_CALLBACK_PATH,
 };
 use crate::pages::ErrorPage;
+use crate::throttle::Throttled;
 use crate::{Error, Identity, form};
 
 /// How long a browser session lasts once it started.
 pub const SESSION_TTL: Duration = Duration::minutes(10);
 /// Failed passwords and one-time codes after which a session ends.
 pub const SESSION_ATTEMPTS: i32 = 5;
-/// The window in which a username's failures add up.
-pub const LOCK_WINDOW: Duration = Duration::minutes(15);
-/// Failures within [`LOCK_WINDOW`] that lock a username.
-pub const LOCK_LIMIT: i32 = 5;
-/// How long a locked username stays locked.
-pub const LOCK_FOR: Duration = Duration::minutes(15);
 
 /// The routes' state: the authorization server and the bank's accounts (for the consent
 /// screen).
@@ -132,6 +129,20 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    response
+}
+
+/// The form `page` renders with what a throttled attempt is told, answered 429 with
+/// `Retry-After`: the throttle refused the attempt unchecked.
+fn throttled(throttled: Throttled, page: impl FnOnce(&str) -> Response) -> Response {
+    let seconds = throttled.retry_after_secs;
+    let mut response = page(&format!(
+        "Too many failed attempts: try again in {seconds} s."
+    ));
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response
 }
 

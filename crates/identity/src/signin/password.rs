@@ -1,7 +1,7 @@
 //! The customer's own factors: the sign-in form (username and password, argon2) and the second
 //! factor (a TOTP code, accepted once per customer and time step). Each wrong answer — a used
-//! code too — counts towards the session's end and the username's lock-out; a locked username
-//! is told so whether or not it exists.
+//! code too — counts towards the session's end and is throttled by source and by username at
+//! that source; a throttled attempt is told when to retry, whether or not the username exists.
 
 use std::sync::OnceLock;
 
@@ -13,15 +13,13 @@ use serde::Deserialize;
 use wekeza_domain::text::{self, TextKind};
 use wekeza_store::customers;
 use wekeza_store::identity::authorization_requests::{self, SignInStage};
-use wekeza_store::identity::{second_factor_steps, sign_in_failures};
+use wekeza_store::identity::second_factor_steps;
 use wekeza_store::secret::{self, PasswordStrength};
 
-use super::{Web, html, parse_customer, respond, session_over, stage_after_sign_in};
+use super::{Web, html, parse_customer, respond, session_over, stage_after_sign_in, throttled};
 use crate::pages::{SecondFactor, SignIn};
+use crate::throttle::{Attempt, Kind, Source};
 use crate::{Error, form, totp};
-
-/// What a locked username is told (the same whether or not it exists).
-const LOCKED: &str = "Too many failed attempts: signing in is locked for 15 minutes.";
 
 /// The sign-in form as posted.
 #[derive(Debug, Default, Deserialize)]
@@ -40,16 +38,25 @@ struct SecondFactorForm {
     otp: String,
 }
 
-pub(super) async fn sign_in(State(web): State<Web>, headers: HeaderMap, body: Bytes) -> Response {
-    respond(web.sign_in(&headers, form::typed(&body)).await)
+pub(super) async fn sign_in(
+    State(web): State<Web>,
+    source: Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(web.sign_in(&headers, source, form::typed(&body)).await)
 }
 
 pub(super) async fn second_factor(
     State(web): State<Web>,
+    source: Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond(web.second_factor(&headers, form::typed(&body)).await)
+    respond(
+        web.second_factor(&headers, source, form::typed(&body))
+            .await,
+    )
 }
 
 /// The hash every unknown username's password is checked against, so that it costs what a
@@ -68,7 +75,12 @@ fn decoy_hash() -> &'static str {
 
 impl Web {
     /// `POST /oauth2/authorize/sign-in`: username and password.
-    async fn sign_in(&self, headers: &HeaderMap, form: SignInForm) -> Result<Response, Error> {
+    async fn sign_in(
+        &self,
+        headers: &HeaderMap,
+        source: Source,
+        form: SignInForm,
+    ) -> Result<Response, Error> {
         let now = self.identity.now();
         let session = match self
             .session(headers, &form.csrf, SignInStage::Password, now)
@@ -99,11 +111,10 @@ impl Web {
         };
         let username = username.as_str();
         let retry = |message: &str| page(StatusCode::OK, username, message);
-        if sign_in_failures::locked_until(self.db(), username, now)
-            .await?
-            .is_some()
-        {
-            return Ok(retry(LOCKED));
+        let attempt = Attempt::new(source, Kind::Customer, Some(username));
+        let throttle = &self.identity.inner.throttle;
+        if let Err(refused) = throttle.check(&attempt, now) {
+            return Ok(throttled(refused, retry));
         }
         let customer = customers::find_by_username(self.db(), username).await?;
         let hash = customer
@@ -115,13 +126,12 @@ impl Web {
                 .await
                 .unwrap_or(false);
         let Some(customer) = customer.filter(|_| matches) else {
-            return Ok(match self.failed(&session, username, now).await? {
-                Ok(true) => retry(LOCKED),
-                Ok(false) => retry("Wrong username or password."),
-                Err(page) => page,
+            return Ok(match self.failed(&session, &attempt, now).await? {
+                Some(ended) => ended,
+                None => retry("Wrong username or password."),
             });
         };
-        sign_in_failures::clear(self.db(), username).await?;
+        throttle.succeeded(&attempt);
         let moved = authorization_requests::advance(
             self.db(),
             &session.hash,
@@ -146,6 +156,7 @@ impl Web {
     async fn second_factor(
         &self,
         headers: &HeaderMap,
+        source: Source,
         form: SecondFactorForm,
     ) -> Result<Response, Error> {
         let now = self.identity.now();
@@ -172,11 +183,10 @@ impl Web {
                 },
             )
         };
-        if sign_in_failures::locked_until(self.db(), &customer.username, now)
-            .await?
-            .is_some()
-        {
-            return Ok(retry(LOCKED));
+        let attempt = Attempt::new(source, Kind::SecondFactor, Some(&customer.username));
+        let throttle = &self.identity.inner.throttle;
+        if let Err(refused) = throttle.check(&attempt, now) {
+            return Ok(throttled(refused, retry));
         }
         let accepted = match totp::verify(&customer.totp_secret, form.otp.trim(), now)? {
             // Once per customer and time step: not again in another session, nor an earlier
@@ -188,15 +198,12 @@ impl Web {
             None => Err("That code is not right. Enter the current code."),
         };
         if let Err(message) = accepted {
-            return Ok(
-                match self.failed(&session, &customer.username, now).await? {
-                    Ok(true) => retry(LOCKED),
-                    Ok(false) => retry(message),
-                    Err(page) => page,
-                },
-            );
+            return Ok(match self.failed(&session, &attempt, now).await? {
+                Some(ended) => ended,
+                None => retry(message),
+            });
         }
-        sign_in_failures::clear(self.db(), &customer.username).await?;
+        throttle.succeeded(&attempt);
         let moved = authorization_requests::advance(
             self.db(),
             &session.hash,

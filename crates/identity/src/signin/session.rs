@@ -1,7 +1,7 @@
 //! The browser session: the authorization endpoint that spends a pushed request and starts a
 //! session, the session cookie (set and read with the `cookie` crate), finding the session of
-//! a request and checking its CSRF token and stage, and failed attempts with the username
-//! lock-out.
+//! a request and checking its CSRF token and stage, and failed attempts (the session's count,
+//! and the throttle's).
 
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
@@ -14,15 +14,15 @@ use wekeza_store::apps::{self, App};
 use wekeza_store::identity::authorization_requests::{
     self, AuthorizationRequest as Stored, SignInStage,
 };
-use wekeza_store::identity::sign_in_failures;
 use wekeza_store::secret;
 
 use super::{
-    LOCK_FOR, LOCK_LIMIT, LOCK_WINDOW, SESSION_ATTEMPTS, SESSION_TTL, Web, error_page, html,
-    link_expired, respond, see_other, session_over, upstream_unavailable,
+    SESSION_ATTEMPTS, SESSION_TTL, Web, error_page, html, link_expired, respond, see_other,
+    session_over, upstream_unavailable,
 };
 use crate::issuer::AUTHORIZATION_PATH;
 use crate::pages::SignIn;
+use crate::throttle::Attempt;
 use crate::{Error, form, par};
 
 /// The session cookie.
@@ -215,19 +215,16 @@ impl Web {
         Ok(row.map(|row| CookieSession { cookie, hash, row }))
     }
 
-    /// A wrong password or one-time code: counted for the session and the username; the
-    /// session ends at [`SESSION_ATTEMPTS`]. `Ok(locked)`: whether the username is now locked;
-    /// `Err(page)` when the session ended.
+    /// A wrong password or one-time code: counted for the session and by the throttle; the
+    /// session ends at [`SESSION_ATTEMPTS`]. `Some(page)` when the session ended.
     pub(super) async fn failed(
         &self,
         session: &Session,
-        username: &str,
+        attempt: &Attempt,
         now: DateTime<Utc>,
-    ) -> Result<Result<bool, Response>, Error> {
+    ) -> Result<Option<Response>, Error> {
         authorization_requests::record_failure(self.db(), &session.hash).await?;
-        let locked =
-            sign_in_failures::record(self.db(), username, now, LOCK_WINDOW, LOCK_LIMIT, LOCK_FOR)
-                .await?;
+        self.identity.inner.throttle.failed(attempt, now);
         if session.row.failed_attempts.saturating_add(1) >= SESSION_ATTEMPTS {
             if let Some(stage) = session.row.stage {
                 let _ = authorization_requests::advance(
@@ -240,13 +237,13 @@ impl Web {
                 .await?;
             }
             tracing::warn!(client_id = %session.app.client_id, "sign-in ended after too many failed attempts");
-            return Ok(Err(error_page(
+            return Ok(Some(error_page(
                 StatusCode::FORBIDDEN,
                 "Too many attempts",
                 "Too many failed attempts. Return to the app and start again.",
             )));
         }
-        Ok(Ok(locked))
+        Ok(None)
     }
 }
 

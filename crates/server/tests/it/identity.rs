@@ -21,6 +21,7 @@ use wekeza_store::apps::{self, AppEnvironment, CreatedApp, NewApp, TokenEndpoint
 use wekeza_testkit::TestServer;
 
 use crate::support::assert_reason;
+use crate::throttle::client_at;
 
 /// Registers an app straight in the server's database.
 async fn register(
@@ -46,7 +47,7 @@ async fn register(
     .unwrap()
 }
 
-async fn sandbox_app(server: &TestServer) -> CreatedApp {
+pub(crate) async fn sandbox_app(server: &TestServer) -> CreatedApp {
     register(
         server,
         AppEnvironment::Sandbox,
@@ -544,8 +545,14 @@ async fn client_credentials_with_private_key_jwt() {
             key.assertion("app_01jd5t3j9c2v8q7m6n5b4x3z2y", &token_endpoint, now),
         ),
     ];
-    for (case, assertion) in refused {
-        let answer = send(with_assertion(&server, &assertion)).await;
+    // Each from its own address: more failures from one would be throttled (see `throttle`).
+    for ((case, assertion), source) in refused.into_iter().zip(10..) {
+        let answer = send(client_at(source).post(&token_endpoint).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &assertion),
+        ]))
+        .await;
         assert_eq!(answer.0, 401, "{case}: {:?}", answer.1);
         assert_eq!(answer.1["error"], "invalid_client", "{case}");
     }

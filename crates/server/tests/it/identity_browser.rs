@@ -6,10 +6,11 @@
 //! session cookie by hand and never follows redirects.
 //!
 //! Also what must be refused: authorization requests not pushed, spent or expired
-//! `request_uri`s, forged forms (CSRF), too many failed attempts (the session ends; the username
-//! is locked for a while), and bad pushed requests.
+//! `request_uri`s, forged forms (CSRF), too many failed attempts (the session ends; the guessing
+//! address is slowed, the customer elsewhere is not), and bad pushed requests.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 
 use chrono::Duration;
 use reqwest::redirect::Policy;
@@ -35,13 +36,20 @@ pub(crate) struct Page {
     pub(crate) status: u16,
     pub(crate) html: String,
     pub(crate) location: Option<String>,
+    pub(crate) retry_after: Option<String>,
 }
 
 impl Browser {
     pub(crate) fn new(server: &TestServer) -> Self {
+        Self::at(server, Ipv4Addr::LOCALHOST.into())
+    }
+
+    /// A browser whose requests come from `source` (any 127.0.0.0/8 address on loopback).
+    pub(crate) fn at(server: &TestServer, source: IpAddr) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(Policy::none())
+                .local_address(source)
                 .build()
                 .unwrap(),
             base_url: server.base_url.clone(),
@@ -79,6 +87,9 @@ impl Browser {
             html,
             location: headers
                 .get("location")
+                .map(|value| value.to_str().unwrap().to_owned()),
+            retry_after: headers
+                .get("retry-after")
                 .map(|value| value.to_str().unwrap().to_owned()),
         }
     }
@@ -196,8 +207,26 @@ pub(crate) async fn begin(
     consent_id: &str,
     challenge: &str,
 ) -> Browser {
+    begin_at(
+        server,
+        app,
+        consent_id,
+        challenge,
+        Ipv4Addr::LOCALHOST.into(),
+    )
+    .await
+}
+
+/// [`begin`] in a browser at `source`.
+pub(crate) async fn begin_at(
+    server: &TestServer,
+    app: &TestApp,
+    consent_id: &str,
+    challenge: &str,
+    source: IpAddr,
+) -> Browser {
     let uri = pushed(server, app, consent_id, challenge).await;
-    let mut browser = Browser::new(server);
+    let mut browser = Browser::at(server, source);
     let page = browser.open(app.client_id(), &uri).await;
     assert_eq!(page.status, 200, "{}", page.html);
     browser
@@ -539,14 +568,15 @@ async fn only_pushed_fresh_requests_and_genuine_forms_are_accepted() {
 }
 
 #[tokio::test]
-async fn failed_attempts_end_the_session_and_lock_the_username() {
+async fn failed_attempts_end_the_session_and_slow_the_guessing_source_only() {
     let server = TestServer::start().await;
     let app = register(&server, &[Scope::AccountsRead]).await;
     let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
     let (_, challenge) = pkce();
+    let attacker: IpAddr = Ipv4Addr::new(127, 0, 0, 2).into();
 
     // Four wrong passwords in one session: still going.
-    let mut first = begin(&server, &app, &consent_id, &challenge).await;
+    let mut first = begin_at(&server, &app, &consent_id, &challenge, attacker).await;
     for _ in 0..4 {
         let page = first.sign_in("user_good", "guess").await;
         assert!(
@@ -555,14 +585,28 @@ async fn failed_attempts_end_the_session_and_lock_the_username() {
             page.html
         );
     }
-    // The fifth failure (in another session) locks the username: even the right password is
-    // refused until the lock ends.
-    let mut second = begin(&server, &app, &consent_id, &challenge).await;
+    // The fifth failure (in another session) is past the free ones: from that address the
+    // username is refused unchecked for a second, even with the right password.
+    let mut second = begin_at(&server, &app, &consent_id, &challenge, attacker).await;
     let page = second.sign_in("user_good", "guess").await;
-    assert!(page.html.contains("locked"), "{}", page.html);
+    assert!(page.html.contains("Wrong username or password"));
     let page = second.sign_in("user_good", "pass_good").await;
-    assert!(page.html.contains("locked"), "{}", page.html);
+    assert_eq!(page.status, 429, "{}", page.html);
+    assert_eq!(page.retry_after.as_deref(), Some("1"));
+    assert!(page.html.contains("try again in 1 s"), "{}", page.html);
     assert!(!page.html.contains("One-time code"));
+
+    // The customer, from their own address, signs in meanwhile: no lock-out.
+    let mut own = begin(&server, &app, &consent_id, &challenge).await;
+    authenticate(&server, &mut own, "user_good").await;
+
+    // The delays grow: the next failure from the attacker's address blocks for two seconds.
+    server.clock.advance(Duration::seconds(1));
+    let page = second.sign_in("user_good", "guess").await;
+    assert!(page.html.contains("Wrong username or password"));
+    let page = second.sign_in("user_good", "guess").await;
+    assert_eq!(page.status, 429, "{}", page.html);
+    assert_eq!(page.retry_after.as_deref(), Some("2"));
 
     // A session ends at its fifth failure (of any username, even unknown ones).
     let mut third = begin(&server, &app, &consent_id, &challenge).await;
@@ -591,9 +635,10 @@ async fn failed_attempts_end_the_session_and_lock_the_username() {
     let page = fourth.second_factor(&wrong(&code_now)).await;
     assert_eq!(page.status, 403);
 
-    // The lock ends.
-    server.clock.advance(Duration::minutes(16));
-    let mut fifth = begin(&server, &app, &consent_id, &challenge).await;
+    // Once the delay is over, the right password from the attacker's address works too (a
+    // time step later: the customer's code of this step was used already).
+    server.clock.advance(Duration::seconds(30));
+    let mut fifth = begin_at(&server, &app, &consent_id, &challenge, attacker).await;
     authenticate(&server, &mut fifth, "user_good").await;
     server.stop().await;
 }

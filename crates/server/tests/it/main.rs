@@ -28,6 +28,7 @@ mod sandbox;
 mod security;
 mod smoke;
 mod support;
+mod throttle;
 mod webhook_delivery;
 mod webhook_faults;
 mod webhooks;

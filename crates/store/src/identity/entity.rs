@@ -270,32 +270,6 @@ pub mod authorization_requests {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// `sign_in_failures`: recent failed sign-ins per username, for lock-out.
-pub mod sign_in_failures {
-    use sea_orm::entity::prelude::*;
-
-    /// One username's failures.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "sign_in_failures")]
-    pub struct Model {
-        /// The username tried (whether or not it exists).
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub username: String,
-        /// Failures in the current window.
-        pub failures: i32,
-        /// The latest failure.
-        pub last_failure_at: DateTimeUtc,
-        /// Until when sign-in is refused, if locked.
-        pub locked_until: Option<DateTimeUtc>,
-    }
-
-    /// No relations.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 /// `second_factor_steps`: per customer, the latest time step whose one-time code was accepted.
 pub mod second_factor_steps {
     use sea_orm::entity::prelude::*;

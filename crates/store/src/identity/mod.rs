@@ -1,8 +1,8 @@
 //! The identity service's storage: its token-signing keys ([`signing_keys`]), access tokens
 //! revoked before they expire ([`revoked_tokens`]), the single-use JWT ids it has seen
 //! ([`used_jtis`]: client assertions, DPoP proofs), and the authorization-code flow's
-//! [`authorization_requests`] (pushed requests and their browser sessions), [`sign_in_failures`]
-//! (lock-out), [`second_factor_steps`] (one-time codes accepted once), [`authorization_codes`]
+//! [`authorization_requests`] (pushed requests and their browser sessions),
+//! [`second_factor_steps`] (one-time codes accepted once), [`authorization_codes`]
 //! and [`refresh_tokens`] (by hash, never the secret),
 //! CIBA's decoupled [`backchannel_requests`] (by hash too), and the initial access tokens of
 //! dynamic client registration, [`registration_tokens`] (by hash as well).
@@ -22,6 +22,5 @@ pub mod refresh_tokens;
 pub mod registration_tokens;
 pub mod revoked_tokens;
 pub mod second_factor_steps;
-pub mod sign_in_failures;
 pub mod signing_keys;
 pub mod used_jtis;

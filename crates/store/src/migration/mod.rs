@@ -24,6 +24,7 @@ mod m20260201_000001_webhook_endpoints;
 mod m20260210_000001_second_factor_steps;
 mod m20260210_000002_refresh_token_binding;
 mod m20260301_000001_webhook_deliveries;
+mod m20260320_000001_drop_sign_in_failures;
 
 /// The platform's migrations.
 #[derive(Debug)]
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260210_000001_second_factor_steps::Migration),
             Box::new(m20260210_000002_refresh_token_binding::Migration),
             Box::new(m20260301_000001_webhook_deliveries::Migration),
+            Box::new(m20260320_000001_drop_sign_in_failures::Migration),
         ]
     }
 }
