@@ -66,22 +66,28 @@ async fn answer(call: &'static str, request: reqwest::RequestBuilder) -> Answer 
     }
 }
 
+/// A proxy in front of `database`'s PostgreSQL server, and the database's URL through it.
+async fn proxied(database: &TestDatabase) -> (Proxy, String) {
+    let url = url::Url::parse(database.url()).unwrap();
+    let upstream: SocketAddr =
+        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+            .parse()
+            .unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let mut through_proxy = url;
+    through_proxy.set_host(Some("127.0.0.1")).unwrap();
+    through_proxy.set_port(Some(proxy.port)).unwrap();
+    (proxy, through_proxy.into())
+}
+
 #[tokio::test]
 async fn losing_postgresql_under_load_answers_503_with_retry_after_and_recovers_without_restart() {
     if std::env::var(wekeza_store::testing::DATABASE_URL_VAR).is_err() {
         return; // PostgreSQL tests are off; SQLite is a file, with no connection to lose.
     }
     let database = TestDatabase::new().await;
-    let url = url::Url::parse(database.url()).unwrap();
-    let upstream: SocketAddr =
-        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
-            .parse()
-            .unwrap();
-    let mut proxy = Proxy::start(upstream).await;
-    let mut through_proxy = url.clone();
-    through_proxy.set_host(Some("127.0.0.1")).unwrap();
-    through_proxy.set_port(Some(proxy.port)).unwrap();
-    let server = ServerProcess::start(through_proxy.as_str(), "").await;
+    let (mut proxy, through_proxy) = proxied(&database).await;
+    let server = ServerProcess::start(&through_proxy, "").await;
     let scopes = [Scope::AccountsRead, Scope::PaymentsInitiate];
     let app = register_at(&server, database.conn(), Utc::now(), &scopes).await;
     let (_, tokens) = consent_tokens(&server, &app, &READ_ALL, "user_good", &[]).await;
@@ -221,16 +227,9 @@ async fn a_slow_database_is_met_with_load_shedding_not_a_pile_up() {
     const BUDGET: usize = 4;
     const CALLERS: usize = 32;
     let database = TestDatabase::new().await;
-    let url = url::Url::parse(database.url()).unwrap();
-    let upstream: SocketAddr =
-        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
-            .parse()
-            .unwrap();
-    let proxy = Proxy::start(upstream).await;
-    let mut through_proxy = url.clone();
-    through_proxy.set_port(Some(proxy.port)).unwrap();
+    let (proxy, through_proxy) = proxied(&database).await;
     let config = format!("max_in_flight_requests = {BUDGET}\n");
-    let server = ServerProcess::start(through_proxy.as_str(), &config).await;
+    let server = ServerProcess::start(&through_proxy, &config).await;
     let app = register_at(&server, database.conn(), Utc::now(), &[Scope::AccountsRead]).await;
     let (_, tokens) = consent_tokens(&server, &app, &READ_ALL, "user_good", &[]).await;
     let token = tokens["access_token"].as_str().unwrap().to_owned();
