@@ -118,10 +118,13 @@ clean:
 
 ## bench: load scenarios on a release build; prints req/s, p50/p99 and the ratios (the token
 ## endpoint is compared, throughput and server CPU time per request, between the release
-## `wekeza` binary and panva's oidc-provider, which needs Node.js 20+ and npm)
+## `wekeza` binary and panva's oidc-provider, which needs Node.js 20+ and npm); and webhook latency,
+## payment commit to receipt, on a nats-server of its own when one is installed.
+## `make bench BENCH=webhooks` runs that scenario alone. PostgreSQL instead of SQLite for the
+## payment and webhook scenarios: WEKEZA_BENCH_DATABASE_URL=postgres://…
 bench: $(BENCH_OIDC_PROVIDER)/node_modules/.installed
 	$(CARGO) build --release -p wekeza-server
-	$(CARGO) run --release -p wekeza-bench
+	$(CARGO) run --release -p wekeza-bench -- $(BENCH)
 
 $(BENCH_OIDC_PROVIDER)/node_modules/.installed: $(BENCH_OIDC_PROVIDER)/package.json $(BENCH_OIDC_PROVIDER)/package-lock.json
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make bench: Node.js 20+ and npm must be on PATH (the token-endpoint scenario runs oidc-provider)" >&2; exit 1; }

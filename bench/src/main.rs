@@ -64,17 +64,24 @@
 //! # Layout
 //! - `measure`: load generation, latency statistics, the server's CPU time, the results table.
 //! - `scenarios`: what is measured, each scenario end to end.
-//! - `servers`: the child-process servers of the token-endpoint comparison.
+//! - `servers`: the child-process servers: `wekeza` and oidc-provider.
+//! - `webhooks`: the webhook-latency scenario (its own module doc says how it measures).
 
 mod measure;
 mod scenarios;
 mod servers;
+mod webhooks;
 
 use measure::{CONCURRENCY, DURATION, WARMUP};
 use servers::OidcProvider;
 
 #[tokio::main]
 async fn main() {
+    // `wekeza-bench webhooks` (`make bench BENCH=webhooks`): that scenario alone.
+    if std::env::args().nth(1).as_deref() == Some("webhooks") {
+        webhooks::webhook_latency().await.print();
+        return;
+    }
     let (node_version, provider_version) = OidcProvider::preflight();
     println!(
         "wekeza bench: {CONCURRENCY} clients, {}s per scenario after {}s warm-up, release build; ListAccounts on SQLite\n",
@@ -92,6 +99,7 @@ async fn main() {
         / wekeza_token.cpu_us_per_request().unwrap_or(f64::NAN);
 
     let (payments, backend, settled_after) = scenarios::payments().await;
+    let webhooks = webhooks::webhook_latency().await;
     let payments_name = payments.name;
     measure::print(&[grpc, rest, wekeza_token, provider_token, payments]);
     println!("\nREST ÷ gRPC throughput: {ratio:.2} (goal ≥ 0.70: transcoding overhead ≤ 30 %)");
@@ -112,4 +120,5 @@ async fn main() {
         "{payments_name}: on {backend}; settlement caught up {:.1}s after the last create",
         settled_after.as_secs_f64()
     );
+    webhooks.print();
 }

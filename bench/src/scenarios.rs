@@ -18,14 +18,14 @@ use wekeza_store::testing::TestDatabase;
 use wekeza_testkit::TestServer;
 
 use crate::measure::{CONCURRENCY, CpuProbe, Measured, measure};
-use crate::servers::{OidcProvider, TOKEN_SCOPE, TokenEndpoint, WekezaServer};
+use crate::servers::{OidcProvider, Setup, TOKEN_SCOPE, TokenEndpoint, WekezaServer};
 
 /// Payment consents prepared for the payment scenario: it ends early when they run out.
 const PAYMENT_POOL: usize = 6000;
 /// Who pays, in turn (each has KES current accounts with funds for the whole pool).
 const PAYERS: [&str; 3] = ["user_good", "user_business", "user_traveller"];
 /// The server the payment scenario runs on, when set: PostgreSQL instead of SQLite.
-const BENCH_DATABASE_VAR: &str = "WEKEZA_BENCH_DATABASE_URL";
+pub(crate) const BENCH_DATABASE_VAR: &str = "WEKEZA_BENCH_DATABASE_URL";
 /// Every payment allowed by the fraud checks (the rules still score them).
 const ALLOW_ALL: &str = "[fraud]\npolicy = { step_up_threshold = 101, reject_threshold = 101 }\n";
 
@@ -70,7 +70,7 @@ pub(crate) async fn list_accounts() -> (Measured, Measured) {
 /// The client-credentials grant on the release `wekeza` binary, then with the same client on
 /// oidc-provider running `workers` processes; one server after the other, never both at once.
 pub(crate) async fn token_endpoints(workers: usize) -> (Measured, Measured) {
-    let wekeza = WekezaServer::start().await;
+    let wekeza = WekezaServer::start(Setup::default()).await;
     let client = wekeza.client.clone();
     let wekeza_token = token_grant(
         "POST /oauth2/token: Wekeza",

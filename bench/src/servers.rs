@@ -1,6 +1,7 @@
-//! The servers the token-endpoint scenario compares, each a child process killed when dropped:
-//! the release `wekeza` binary ([`WekezaServer`]) and panva's oidc-provider
-//! ([`OidcProvider`]); and the client both are asked for tokens as ([`TokenEndpoint`]).
+//! The servers the bench runs as child processes, each killed when dropped: the release `wekeza`
+//! binary ([`WekezaServer`], in the token-endpoint and webhook scenarios) and panva's
+//! oidc-provider ([`OidcProvider`]); and the client both are asked for tokens as
+//! ([`TokenEndpoint`]).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -35,9 +36,21 @@ pub(crate) struct TokenEndpoint {
 impl TokenEndpoint {
     /// The grant: `client_secret_basic`, `grant_type=client_credentials` and [`TOKEN_SCOPE`].
     pub(crate) fn request(&self, http: &reqwest::Client) -> reqwest::RequestBuilder {
+        self.grant(
+            http,
+            &[("grant_type", "client_credentials"), ("scope", TOKEN_SCOPE)],
+        )
+    }
+
+    /// A token request with `form`, the client authenticated with `client_secret_basic`.
+    pub(crate) fn grant(
+        &self,
+        http: &reqwest::Client,
+        form: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
         http.post(&self.url)
             .basic_auth(&self.client_id, Some(&self.client_secret))
-            .form(&[("grant_type", "client_credentials"), ("scope", TOKEN_SCOPE)])
+            .form(form)
     }
 }
 
@@ -50,14 +63,46 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The release `wekeza` binary serving on a fresh SQLite database in a temporary directory,
-/// with the token-endpoint scenario's app registered; killed when dropped — also when the bench
-/// fails — and its directory removed.
+/// How a [`WekezaServer`] runs: its database, event bus and configuration, and the app it
+/// registers.
+pub(crate) struct Setup<'a> {
+    /// The database URL; `None`: a fresh SQLite database in the server's directory.
+    pub(crate) database_url: Option<String>,
+    /// The NATS server of the event bus; `None`: the in-process bus.
+    pub(crate) nats_url: Option<String>,
+    /// `wekeza.toml`, over the built-in defaults.
+    pub(crate) config: &'a str,
+    /// The app's scopes, space-separated.
+    pub(crate) scopes: &'a str,
+    /// The app's redirect URI, for the authorization-code flow.
+    pub(crate) redirect_uri: Option<&'a str>,
+}
+
+impl Default for Setup<'_> {
+    /// The token-endpoint scenario's: SQLite, the in-process bus, the defaults, an app holding
+    /// [`TOKEN_SCOPE`].
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            nats_url: None,
+            config: "",
+            scopes: TOKEN_SCOPE,
+            redirect_uri: None,
+        }
+    }
+}
+
+/// The release `wekeza` binary serving per its [`Setup`], with an app registered; killed when
+/// dropped — also when the bench fails — and its temporary directory removed.
 pub(crate) struct WekezaServer {
     child: Child,
+    /// Where it serves the APIs, `http://127.0.0.1:<port>`.
+    pub(crate) base_url: String,
+    /// Its database.
+    pub(crate) database_url: String,
     /// The app's credentials at the server's token endpoint (from its discovery document).
     pub(crate) client: TokenEndpoint,
-    /// Holds the database; removed after the child is killed.
+    /// Holds the configuration and the SQLite database; removed after the child is killed.
     _dir: tempfile::TempDir,
 }
 
@@ -79,9 +124,10 @@ impl WekezaServer {
         binary
     }
 
-    /// `wekeza` on the database at `url`, in `dir`: no `wekeza.toml` and no `WEKEZA_*`
-    /// variable of the caller's environment changes the defaults it runs with.
-    fn command(binary: &Path, dir: &Path, url: &str) -> Command {
+    /// `wekeza` on the database at `url` with the event bus at `nats_url`, in `dir`, whose
+    /// `wekeza.toml` is the setup's: no `WEKEZA_*` variable of the caller's environment
+    /// changes what it runs with.
+    fn command(binary: &Path, dir: &Path, url: &str, nats_url: Option<&str>) -> Command {
         let mut command = Command::new(binary);
         command.current_dir(dir);
         for (key, _) in std::env::vars_os() {
@@ -90,20 +136,38 @@ impl WekezaServer {
             }
         }
         command
+            .env("WEKEZA_CONFIG", dir.join("wekeza.toml"))
             .env("WEKEZA_DATABASE_URL", url)
+            .env("WEKEZA_NATS_URL", nats_url.unwrap_or_default())
             .env("RUST_LOG", "warn");
         command
     }
 
     /// Registers the app (`wekeza apps create`: a sandbox app with a client secret,
-    /// `client_secret_basic`, holding [`TOKEN_SCOPE`]), then starts `wekeza serve` and waits
+    /// `client_secret_basic`, holding the setup's scopes), then starts `wekeza serve` and waits
     /// until it serves its discovery document.
-    pub(crate) async fn start() -> Self {
+    pub(crate) async fn start(setup: Setup<'_>) -> Self {
         let binary = Self::binary();
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
-        let created = Self::command(&binary, dir.path(), &url)
-            .args(["apps", "create", "--name", "Bench", "--scopes", TOKEN_SCOPE])
+        std::fs::write(dir.path().join("wekeza.toml"), setup.config).unwrap();
+        let url = setup
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()));
+        let nats_url = setup.nats_url.as_deref();
+        let mut create = Self::command(&binary, dir.path(), &url, nats_url);
+        create.args([
+            "apps",
+            "create",
+            "--name",
+            "Bench",
+            "--scopes",
+            setup.scopes,
+        ]);
+        if let Some(redirect_uri) = setup.redirect_uri {
+            create.args(["--redirect-uri", redirect_uri]);
+        }
+        let created = create
             .arg("--json")
             .output()
             .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()));
@@ -122,7 +186,7 @@ impl WekezaServer {
         let (client_id, client_secret) = (credential("clientId"), credential("clientSecret"));
 
         let port = free_port();
-        let child = Self::command(&binary, dir.path(), &url)
+        let child = Self::command(&binary, dir.path(), &url, nats_url)
             .arg("serve")
             .env("WEKEZA_LISTEN", format!("127.0.0.1:{port}"))
             .env("WEKEZA_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
@@ -132,6 +196,8 @@ impl WekezaServer {
             .unwrap_or_else(|error| panic!("cannot start `wekeza serve`: {error}"));
         let mut server = Self {
             child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            database_url: url,
             client: TokenEndpoint {
                 url: String::new(),
                 client_id,

@@ -24,9 +24,9 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// The `nats-server` binary: [`NATS_SERVER_VAR`], else the usual install places. Panics,
-    /// saying so, when there is none: a caller asks for a broker only when NATS tests are on.
-    pub fn binary() -> PathBuf {
+    /// The `nats-server` binary: [`NATS_SERVER_VAR`], else the usual install places; `None`
+    /// when there is none.
+    pub fn installed() -> Option<PathBuf> {
         std::env::var_os(NATS_SERVER_VAR)
             .map(PathBuf::from)
             .or_else(|| {
@@ -39,7 +39,14 @@ impl Broker {
                 .map(PathBuf::from)
                 .find(|path| path.exists())
             })
-            .expect("NATS is asked for, so nats-server must be installed (or named by WEKEZA_TEST_NATS_SERVER)")
+    }
+
+    /// The `nats-server` binary ([`Self::installed`]). Panics, saying so, when there is none: a
+    /// caller asks for a broker only when NATS tests are on.
+    pub fn binary() -> PathBuf {
+        Self::installed().expect(
+            "NATS is asked for, so nats-server must be installed (or named by WEKEZA_TEST_NATS_SERVER)",
+        )
     }
 
     /// Starts a server with JetStream on a free port of 127.0.0.1 and a fresh storage
