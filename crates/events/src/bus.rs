@@ -83,6 +83,18 @@ pub trait EventBus: Send + Sync + std::fmt::Debug {
     /// Publishes `event`; `Ok` means the bus has it (durably, for a durable bus).
     async fn publish(&self, event: &Envelope) -> Result<(), BusError>;
 
+    /// Publishes `events` in order; answers how many of them, from the first, the bus has
+    /// (all of them, or those before the first that failed, with that failure). A bus that
+    /// confirms each event with a round trip overrides this to keep several in flight.
+    async fn publish_all(&self, events: &[Envelope]) -> (usize, Result<(), BusError>) {
+        for (published, event) in events.iter().enumerate() {
+            if let Err(error) = self.publish(event).await {
+                return (published, Err(error));
+            }
+        }
+        (events.len(), Ok(()))
+    }
+
     /// The named subscription `consumer` to the subjects matching `filter` (see the module doc
     /// for its semantics). Subscribing again under the same name and filter shares the work.
     async fn subscribe(&self, consumer: &str, filter: &str) -> Result<Subscription, BusError>;

@@ -16,6 +16,7 @@
 
 use std::time::Duration;
 
+use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::{self, consumer, stream};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -139,24 +140,53 @@ impl JetStreamBus {
     }
 }
 
-#[async_trait]
-impl EventBus for JetStreamBus {
-    async fn publish(&self, event: &Envelope) -> Result<(), BusError> {
+impl JetStreamBus {
+    /// Sends `event` to the server; the future answers its publish ack.
+    async fn send(&self, event: &Envelope) -> Result<PublishAckFuture, BusError> {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(MSG_ID, event.id.as_str());
         headers.insert(CREATED_AT, event.created_at.to_rfc3339().as_str());
-        let ack = self
-            .context
+        self.context
             .publish_with_headers(
                 self.settings.local(&event.subject),
                 headers,
                 event.payload.clone().into(),
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl EventBus for JetStreamBus {
+    async fn publish(&self, event: &Envelope) -> Result<(), BusError> {
         // The server's ack: the event is stored (or was already, as a duplicate).
-        ack.await.map_err(unavailable)?;
+        self.send(event).await?.await.map_err(unavailable)?;
         Ok(())
+    }
+
+    /// Sends every event, in order on the one connection, before waiting for any ack: one
+    /// round trip for the batch instead of one per event. The acks are read in order, so what
+    /// is answered is the prefix the server stored.
+    async fn publish_all(&self, events: &[Envelope]) -> (usize, Result<(), BusError>) {
+        let mut acks = Vec::with_capacity(events.len());
+        let mut sent = Ok(());
+        for event in events {
+            match self.send(event).await {
+                Ok(ack) => acks.push(ack),
+                Err(error) => {
+                    sent = Err(error);
+                    break;
+                }
+            }
+        }
+        let all_sent = acks.len();
+        for (stored, ack) in acks.into_iter().enumerate() {
+            if let Err(error) = ack.await {
+                return (stored, Err(unavailable(error)));
+            }
+        }
+        (all_sent, sent)
     }
 
     async fn subscribe(&self, consumer: &str, filter: &str) -> Result<Subscription, BusError> {

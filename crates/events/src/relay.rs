@@ -51,9 +51,9 @@ impl OutboxRelay {
         }
     }
 
-    /// Publishes everything unpublished, oldest first; returns how many events it published.
-    /// An event is marked published only after the bus accepted it, so a failure part-way
-    /// leaves the rest for the next call.
+    /// Publishes everything unpublished, oldest first, a batch at a time; returns how many
+    /// events it published. An event is marked published only after the bus accepted it, so a
+    /// failure part-way leaves the rest for the next call.
     pub async fn drain(&self) -> Result<usize, RelayError> {
         let mut published = 0;
         loop {
@@ -61,12 +61,15 @@ impl OutboxRelay {
             if batch.is_empty() {
                 return Ok(published);
             }
-            for event in batch {
-                let id = event.id.clone();
-                self.bus.publish(&Envelope::from(event)).await?;
-                outbox::mark_published(&self.db, &[id], self.clock.now()).await?;
-                published += 1;
-            }
+            let events: Vec<Envelope> = batch.into_iter().map(Envelope::from).collect();
+            let (stored, outcome) = self.bus.publish_all(&events).await;
+            let ids: Vec<_> = events[..stored]
+                .iter()
+                .map(|event| event.id.clone())
+                .collect();
+            outbox::mark_published(&self.db, &ids, self.clock.now()).await?;
+            published += stored;
+            outcome?;
         }
     }
 

@@ -20,10 +20,11 @@ const DEFAULTS: &str = include_str!("../wekeza.default.toml");
 
 /// The environment variables the configuration reads, each with the key it sets (dotted inside
 /// a table).
-const ENV_KEYS: [(&str, &str); 17] = [
+const ENV_KEYS: [(&str, &str); 18] = [
     ("WEKEZA_LISTEN", "listen"),
     ("WEKEZA_ADMIN_LISTEN", "admin_listen"),
     ("WEKEZA_DATABASE_URL", "database_url"),
+    ("WEKEZA_DATABASE_POOL_SIZE", "database_pool_size"),
     ("WEKEZA_ENV", "env"),
     ("WEKEZA_SEED_ON_EMPTY", "seed_on_empty"),
     ("WEKEZA_MAX_IN_FLIGHT_REQUESTS", "max_in_flight_requests"),
@@ -142,6 +143,8 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     /// Database URL (`sqlite://…` or `postgres://…`).
     pub database_url: String,
+    /// PostgreSQL connections the process holds at most (SQLite always uses one).
+    pub database_pool_size: u32,
     /// Deployment environment.
     pub env: Environment,
     /// Seed the sandbox when the database holds no customers.
@@ -385,6 +388,11 @@ impl Config {
         if self.max_in_flight_requests == 0 {
             return Err(ConfigError::Invalid(
                 "max_in_flight_requests must be positive".into(),
+            ));
+        }
+        if self.database_pool_size == 0 {
+            return Err(ConfigError::Invalid(
+                "database_pool_size must be positive".into(),
             ));
         }
         if !self.issuer.is_empty() {

@@ -100,7 +100,7 @@ pub async fn serve(
     options: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
-    let db = wekeza_store::connect(&config.database_url).await?;
+    let db = wekeza_store::connect_pooled(&config.database_url, config.database_pool_size).await?;
     wekeza_store::migrate(&db).await?;
     if config.env.is_sandbox() && config.seed_on_empty && seed::is_empty(&db).await? {
         let anchor = seed::anchor_for(options.clock.now());

@@ -18,19 +18,28 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a SQLite statement waits for another connection's write lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The PostgreSQL pool of [`connect`]: enough for a command-line tool.
+const DEFAULT_POOL_SIZE: u32 = 10;
+
+/// Opens the database at `url` with a small pool (see [`connect_pooled`]): for tools.
+pub async fn connect(url: &str) -> Result<DatabaseConnection> {
+    connect_pooled(url, DEFAULT_POOL_SIZE).await
+}
+
 /// Opens the database at `url`: `sqlite://path/to/file.db` or `postgres://user@host/db`.
 ///
 /// SQLite: the file's parent directory is created, the file too (`mode=rwc`), and every
 /// connection runs in WAL mode with a 5 s busy timeout and foreign keys enforced. The pool holds
 /// a single connection (sea-orm's default for SQLite, kept on purpose): SQLite has one writer
 /// anyway, and one connection means a transaction that reads and then writes can never fail
-/// with `SQLITE_BUSY` on upgrading its lock. PostgreSQL: a normal pool. Either way a connection
-/// is waited for at most [`ACQUIRE_TIMEOUT`].
+/// with `SQLITE_BUSY` on upgrading its lock. PostgreSQL: a pool of up to `pool_size`
+/// connections. Either way a connection is waited for at most [`ACQUIRE_TIMEOUT`].
 ///
 /// Statement logging is off: statements may carry secrets' hashes and customers' data.
-pub async fn connect(url: &str) -> Result<DatabaseConnection> {
+pub async fn connect_pooled(url: &str, pool_size: u32) -> Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url);
     options
+        .max_connections(pool_size)
         .sqlx_logging(false)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_timeout(ACQUIRE_TIMEOUT);

@@ -121,11 +121,18 @@ pub struct AttemptOutcome {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// Queues a delivery of an event from the event stream; `false` when that event was already
-/// queued for that endpoint (a redelivered bus message).
-pub async fn queue_from_stream(db: &impl ConnectionTrait, delivery: &NewDelivery) -> Result<bool> {
-    let dedupe_key = format!("{}/{}", delivery.endpoint_id, delivery.event_id);
-    let inserted = Entity::insert(row(delivery, Some(dedupe_key)))
+/// Queues deliveries of events from the event stream, in one statement; answers how many are
+/// new (a delivery of an event already queued for its endpoint — a redelivered bus message —
+/// is not queued again).
+pub async fn queue_from_stream(db: &impl ConnectionTrait, queued: &[NewDelivery]) -> Result<u64> {
+    if queued.is_empty() {
+        return Ok(0);
+    }
+    let rows = queued.iter().map(|delivery| {
+        let dedupe_key = format!("{}/{}", delivery.endpoint_id, delivery.event_id);
+        row(delivery, Some(dedupe_key))
+    });
+    let inserted = Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(Column::DedupeKey)
                 .do_nothing()
@@ -133,7 +140,7 @@ pub async fn queue_from_stream(db: &impl ConnectionTrait, delivery: &NewDelivery
         )
         .exec_without_returning(db)
         .await?;
-    Ok(inserted == 1)
+    Ok(inserted)
 }
 
 /// Queues a replayed event or a test event (never deduplicated: each is a delivery of its own).
@@ -279,54 +286,59 @@ pub async fn claim_due(
     if !skip.is_empty() {
         select = select.filter(Column::EndpointId.is_not_in(skip.iter().copied()));
     }
-    let candidates = select
+    let candidates: Vec<(String, String)> = select
+        .select_only()
+        .column(Column::Id)
+        .column(Column::EndpointId)
         .order_by_asc(Column::NextAttemptAt)
         .order_by_asc(Column::Id)
         .limit(scan)
+        .into_tuple()
         .all(db)
         .await?;
-    let mut claimed = Vec::new();
-    for candidate in candidates {
-        if !admit(&candidate.endpoint_id) {
-            continue;
-        }
-        // Compare-and-set: of several senders, the one whose update lands owns the attempt.
-        let taken = Entity::update_many()
-            .col_expr(Column::LeaseUntil, Expr::value(Some(lease_until)))
-            .filter(Column::Id.eq(candidate.id.as_str()))
-            .filter(Column::Status.is_in([DeliveryStatus::Pending, DeliveryStatus::Failed]))
-            .filter(unleased())
-            .exec(db)
-            .await?;
-        if taken.rows_affected == 1 {
-            claimed.push(candidate);
-        }
+    let admitted: Vec<String> = candidates
+        .into_iter()
+        .filter(|(_, endpoint)| admit(endpoint))
+        .map(|(id, _)| id)
+        .collect();
+    if admitted.is_empty() {
+        return Ok(Vec::new());
     }
-    let mut endpoints: HashMap<String, WebhookEndpoint> = HashMap::new();
-    let mut due = Vec::with_capacity(claimed.len());
-    for row in claimed {
-        let endpoint = match endpoints.get(&row.endpoint_id) {
-            Some(endpoint) => endpoint.clone(),
-            None => {
-                let endpoint = webhooks::find_any(db, &row.endpoint_id)
-                    .await?
-                    .ok_or_else(|| corrupt(&row.id, "endpoint_id"))?;
-                endpoints.insert(row.endpoint_id.clone(), endpoint.clone());
-                endpoint
-            }
-        };
-        due.push(DueDelivery {
-            id: parse(&row.id, &row.id, "id")?,
-            event_id: parse(&row.event_id, &row.id, "event_id")?,
-            event_type: row.event_type,
-            payload: row.payload,
-            attempts: row.attempts,
-            schedule_step: row.schedule_step,
-            event_created_at: row.event_created_at,
-            endpoint,
-        });
-    }
-    Ok(due)
+    // Compare-and-set, for the whole batch in one statement: of several senders, the one
+    // whose update lands on a row owns its attempt, and only those rows come back.
+    let mut claimed = Entity::update_many()
+        .col_expr(Column::LeaseUntil, Expr::value(Some(lease_until)))
+        .filter(Column::Id.is_in(admitted))
+        .filter(Column::Status.is_in([DeliveryStatus::Pending, DeliveryStatus::Failed]))
+        .filter(unleased())
+        .exec_with_returning(db)
+        .await?;
+    claimed.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+    let endpoints: HashMap<String, WebhookEndpoint> =
+        webhooks::find_all(db, claimed.iter().map(|row| row.endpoint_id.as_str()))
+            .await?
+            .into_iter()
+            .map(|endpoint| (endpoint.id.to_string(), endpoint))
+            .collect();
+    claimed
+        .into_iter()
+        .map(|row| {
+            let endpoint = endpoints
+                .get(&row.endpoint_id)
+                .cloned()
+                .ok_or_else(|| corrupt(&row.id, "endpoint_id"))?;
+            Ok(DueDelivery {
+                id: parse(&row.id, &row.id, "id")?,
+                event_id: parse(&row.event_id, &row.id, "event_id")?,
+                event_type: row.event_type,
+                payload: row.payload,
+                attempts: row.attempts,
+                schedule_step: row.schedule_step,
+                event_created_at: row.event_created_at,
+                endpoint,
+            })
+        })
+        .collect()
 }
 
 /// Records `attempt` of `delivery` to `endpoint`, what became of the delivery, and what it says

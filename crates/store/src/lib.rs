@@ -59,7 +59,7 @@ pub mod secret;
 pub mod testing;
 pub mod webhooks;
 
-pub use connect::{connect, migrate};
+pub use connect::{connect, connect_pooled, migrate};
 pub use id::ApiKeyId;
 pub use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,

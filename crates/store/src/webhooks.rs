@@ -7,6 +7,8 @@
 //! rotation moves the current secret to `previous_secret` in the same `UPDATE`, so it opens
 //! with the same id.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -123,13 +125,22 @@ pub async fn find(
         .transpose()
 }
 
-/// The endpoint with this id, whichever app's: for the dispatcher, which serves every app.
-pub async fn find_any(db: &impl ConnectionTrait, id: &str) -> Result<Option<WebhookEndpoint>> {
-    Entity::find_by_id(id)
-        .one(db)
+/// The endpoints of `ids` that exist, of any app: for the dispatcher, which delivers for all.
+pub async fn find_all<'a>(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<WebhookEndpoint>> {
+    let ids: BTreeSet<&str> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::Id.is_in(ids))
+        .all(db)
         .await?
+        .into_iter()
         .map(from_row)
-        .transpose()
+        .collect()
 }
 
 /// `app`'s enabled endpoints subscribed to `event_type`: where an event of the app goes.

@@ -11,7 +11,7 @@ use wekeza_domain::DeliveryId;
 use wekeza_events::{Delivery, Envelope};
 use wekeza_rpc::worker::{Schedule, run_every};
 use wekeza_store::deliveries::{self, DeliveryOrigin, NewDelivery};
-use wekeza_store::{TransactionTrait, outbox, webhooks};
+use wekeza_store::{outbox, webhooks};
 
 use super::{Dispatcher, route};
 
@@ -39,12 +39,6 @@ enum FanOutError {
     /// The database failed; the event is offered again.
     #[error(transparent)]
     Store(#[from] wekeza_store::Error),
-}
-
-impl From<wekeza_store::DbErr> for FanOutError {
-    fn from(error: wekeza_store::DbErr) -> Self {
-        Self::Store(error.into())
-    }
 }
 
 /// Why the subscription ended; the loop subscribes again after a backoff.
@@ -133,11 +127,10 @@ impl Dispatcher {
         if owners.is_empty() {
             return Ok(0);
         }
-        let txn = self.inner.db.begin().await?;
-        let mut queued = 0;
+        let mut queue = Vec::new();
         for app in owners {
-            for endpoint in webhooks::subscribed(&txn, &app, &event.event_type).await? {
-                let delivery = NewDelivery {
+            for endpoint in webhooks::subscribed(&self.inner.db, &app, &event.event_type).await? {
+                queue.push(NewDelivery {
                     id: DeliveryId::new_monotonic(now),
                     endpoint_id: endpoint.id,
                     app_id: app.clone(),
@@ -147,17 +140,15 @@ impl Dispatcher {
                     origin: DeliveryOrigin::Event,
                     event_created_at: event.created_at,
                     created_at: now,
-                };
-                if deliveries::queue_from_stream(&txn, &delivery).await? {
-                    queued += 1;
-                }
+                });
             }
         }
-        txn.commit().await?;
+        // One statement: all of the event's deliveries, or none and the event comes again.
+        let queued = deliveries::queue_from_stream(&self.inner.db, &queue).await?;
         if queued > 0 {
             self.inner.wake.notify_one();
         }
-        Ok(queued)
+        Ok(usize::try_from(queued).unwrap_or(usize::MAX))
     }
 
     /// Fans out every outbox event of the recovery window again (deliveries already queued

@@ -11,8 +11,9 @@
 //!   and records every attempt: success; failure with the next attempt per the
 //!   [`RetrySchedule`]; a dead letter once the schedule is exhausted. An endpoint answering
 //!   410 Gone, or failing without a success for too long, is disabled with its reason. At most
-//!   `max_in_flight` attempts run at once, and at most `endpoint_max_in_flight` per endpoint,
-//!   so one slow receiver cannot starve the others.
+//!   `max_in_flight` attempts run at once (until recorded), and at most
+//!   `endpoint_max_in_flight` requests per endpoint (until answered), so one slow receiver
+//!   cannot starve the others.
 //!
 //! Nothing acknowledged is lost: an event is acknowledged to the bus only after its
 //! deliveries are committed, and a delivery leaves the database only as an attempt's record.
@@ -31,7 +32,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wekeza_domain::{Clock, WebhookEndpointId};
@@ -80,11 +81,28 @@ struct Inner {
     in_flight: Mutex<InFlight>,
 }
 
-/// The attempts running now.
+/// The attempts claimed and not yet recorded.
 #[derive(Debug, Default)]
 struct InFlight {
     total: usize,
-    per_endpoint: HashMap<WebhookEndpointId, usize>,
+    per_endpoint: HashMap<WebhookEndpointId, EndpointSlots>,
+}
+
+/// One endpoint's attempts: claimed and not yet answered, and the permits of its requests in
+/// flight (`endpoint_max_in_flight`).
+#[derive(Debug)]
+struct EndpointSlots {
+    claimed: usize,
+    requests: Arc<Semaphore>,
+}
+
+impl EndpointSlots {
+    fn new(max_requests: usize) -> Self {
+        Self {
+            claimed: 0,
+            requests: Arc::new(Semaphore::new(max_requests)),
+        }
+    }
 }
 
 /// Why the dispatcher could not be built.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 use wekeza_domain::WebhookEndpointId;
@@ -23,7 +24,7 @@ use wekeza_store::deliveries::{
 use wekeza_store::sealing;
 use wekeza_store::webhooks::WebhookEndpoint;
 
-use super::{ClientError, DispatchSettings, Dispatcher, telemetry};
+use super::{ClientError, DispatchSettings, Dispatcher, EndpointSlots, telemetry};
 use crate::target::{self, TargetError};
 use crate::{body, signature};
 
@@ -31,7 +32,12 @@ use crate::{body, signature};
 /// deliveries queued by another process).
 const POLL: Duration = Duration::from_millis(250);
 
-/// How much longer than the timeout a claim holds: the attempt and its record fit in it.
+/// How many rounds of an endpoint's requests (`endpoint_max_in_flight` each) are claimed at
+/// once: the rest wait in this process, not in another round trip to the database.
+const QUEUE_DEPTH: usize = 4;
+
+/// How much longer than the attempts queued for one endpoint (`QUEUE_DEPTH` timeouts) a claim
+/// holds: the attempt and its record fit in it.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// Candidates read per claim, per free slot: room to pass over endpoints at their limit.
@@ -132,34 +138,38 @@ impl Dispatcher {
         run_every("webhook sender", stop, schedule, || self.start_due()).await;
     }
 
-    /// Claims as many due deliveries as there are free slots and starts their attempts.
+    /// Claims as many due deliveries as there are free slots and starts their attempts: up to
+    /// [`QUEUE_DEPTH`] rounds of an endpoint's requests at once, so a fast endpoint's backlog
+    /// moves in batches while its requests in flight stay within its limit.
     async fn start_due(&self) -> Result<(), wekeza_store::Error> {
         let settings = &self.inner.settings;
-        let (free, running) = {
+        let per_endpoint = settings.endpoint_max_in_flight * QUEUE_DEPTH;
+        let (free, claimed) = {
             let in_flight = self.in_flight();
-            let running: HashMap<String, usize> = in_flight
+            let claimed: HashMap<String, usize> = in_flight
                 .per_endpoint
                 .iter()
-                .map(|(endpoint, count)| (endpoint.to_string(), *count))
+                .map(|(endpoint, slots)| (endpoint.to_string(), slots.claimed))
                 .collect();
             (
                 settings.max_in_flight.saturating_sub(in_flight.total),
-                running,
+                claimed,
             )
         };
         if free == 0 {
             return Ok(());
         }
-        let full: Vec<&str> = running
+        let full: Vec<&str> = claimed
             .iter()
-            .filter(|(_, count)| **count >= settings.endpoint_max_in_flight)
+            .filter(|(_, count)| **count >= per_endpoint)
             .map(|(endpoint, _)| endpoint.as_str())
             .collect();
         let now = self.inner.clock.now();
-        let lease = now + settings.timeout + LEASE_MARGIN;
+        // The last attempt claimed for an endpoint waits for the rounds ahead of it.
+        let lease = now + settings.timeout * QUEUE_DEPTH as u32 + LEASE_MARGIN;
         let mut taken: HashMap<String, usize> = HashMap::new();
         let mut room = free;
-        let claimed = deliveries::claim_due(
+        let due = deliveries::claim_due(
             &self.inner.db,
             now,
             lease,
@@ -167,8 +177,8 @@ impl Dispatcher {
             &full,
             |endpoint| {
                 let count = taken.entry(endpoint.to_owned()).or_default();
-                let busy = running.get(endpoint).copied().unwrap_or(0) + *count;
-                let admit = room > 0 && busy < settings.endpoint_max_in_flight;
+                let busy = claimed.get(endpoint).copied().unwrap_or(0) + *count;
+                let admit = room > 0 && busy < per_endpoint;
                 if admit {
                     *count += 1;
                     room -= 1;
@@ -177,32 +187,41 @@ impl Dispatcher {
             },
         )
         .await?;
-        for due in claimed {
-            {
+        for due in due {
+            let requests = {
                 let mut in_flight = self.in_flight();
                 in_flight.total += 1;
-                *in_flight
+                let slots = in_flight
                     .per_endpoint
                     .entry(due.endpoint.id.clone())
-                    .or_default() += 1;
-            }
+                    .or_insert_with(|| EndpointSlots::new(settings.endpoint_max_in_flight));
+                slots.claimed += 1;
+                slots.requests.clone()
+            };
             let this = self.clone();
             tokio::spawn(async move {
-                let endpoint = due.endpoint.id.clone();
-                this.attempt(due).await;
-                this.finished(&endpoint);
+                this.attempt(due, &requests).await;
+                this.recorded();
             });
         }
         Ok(())
     }
 
-    /// Frees the slot of an attempt to `endpoint` and wakes the sender to fill it.
-    fn finished(&self, endpoint: &WebhookEndpointId) {
+    /// Frees the slot of an attempt that is recorded, and wakes the sender to fill it.
+    fn recorded(&self) {
         let mut in_flight = self.in_flight();
         in_flight.total = in_flight.total.saturating_sub(1);
-        if let Some(count) = in_flight.per_endpoint.get_mut(endpoint) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+        drop(in_flight);
+        self.inner.wake.notify_one();
+    }
+
+    /// Frees the endpoint's slot of an attempt that has its answer (its record may still be
+    /// written: that does not load the receiver), and wakes the sender to fill it.
+    fn answered(&self, endpoint: &WebhookEndpointId) {
+        let mut in_flight = self.in_flight();
+        if let Some(slots) = in_flight.per_endpoint.get_mut(endpoint) {
+            slots.claimed = slots.claimed.saturating_sub(1);
+            if slots.claimed == 0 {
                 in_flight.per_endpoint.remove(endpoint);
             }
         }
@@ -212,7 +231,10 @@ impl Dispatcher {
 
     /// Makes one attempt of `due` and records it. A failure to record leaves the lease to run
     /// out, and the delivery is attempted again (receivers dedupe by `webhook-id`).
-    async fn attempt(&self, due: DueDelivery) {
+    /// The attempt waits for one of its endpoint's `requests` permits before it starts.
+    async fn attempt(&self, due: DueDelivery, requests: &Semaphore) {
+        // Never closed: the permit always comes.
+        let permit = requests.acquire().await;
         let attempted_at = self.inner.clock.now();
         let started = Instant::now();
         let answer = match self.post(&due).await {
@@ -224,6 +246,8 @@ impl Dispatcher {
             },
         };
         let took = started.elapsed();
+        drop(permit);
+        self.answered(&due.endpoint.id);
         let latency_ms = i64::try_from(took.as_millis()).unwrap_or(i64::MAX);
         let (outcome, health) = self.judge(&due, &answer, attempted_at);
         let attempt = Attempt {
