@@ -10,11 +10,15 @@
 //! endpoint, all prepared before the load. Payments are then created over REST at a steady
 //! rate, open loop (each at its scheduled time, whether or not earlier ones have been answered).
 //!
-//! Measured per delivered event: from the status change's commit (the event's `createTime`) to
-//! its receipt, for the three changes of every payment made after the warm-up (PENDING,
-//! IN_PROCESS, COMPLETED). Both times are read from this machine's clock. The stages are read
-//! from the server's database afterwards: commit → published on the bus (the outbox relay) →
-//! queued for the endpoint (the fan-out) → attempted (the sender) → received.
+//! Measured per delivered event: from the status change (the event's `createTime`) to its
+//! receipt, for the three changes of every payment made after the warm-up (PENDING,
+//! IN_PROCESS, COMPLETED). Both times are read from this machine's clock. The change's time is
+//! taken inside its transaction, so this also counts the rest of that transaction up to its
+//! commit: an upper bound of commit → receipt. A lower bound, for PENDING, is what the client
+//! sees: from reading the payment's 200 (sent after the commit) to the webhook. The stages are
+//! read from the server's database afterwards: change → published on the bus (the outbox
+//! relay, the commit included) → queued for the endpoint (the fan-out) → attempted (the
+//! sender) → received.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -69,6 +73,8 @@ const STATUSES: [&str; 3] = [
 #[derive(Debug, Clone)]
 struct Receipt {
     payment_id: String,
+    /// The status the payment changed to.
+    status: String,
     /// The status change's commit, from the event.
     committed: DateTime<Utc>,
     received: DateTime<Utc>,
@@ -135,6 +141,7 @@ impl Inbox {
         };
         let receipt = Receipt {
             payment_id: payment_id.to_owned(),
+            status: change["status"].as_str().unwrap_or_default().to_owned(),
             committed: committed.with_timezone(&Utc),
             received,
         };
@@ -187,6 +194,9 @@ pub(crate) struct WebhookLatency {
     pub(crate) forged: u64,
     /// Commit → receipt of each received change, milliseconds, sorted.
     latency_ms: Vec<f64>,
+    /// For each PENDING change: the payment's 200 read by the client → the webhook received,
+    /// milliseconds, sorted (below zero when the webhook came first).
+    after_answer_ms: Vec<f64>,
     /// Each stage's durations, milliseconds, sorted: name, values.
     stages: Vec<(&'static str, Vec<f64>)>,
 }
@@ -240,7 +250,11 @@ impl WebhookLatency {
                 values.last().copied().unwrap_or(f64::NAN)
             );
         };
-        line("commit → webhook received", &self.latency_ms);
+        line("change → webhook received", &self.latency_ms);
+        line(
+            "PENDING: 200 read → webhook received",
+            &self.after_answer_ms,
+        );
         for (name, values) in &self.stages {
             line(name, values);
         }
@@ -448,20 +462,21 @@ pub(crate) async fn webhook_latency() -> WebhookLatency {
                 _ => None,
             };
             let took = asked.elapsed().as_secs_f64() * 1000.0;
+            let acknowledged = Utc::now();
             let payment_id = answer.and_then(|body| body["paymentId"].as_str().map(str::to_owned));
-            (index, payment_id, took)
+            (index, payment_id.map(|id| (id, acknowledged)), took)
         }));
     }
     let mut measured = Vec::new();
     let mut create_ms = Vec::new();
     let mut acknowledged = 0;
     for request in requests {
-        let (index, payment_id, took) = request.await.unwrap();
+        let (index, payment, took) = request.await.unwrap();
         create_ms.push(took);
-        if let Some(payment_id) = payment_id {
+        if let Some(payment) = payment {
             acknowledged += 1;
             if index >= warmup_payments {
-                measured.push(payment_id);
+                measured.push(payment);
             }
         }
     }
@@ -473,10 +488,10 @@ pub(crate) async fn webhook_latency() -> WebhookLatency {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let receipts = inbox.receipts.lock().unwrap().clone();
-    let measured: std::collections::HashSet<String> = measured.into_iter().collect();
+    let measured: HashMap<String, DateTime<Utc>> = measured.into_iter().collect();
     let of_measured: HashMap<&String, &Receipt> = receipts
         .iter()
-        .filter(|(_, receipt)| measured.contains(&receipt.payment_id))
+        .filter(|(_, receipt)| measured.contains_key(&receipt.payment_id))
         .collect();
     let latency_ms = sorted(
         of_measured
@@ -486,6 +501,17 @@ pub(crate) async fn webhook_latency() -> WebhookLatency {
     );
     let db = wekeza_store::connect(&server.database_url).await.unwrap();
     let stages = stages(&db, &of_measured).await;
+    let after_answer_ms = sorted(
+        of_measured
+            .values()
+            .filter(|receipt| receipt.status == STATUSES[0])
+            .filter_map(|receipt| {
+                Some(millis(
+                    receipt.received - *measured.get(&receipt.payment_id)?,
+                ))
+            })
+            .collect(),
+    );
     let repeats = *inbox.repeats.lock().unwrap();
     let forged = *inbox.forged.lock().unwrap();
     drop(server);
@@ -500,11 +526,12 @@ pub(crate) async fn webhook_latency() -> WebhookLatency {
         repeats,
         forged,
         latency_ms,
+        after_answer_ms,
         stages,
     }
 }
 
-/// The stages of each received event, from the server's database: commit → published,
+/// The stages of each received event, from the server's database: change → published,
 /// published → queued, queued → first attempt, first attempt → received.
 async fn stages(
     db: &wekeza_store::DatabaseConnection,
@@ -544,7 +571,7 @@ async fn stages(
         network.push(millis(receipt.received - *attempted));
     }
     vec![
-        ("  commit → published (relay)", sorted(relay)),
+        ("  change → published (commit, relay)", sorted(relay)),
         ("  published → queued (fan-out)", sorted(fan_out)),
         ("  queued → attempted (sender)", sorted(sender)),
         ("  attempted → received (HTTP)", sorted(network)),

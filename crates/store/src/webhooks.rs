@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Func};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use wekeza_domain::{AppId, WebhookEndpointId};
 
@@ -231,16 +231,20 @@ pub async fn record_health(
     health: &EndpointHealth,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    // Healthy and failing touch the row only when that changes it: a row a statement does not
+    // match is not locked, so the attempts to one endpoint do not queue behind each other's
+    // transactions to write what is already there.
     let statement = Entity::update_many().filter(Column::Id.eq(id.as_str()));
     let statement = match health {
-        EndpointHealth::Healthy => statement.col_expr(
-            Column::FailingSince,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        ),
-        EndpointHealth::Failing => statement.col_expr(
-            Column::FailingSince,
-            Func::coalesce([Expr::col(Column::FailingSince), Expr::value(now)]).into(),
-        ),
+        EndpointHealth::Healthy => statement
+            .col_expr(
+                Column::FailingSince,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(Column::FailingSince.is_not_null()),
+        EndpointHealth::Failing => statement
+            .col_expr(Column::FailingSince, Expr::value(Some(now)))
+            .filter(Column::FailingSince.is_null()),
         EndpointHealth::Disable(reason) => statement
             .col_expr(Column::Disabled, Expr::value(true))
             .col_expr(Column::DisabledReason, Expr::value(Some(reason.clone())))

@@ -133,6 +133,7 @@ pub async fn replay(
     if until.is_some_and(|until| until <= since) {
         return Err(invalid("until_time", "must be after since_time"));
     }
+    let router = route::Router::default();
     let mut after = None;
     let mut count = 0;
     loop {
@@ -147,7 +148,8 @@ pub async fn replay(
                 continue;
             }
             let decoded = pb::Event::decode(event.payload.as_slice())?;
-            if !route::owners(&txn, &decoded, now)
+            if !router
+                .owners(&txn, &decoded, now)
                 .await?
                 .contains(&endpoint.app_id)
             {

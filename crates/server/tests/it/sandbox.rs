@@ -809,16 +809,14 @@ async fn fire_event_and_simulation_touch_only_the_callers_resources() {
     // An event A fires about the shared account is A's alone: the webhook routing gives it to
     // A, not to B, which watches the same account. The same holds for sample data.
     let app_of = |app: &TestApp| app.created.app.id.clone();
+    let router = wekeza_webhooks::dispatch::route::Router::default();
     let owners = |event: pb::Event| {
-        let server = &server;
+        let (server, router) = (&server, &router);
         async move {
-            wekeza_webhooks::dispatch::route::owners(
-                server.database.conn(),
-                &event,
-                server.clock.now(),
-            )
-            .await
-            .unwrap()
+            router
+                .owners(server.database.conn(), &event, server.clock.now())
+                .await
+                .unwrap()
         }
     };
     for (token, app, resource) in [

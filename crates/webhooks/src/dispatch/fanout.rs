@@ -13,7 +13,7 @@ use wekeza_rpc::worker::{Schedule, run_every};
 use wekeza_store::deliveries::{self, DeliveryOrigin, NewDelivery};
 use wekeza_store::{outbox, webhooks};
 
-use super::{Dispatcher, route};
+use super::Dispatcher;
 
 /// The durable subscription every dispatcher process shares.
 pub const CONSUMER: &str = "webhook-dispatcher";
@@ -21,8 +21,8 @@ pub const CONSUMER: &str = "webhook-dispatcher";
 /// Every event.
 const FILTER: &str = "wekeza.events.>";
 
-/// Events handled at once by one process.
-const CONCURRENCY: usize = 16;
+/// Events handled at once by one process: each waits mostly on database round trips.
+const CONCURRENCY: usize = 32;
 
 /// How long a failed event waits before the bus offers it again.
 const REDELIVER_AFTER: Duration = Duration::from_secs(1);
@@ -123,7 +123,11 @@ impl Dispatcher {
     async fn queue_event(&self, event: &Envelope) -> Result<usize, FanOutError> {
         let decoded = event.event()?;
         let now = self.inner.clock.now();
-        let owners = route::owners(&self.inner.db, &decoded, now).await?;
+        let owners = self
+            .inner
+            .router
+            .owners(&self.inner.db, &decoded, now)
+            .await?;
         if owners.is_empty() {
             return Ok(0);
         }

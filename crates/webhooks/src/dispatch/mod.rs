@@ -76,6 +76,8 @@ struct Inner {
     sealing: Option<KeyEncryptionKey>,
     settings: DispatchSettings,
     client: reqwest::Client,
+    /// Whose each event is.
+    router: route::Router,
     /// Rings when a delivery may have become due: fanned out, retried, replayed, or a slot freed.
     wake: Arc<Notify>,
     in_flight: Mutex<InFlight>,
@@ -131,6 +133,7 @@ impl Dispatcher {
                 sealing,
                 settings,
                 client,
+                router: route::Router::default(),
                 wake,
                 in_flight: Mutex::new(InFlight::default()),
             }),

@@ -10,7 +10,8 @@
 //!   permission to read what changed: `READ_TRANSACTIONS` for transactions, `READ_BALANCES` for
 //!   balances. An app the customer never let see the account hears nothing of it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use wekeza_domain::{AccountId, AppId, ConsentTerms, CustomerId, Permission};
@@ -18,35 +19,73 @@ use wekeza_proto::v1 as pb;
 use wekeza_proto::v1::event::Payload;
 use wekeza_store::{ConnectionTrait, accounts, apps, consents};
 
-/// The apps `event` belongs to at `now` (none for an id the platform does not know).
-pub async fn owners(
-    db: &impl ConnectionTrait,
-    event: &pb::Event,
-    now: DateTime<Utc>,
-) -> Result<BTreeSet<AppId>, wekeza_store::Error> {
-    let mut owners = BTreeSet::new();
-    if !event.fired_by_client_id.is_empty() {
-        if let Some(app) = apps::find_by_client_id(db, &event.fired_by_client_id).await? {
-            owners.insert(app.id);
-        }
-        return Ok(owners);
-    }
-    match &event.payload {
-        Some(Payload::PaymentStatusChanged(pb::PaymentStatusChanged { client_id, .. }))
-        | Some(Payload::ConsentStatusChanged(pb::ConsentStatusChanged { client_id, .. })) => {
-            if let Some(app) = apps::find_by_client_id(db, client_id).await? {
-                owners.insert(app.id);
+/// Routes events to the apps they belong to, remembering which app each OAuth2 client id
+/// names (that never changes: a client id is minted once, for one app).
+#[derive(Debug, Default)]
+pub struct Router {
+    apps_by_client: Mutex<HashMap<String, AppId>>,
+}
+
+/// Client ids remembered at most; past it the memory starts afresh.
+const REMEMBERED_CLIENTS: usize = 10_000;
+
+impl Router {
+    /// The apps `event` belongs to at `now` (none for an id the platform does not know).
+    pub async fn owners(
+        &self,
+        db: &impl ConnectionTrait,
+        event: &pb::Event,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeSet<AppId>, wekeza_store::Error> {
+        let client_id = if event.fired_by_client_id.is_empty() {
+            match &event.payload {
+                Some(Payload::PaymentStatusChanged(pb::PaymentStatusChanged {
+                    client_id, ..
+                }))
+                | Some(Payload::ConsentStatusChanged(pb::ConsentStatusChanged {
+                    client_id, ..
+                })) => client_id,
+                Some(Payload::AccountTransactionCreated(change)) => {
+                    return watchers(db, &change.account_id, Permission::ReadTransactions, now)
+                        .await;
+                }
+                Some(Payload::AccountBalanceChanged(change)) => {
+                    return watchers(db, &change.account_id, Permission::ReadBalances, now).await;
+                }
+                None => return Ok(BTreeSet::new()),
             }
-        }
-        Some(Payload::AccountTransactionCreated(change)) => {
-            owners = watchers(db, &change.account_id, Permission::ReadTransactions, now).await?;
-        }
-        Some(Payload::AccountBalanceChanged(change)) => {
-            owners = watchers(db, &change.account_id, Permission::ReadBalances, now).await?;
-        }
-        None => {}
+        } else {
+            &event.fired_by_client_id
+        };
+        Ok(self.app(db, client_id).await?.into_iter().collect())
     }
-    Ok(owners)
+
+    /// The app of `client_id`, if there is one.
+    async fn app(
+        &self,
+        db: &impl ConnectionTrait,
+        client_id: &str,
+    ) -> Result<Option<AppId>, wekeza_store::Error> {
+        if let Some(app) = self.remembered().get(client_id) {
+            return Ok(Some(app.clone()));
+        }
+        let Some(app) = apps::find_by_client_id(db, client_id).await? else {
+            return Ok(None);
+        };
+        let mut remembered = self.remembered();
+        if remembered.len() >= REMEMBERED_CLIENTS {
+            remembered.clear();
+        }
+        remembered.insert(client_id.to_owned(), app.id.clone());
+        Ok(Some(app.id))
+    }
+
+    fn remembered(&self) -> MutexGuard<'_, HashMap<String, AppId>> {
+        // A map of immutable facts: a panic elsewhere cannot leave it wrong.
+        self.apps_by_client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The apps that may read `permission` on account `account_id` at `now`.
