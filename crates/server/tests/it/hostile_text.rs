@@ -17,6 +17,8 @@ use wekeza_proto::v1::Caller;
 use wekeza_store::testing::TestDatabase;
 use wekeza_testkit::TestServer;
 
+use crate::support::fill_path;
+
 /// The hostile values, as JSON string literals (so that an unpaired surrogate can be written).
 const HOSTILE: [(&str, &str); 10] = [
     ("nul", r#""\u0000""#),
@@ -88,24 +90,6 @@ fn body_with(path: &[FieldDescriptor], value: &str) -> String {
         inner
     };
     format!("{{\"{}\":{inner}}}", field.json_name())
-}
-
-/// `template` with every `{variable}` (or `{variable=pattern}`) replaced by `value(variable)`,
-/// percent-encoded.
-fn fill_path(template: &str, value: impl Fn(&str) -> String) -> String {
-    let mut path = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        path.push_str(&rest[..start]);
-        let end = rest[start..].find('}').unwrap() + start;
-        let variable = rest[start + 1..end].split('=').next().unwrap();
-        path.extend(url::form_urlencoded::byte_serialize(
-            value(variable).as_bytes(),
-        ));
-        rest = &rest[end + 1..];
-    }
-    path.push_str(rest);
-    path
 }
 
 /// Creates `body` at `path` with `token`; answers the id at `id` in the answer.

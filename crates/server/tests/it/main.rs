@@ -16,6 +16,7 @@ mod identity_browser;
 mod identity_flow;
 mod identity_registration;
 mod metrics;
+mod object_access;
 mod oidc_client;
 mod payment_faults;
 mod payments;
