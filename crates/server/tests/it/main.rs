@@ -5,6 +5,7 @@
 mod access_matrix;
 mod ais;
 mod architecture;
+mod attacks;
 mod ciba;
 mod cli;
 mod consents;
