@@ -10,6 +10,7 @@ mod ciba;
 mod cli;
 mod consents;
 mod database_faults;
+mod disk_full;
 mod federation;
 mod hostile_text;
 mod identity;
