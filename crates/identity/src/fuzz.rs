@@ -4,9 +4,10 @@
 //! to its thumbprint, an issued token decodes to its claims, a form's parameters read back).
 //!
 //! Each property runs proptest's default number of cases (256), which `PROPTEST_CASES`
-//! overrides: `PROPTEST_CASES=20000 cargo test -p wekeza-identity fuzz` for a longer run
-//! (docs/testing.md). The proofs and tokens are checked by the real `Identity` over a real
-//! database, so those two properties run their cases through a `TestRunner` inside one runtime.
+//! overrides: `PROPTEST_CASES=20000 cargo test -p wekeza-identity fuzz` for a longer run (see
+//! docs/conventions.md, "Tests"). The proofs and tokens are checked by the real `Identity` over
+//! a real database, so those two properties run their cases through a `TestRunner` inside one
+//! runtime.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
