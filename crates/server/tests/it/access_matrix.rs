@@ -2,7 +2,9 @@
 //! rpc's `(access)` option does not allow are refused with the right reason — no credentials,
 //! a forged token, an app token where a customer's consent is needed, a token missing each
 //! required scope, a customer token whose consent misses each required permission, and an
-//! idempotent call without its `Idempotency-Key`. A new rpc is covered without a change here.
+//! idempotent call without its `Idempotency-Key`; and outside the sandbox, every rpc that is
+//! `sandbox_only` (and no other) is refused `SANDBOX_ONLY`. A new rpc is covered without a change
+//! here.
 //!
 //! Bodies carry every REQUIRED field: the REST transcoder checks those while building the
 //! message, before the call reaches the policy, so a body missing one is answered 400 whatever
@@ -140,6 +142,43 @@ async fn every_route_refuses_the_credentials_its_access_policy_does_not_allow() 
         total + wrong.len(),
         wrong.len()
     );
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn outside_the_sandbox_every_sandbox_only_route_is_refused() {
+    let server = TestServer::start_with(TestDatabase::new().await, "env = \"qa\"\n").await;
+    let token = server.token_for(server.app_principal(&Scope::ALL).await);
+    let (mut refused, mut wrong) = (0, Vec::new());
+    for rest in rest_routes() {
+        let (path, body) = rest.request(|_| "x".into());
+        let mut request = server
+            .http
+            .request(
+                rest.route.method.clone(),
+                format!("{}{path}", server.base_url),
+            )
+            .bearer_auth(&token)
+            .header("idempotency-key", ulid::Ulid::new().to_string());
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap_or_default();
+        let sandbox_only = status == 403 && answer["reason"] == "SANDBOX_ONLY";
+        if sandbox_only == rest.policy.sandbox_only {
+            refused += usize::from(sandbox_only);
+        } else {
+            wrong.push(format!(
+                "{} {}: {status} {answer}",
+                rest.route.method, rest.route.path
+            ));
+        }
+    }
+    println!("outside the sandbox: {refused} sandbox-only routes refused SANDBOX_ONLY");
+    assert!(refused > 0);
     assert!(wrong.is_empty(), "{wrong:#?}");
     server.stop().await;
 }
