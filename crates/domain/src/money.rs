@@ -208,6 +208,19 @@ mod tests {
     }
 
     proptest! {
+        /// Any text, as amount and currency, is parsed or refused, never a panic (overflow
+        /// included); proptest's case count, `PROPTEST_CASES` for more.
+        #[test]
+        fn parsing_never_panics(
+            amount in prop_oneof![any::<String>(), "[0-9]{0,25}(\\.[0-9]{0,25})?", "[-+0-9.e ]{0,30}"],
+            currency in prop_oneof![any::<String>(), "(KES|USD|EUR|GBP|kes|XXX)"],
+        ) {
+            if let Ok(money) = Money::parse(&amount, &currency) {
+                prop_assert!(!money.is_negative());
+                prop_assert_eq!(Money::parse(&money.abs_decimal(), &currency), Ok(money));
+            }
+        }
+
         #[test]
         fn decimal_round_trips(minor in 0i64..i64::MAX / 2) {
             let money = Money::from_minor(minor, Currency::Kes);

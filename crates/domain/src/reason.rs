@@ -129,6 +129,9 @@ reasons! {
     RateLimited => "RATE_LIMITED", ResourceExhausted;
     /// A dependency is unavailable; retry later.
     Unavailable => "UNAVAILABLE", Unavailable;
+    /// The platform's storage cannot take the change (its disk is full): nothing was written;
+    /// reads still work; retry later.
+    StorageFull => "STORAGE_FULL", Unavailable;
     /// An unexpected failure; the request id identifies it in the logs.
     Internal => "INTERNAL", Internal;
 }

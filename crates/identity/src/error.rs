@@ -105,9 +105,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// Storage failed because the database could not be reached: the client may retry.
+    /// Storage failed because the database could not be reached, or had no room for the
+    /// change: the client may retry.
     fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Store(_)) && wekeza_rpc::unavailable::database_unreachable(self)
+        matches!(self, Self::Store(_))
+            && (wekeza_rpc::unavailable::database_unreachable(self)
+                || wekeza_rpc::unavailable::storage_full(self))
     }
 
     /// The RFC error code; `temporarily_unavailable` (RFC 6749 §4.1.2.1's code, used by every

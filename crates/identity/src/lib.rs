@@ -183,4 +183,6 @@ impl Identity {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

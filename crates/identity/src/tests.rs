@@ -17,15 +17,15 @@ use crate::{
     Error, Identity, Issuer, KeyEncryptionKey, RETIRED_KEY_PUBLISHED_FOR, ROTATION_PERIOD, Settings,
 };
 
-const ISSUER: &str = "https://api.bank.example";
+pub(crate) const ISSUER: &str = "https://api.bank.example";
 
-struct Fixture {
-    database: TestDatabase,
-    clock: ManualClock,
-    identity: Identity,
+pub(crate) struct Fixture {
+    pub(crate) database: TestDatabase,
+    pub(crate) clock: ManualClock,
+    pub(crate) identity: Identity,
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let database = TestDatabase::new().await;
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 1, 9, 30, 0).unwrap());
     let identity = start(&database, &clock).await;
@@ -62,7 +62,7 @@ fn kids(jwks: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-async fn app(fixture: &Fixture) -> apps::App {
+pub(crate) async fn app(fixture: &Fixture) -> apps::App {
     apps::create(
         fixture.database.conn(),
         NewApp {

@@ -23,7 +23,7 @@ use tonic::Status;
 use wekeza_domain::Reason;
 
 use crate::status::ApiError;
-use crate::unavailable::{RETRY_AFTER, database_unreachable};
+use crate::unavailable::{RETRY_AFTER, database_unreachable, storage_full};
 
 /// What a service error tells the one conversion to a [`Status`].
 pub trait ServiceError: StdError {
@@ -99,9 +99,13 @@ impl Internal {
     }
 
     /// What the caller is answered, logged once: UNAVAILABLE with a retry delay when the
-    /// database could not be reached ([`crate::unavailable`]), else a bare INTERNAL.
+    /// database could not be reached, or `STORAGE_FULL` with one when it had no room for the
+    /// change ([`crate::unavailable`]), else a bare INTERNAL.
     pub fn answer(&self) -> ApiError {
-        if database_unreachable(self) {
+        if storage_full(self) {
+            tracing::error!(location = %self.location, error = %self.source, "database storage full");
+            ApiError::storage_full(RETRY_AFTER)
+        } else if database_unreachable(self) {
             tracing::warn!(location = %self.location, error = %self.source, "database unreachable");
             ApiError::unavailable(
                 "the service is temporarily unavailable; retry shortly",

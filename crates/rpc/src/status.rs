@@ -56,6 +56,18 @@ impl ApiError {
         }
     }
 
+    /// The database has no room for the change: UNAVAILABLE with `STORAGE_FULL`, retry after
+    /// `retry_after`.
+    pub fn storage_full(retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                Reason::StorageFull,
+                "the platform's storage is full: nothing was written; retry later",
+            )
+        }
+    }
+
     /// A request field is wrong: `field` is its path (`page_size`, `payment.creditor.name`).
     pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
         let field = field.into();

@@ -1,8 +1,10 @@
 //! Telling "the database is down, retry" from a bug. A failure of the machinery whose chain of
 //! causes shows that the database could not be reached — the pool's wait for a connection timed
 //! out, or the connection was refused, reset or closed mid-statement — answers UNAVAILABLE with
-//! a `Retry-After` ([`RETRY_AFTER`]); any other failure answers INTERNAL. A client (or a load
-//! balancer) may retry the first and succeed once the database is back; the second is a bug.
+//! a `Retry-After` ([`RETRY_AFTER`]); one that shows the database could not write for want of
+//! space ([`storage_full`]) answers UNAVAILABLE with the reason `STORAGE_FULL` and the same
+//! `Retry-After`; any other failure answers INTERNAL. A client (or a load balancer) may retry
+//! the first two and succeed once the database is back or has room; the last is a bug.
 //!
 //! This is the one place outside `store` that knows sea-orm's and sqlx's error types, and it
 //! only reads them.
@@ -32,6 +34,40 @@ pub fn database_unreachable(error: &(dyn StdError + 'static)) -> bool {
             false
         };
         if unreachable {
+            return true;
+        }
+        link = error.source();
+    }
+    false
+}
+
+/// SQLite's `SQLITE_FULL` (a write on a full disk), SQLite's `SQLITE_IOERR_WRITE` (a write the
+/// file system refused: what a file-size limit, or a disk full while SQLite extends a file,
+/// gives), and PostgreSQL's `disk_full` SQLSTATE: the codes sqlx reports for them.
+const STORAGE_FULL_CODES: [&str; 3] = ["13", "778", "53100"];
+
+/// Whether `error`, or any of its causes, says the database could not write the change for
+/// want of space. The statement or transaction failed whole: SQLite and PostgreSQL roll it back.
+pub fn storage_full(error: &(dyn StdError + 'static)) -> bool {
+    let mut link = Some(error);
+    while let Some(error) = link {
+        let sqlx = if let Some(db) = error.downcast_ref::<DbErr>() {
+            match db {
+                DbErr::Conn(RuntimeErr::SqlxError(sqlx))
+                | DbErr::Exec(RuntimeErr::SqlxError(sqlx))
+                | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => Some(sqlx.as_ref()),
+                _ => None,
+            }
+        } else if let Some(RuntimeErr::SqlxError(sqlx)) = error.downcast_ref::<RuntimeErr>() {
+            Some(sqlx.as_ref())
+        } else {
+            error.downcast_ref::<SqlxError>()
+        };
+        if let Some(SqlxError::Database(database)) = sqlx
+            && database
+                .code()
+                .is_some_and(|code| STORAGE_FULL_CODES.contains(&code.as_ref()))
+        {
             return true;
         }
         link = error.source();

@@ -35,6 +35,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
 /// with `SQLITE_BUSY` on upgrading its lock. PostgreSQL: a pool of up to `pool_size`
 /// connections. Either way a connection is waited for at most [`ACQUIRE_TIMEOUT`].
 ///
+/// A SQLite connection that comes back to the pool still inside a transaction is closed, not
+/// reused ([`sqlite_released_clean`]).
+///
 /// Statement logging is off: statements may carry secrets' hashes and customers' data.
 pub async fn connect_pooled(url: &str, pool_size: u32) -> Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url);
@@ -53,8 +56,32 @@ pub async fn connect_pooled(url: &str, pool_size: u32) -> Result<DatabaseConnect
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
         });
+        options.map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_release(|connection, _| Box::pin(sqlite_released_clean(connection)))
+        });
     }
     Ok(Database::connect(options).await?)
+}
+
+/// Whether a SQLite connection given back to the pool may be used again: not if it is still
+/// inside a transaction. When a write fails for want of space (`SQLITE_FULL`, `SQLITE_IOERR`),
+/// SQLite rolls the whole transaction back by itself; sqlx's own `ROLLBACK` then fails ("no
+/// transaction is active") and sqlx still counts the transaction open, so that the connection's
+/// next `BEGIN` would become a `SAVEPOINT` and its `COMMIT` a `RELEASE` — acknowledged changes
+/// that no other connection sees and a crash loses. Such a connection is closed; the pool opens
+/// a fresh one.
+async fn sqlite_released_clean(
+    connection: &mut sea_orm::sqlx::SqliteConnection,
+) -> std::result::Result<bool, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Connection;
+    if connection.is_in_transaction() {
+        // A dropped transaction is rolled back in the background: a statement after it waits
+        // for that rollback, and then the count is right.
+        sea_orm::sqlx::query("SELECT 1")
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(!connection.is_in_transaction())
 }
 
 /// Applies every migration not yet applied; a no-op on an up-to-date database.

@@ -282,4 +282,28 @@ mod tests {
         assert_eq!(cookie_value(&headers).as_deref(), Some("tok-en_1"));
         assert_eq!(cookie_value(&HeaderMap::new()), None);
     }
+
+    proptest::proptest! {
+        /// Any `Cookie` header never panics the reader, and the session cookie is found
+        /// between any others (proptest's case count; `PROPTEST_CASES` for more).
+        #[test]
+        fn cookie_headers_never_panic_and_the_session_cookie_reads_back(
+            garbage in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            before in "([a-z]{1,8}=[!#-+--:<-~]{0,12}; ){0,3}",
+            after in "(; [a-z]{1,8}=[!#-+--:<-~]{0,12}){0,3}",
+            value in "[A-Za-z0-9_-]{1,64}",
+        ) {
+            let mut headers = HeaderMap::new();
+            if let Ok(garbage) = HeaderValue::from_bytes(&garbage) {
+                headers.insert(header::COOKIE, garbage);
+                let _ = cookie_value(&headers);
+            }
+            let line = HeaderValue::from_str(&format!("{before}{COOKIE}={value}{after}"));
+            proptest::prop_assert!(line.is_ok(), "{line:?}");
+            if let Ok(line) = line {
+                headers.insert(header::COOKIE, line);
+            }
+            proptest::prop_assert_eq!(cookie_value(&headers), Some(value));
+        }
+    }
 }

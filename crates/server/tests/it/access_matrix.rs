@@ -2,7 +2,9 @@
 //! rpc's `(access)` option does not allow are refused with the right reason — no credentials,
 //! a forged token, an app token where a customer's consent is needed, a token missing each
 //! required scope, a customer token whose consent misses each required permission, and an
-//! idempotent call without its `Idempotency-Key`. A new rpc is covered without a change here.
+//! idempotent call without its `Idempotency-Key`; and outside the sandbox, every rpc that is
+//! `sandbox_only` (and no other) is refused `SANDBOX_ONLY`. A new rpc is covered without a change
+//! here.
 //!
 //! Bodies carry every REQUIRED field: the REST transcoder checks those while building the
 //! message, before the call reaches the policy, so a body missing one is answered 400 whatever
@@ -10,13 +12,14 @@
 
 use std::collections::BTreeMap;
 
-use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
-use serde_json::{Value, json};
+use serde_json::Value;
 use wekeza_domain::{Permission, Scope};
-use wekeza_gateway::policy::{AccessTable, RpcPolicy};
+use wekeza_gateway::policy::RpcPolicy;
 use wekeza_proto::v1::Caller;
 use wekeza_store::testing::TestDatabase;
 use wekeza_testkit::TestServer;
+
+use crate::support::rest_routes;
 
 /// One attempt: which credentials, and the reason it must be refused with.
 struct Attempt {
@@ -92,112 +95,19 @@ async fn attempts(server: &TestServer, policy: &RpcPolicy) -> Vec<Attempt> {
     attempts
 }
 
-/// `google.api.field_behavior`'s REQUIRED.
-const REQUIRED: i32 = 2;
-
-/// A JSON body holding every REQUIRED field of `message` not bound in the path, with a
-/// well-formed placeholder, so that the request is refused for its credentials, not its shape.
-fn required_body(message: &MessageDescriptor, in_path: &[&str]) -> Value {
-    let behavior = message
-        .parent_pool()
-        .get_extension_by_name("google.api.field_behavior")
-        .unwrap();
-    let mut body = serde_json::Map::new();
-    for field in message.fields() {
-        let options = field.options();
-        let required = options
-            .get_extension(&behavior)
-            .as_list()
-            .is_some_and(|list| list.iter().any(|v| v.as_enum_number() == Some(REQUIRED)));
-        if !required || in_path.contains(&field.name()) {
-            continue;
-        }
-        let value = match field.kind() {
-            Kind::Enum(kind) => json!(kind.values().nth(1).unwrap().name()),
-            Kind::Message(inner) => match inner.full_name() {
-                "google.protobuf.Timestamp" => json!("2026-01-01T00:00:00Z"),
-                "google.protobuf.FieldMask" => json!("description"),
-                _ => required_body(&inner, &[]),
-            },
-            Kind::String => json!("x"),
-            Kind::Bool => json!(true),
-            _ => json!(1),
-        };
-        let value = if field.is_list() {
-            json!([value])
-        } else {
-            value
-        };
-        body.insert(field.json_name().to_owned(), value);
-    }
-    Value::Object(body)
-}
-
 #[tokio::test]
 async fn every_route_refuses_the_credentials_its_access_policy_does_not_allow() {
     let server = TestServer::start_with(TestDatabase::new().await, "").await;
-    let access = AccessTable::from_descriptors(wekeza_proto::FILE_DESCRIPTOR_SET, true).unwrap();
-    let pool = DescriptorPool::decode(wekeza_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let transcoder = wekeza_server::rest::transcoder(&wekeza_server::app::SERVED).unwrap();
     let mut refusals: BTreeMap<&str, usize> = BTreeMap::new();
     let mut wrong = Vec::new();
     let mut routes = 0;
-    for route in transcoder.routes() {
-        let (service, method) = route.rpc.rsplit_once('.').unwrap();
-        let policy = access
-            .get(&format!("/{service}/{method}"))
-            .flatten()
-            .unwrap_or_else(|| panic!("{} has no access policy", route.rpc));
+    for rest in rest_routes() {
+        let (route, policy) = (&rest.route, &rest.policy);
         if policy.caller == Caller::Public {
             continue;
         }
         routes += 1;
-        let path = route
-            .path
-            .split('{')
-            .enumerate()
-            .map(|(n, part)| match (n, part.split_once('}')) {
-                (0, _) | (_, None) => part.to_owned(),
-                (_, Some((_, rest))) => format!("x{rest}"),
-            })
-            .collect::<String>();
-        let rpc = pool
-            .get_service_by_name(service)
-            .and_then(|service| service.methods().find(|m| m.name() == method))
-            .unwrap();
-        let in_path: Vec<&str> = route
-            .path
-            .split('{')
-            .skip(1)
-            .filter_map(|part| part.split(['}', '=', '.']).next())
-            .collect();
-        // `body: "*"` takes the whole message; `body: "<field>"` that field, the rest going
-        // to the query.
-        let mut body = required_body(&rpc.input(), &in_path);
-        let mut query = Vec::new();
-        if let Some(field) = route.body.as_deref().filter(|field| *field != "*") {
-            let fields = body.as_object_mut().unwrap();
-            let json_name = rpc
-                .input()
-                .get_field_by_name(field)
-                .unwrap()
-                .json_name()
-                .to_owned();
-            let inner = fields.remove(&json_name).unwrap_or_else(|| json!({}));
-            query = fields
-                .iter()
-                .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned()))
-                .collect();
-            body = inner;
-        }
-        let path = if query.is_empty() {
-            path
-        } else {
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(query)
-                .finish();
-            format!("{path}?{query}")
-        };
+        let (path, body) = rest.request(|_| "x".into());
         for attempt in attempts(&server, policy).await {
             let mut request = server
                 .http
@@ -208,8 +118,8 @@ async fn every_route_refuses_the_credentials_its_access_policy_does_not_allow() 
             if attempt.idempotency_key {
                 request = request.header("idempotency-key", ulid::Ulid::new().to_string());
             }
-            if route.body.is_some() {
-                request = request.json(&body);
+            if let Some(body) = &body {
+                request = request.json(body);
             }
             let response = request.send().await.unwrap();
             let status = response.status().as_u16();
@@ -232,6 +142,43 @@ async fn every_route_refuses_the_credentials_its_access_policy_does_not_allow() 
         total + wrong.len(),
         wrong.len()
     );
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn outside_the_sandbox_every_sandbox_only_route_is_refused() {
+    let server = TestServer::start_with(TestDatabase::new().await, "env = \"qa\"\n").await;
+    let token = server.token_for(server.app_principal(&Scope::ALL).await);
+    let (mut refused, mut wrong) = (0, Vec::new());
+    for rest in rest_routes() {
+        let (path, body) = rest.request(|_| "x".into());
+        let mut request = server
+            .http
+            .request(
+                rest.route.method.clone(),
+                format!("{}{path}", server.base_url),
+            )
+            .bearer_auth(&token)
+            .header("idempotency-key", ulid::Ulid::new().to_string());
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap_or_default();
+        let sandbox_only = status == 403 && answer["reason"] == "SANDBOX_ONLY";
+        if sandbox_only == rest.policy.sandbox_only {
+            refused += usize::from(sandbox_only);
+        } else {
+            wrong.push(format!(
+                "{} {}: {status} {answer}",
+                rest.route.method, rest.route.path
+            ));
+        }
+    }
+    println!("outside the sandbox: {refused} sandbox-only routes refused SANDBOX_ONLY");
+    assert!(refused > 0);
     assert!(wrong.is_empty(), "{wrong:#?}");
     server.stop().await;
 }

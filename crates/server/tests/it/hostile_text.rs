@@ -9,13 +9,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use prost_reflect::{DescriptorPool, FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Value, json};
 use wekeza_domain::{Permission, Scope};
-use wekeza_gateway::policy::AccessTable;
 use wekeza_proto::v1::Caller;
 use wekeza_store::testing::TestDatabase;
 use wekeza_testkit::TestServer;
+
+use crate::support::{RestRoute, fill_path, rest_routes};
 
 /// The hostile values, as JSON string literals (so that an unpaired surrogate can be written).
 const HOSTILE: [(&str, &str); 10] = [
@@ -90,24 +91,6 @@ fn body_with(path: &[FieldDescriptor], value: &str) -> String {
     format!("{{\"{}\":{inner}}}", field.json_name())
 }
 
-/// `template` with every `{variable}` (or `{variable=pattern}`) replaced by `value(variable)`,
-/// percent-encoded.
-fn fill_path(template: &str, value: impl Fn(&str) -> String) -> String {
-    let mut path = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        path.push_str(&rest[..start]);
-        let end = rest[start..].find('}').unwrap() + start;
-        let variable = rest[start + 1..end].split('=').next().unwrap();
-        path.extend(url::form_urlencoded::byte_serialize(
-            value(variable).as_bytes(),
-        ));
-        rest = &rest[end + 1..];
-    }
-    path.push_str(rest);
-    path
-}
-
 /// Creates `body` at `path` with `token`; answers the id at `id` in the answer.
 async fn create(server: &TestServer, token: &str, path: &str, body: Value, id: &str) -> String {
     let answer: Value = server
@@ -132,8 +115,6 @@ async fn create(server: &TestServer, token: &str, path: &str, body: Value, id: &
 #[tokio::test]
 async fn hostile_text_in_any_string_field_of_any_route_never_answers_a_5xx() {
     let server = TestServer::start_with(TestDatabase::new().await, "").await;
-    let pool = DescriptorPool::decode(wekeza_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let access = AccessTable::from_descriptors(wekeza_proto::FILE_DESCRIPTOR_SET, true).unwrap();
     let app_token = server.token_for(server.app_principal(&Scope::ALL).await);
     let customer_token = server.token_for(
         server
@@ -167,24 +148,14 @@ async fn hostile_text_in_any_string_field_of_any_route_never_answers_a_5xx() {
         ("endpoint.endpoint_id", endpoint_id),
     ]);
     let real_id = |variable: &str| real.get(variable).cloned().unwrap_or_else(|| "x".into());
-    let transcoder = wekeza_server::rest::transcoder(&wekeza_server::app::SERVED).unwrap();
-    let mut routes: Vec<_> = transcoder.routes().cloned().collect();
+    let mut routes = rest_routes();
     // A reset removes the consent behind the customer token: last.
-    routes.sort_by_key(|route| route.rpc.ends_with(".ResetSandbox"));
+    routes.sort_by_key(|rest| rest.route.rpc.ends_with(".ResetSandbox"));
 
     let mut sent = 0;
     let mut failures = Vec::new();
     let mut rpcs = BTreeSet::new();
-    for route in &routes {
-        let (service, method) = route.rpc.rsplit_once('.').unwrap();
-        let rpc = pool
-            .get_service_by_name(service)
-            .and_then(|service| service.methods().find(|m| m.name() == method))
-            .unwrap();
-        let policy = access
-            .get(&format!("/{service}/{method}"))
-            .flatten()
-            .unwrap_or_else(|| panic!("{} has no access policy", route.rpc));
+    for RestRoute { route, rpc, policy } in &routes {
         let token = match policy.caller {
             Caller::Customer => Some(&customer_token),
             Caller::App => Some(&app_token),

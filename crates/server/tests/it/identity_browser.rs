@@ -6,8 +6,9 @@
 //! session cookie by hand and never follows redirects.
 //!
 //! Also what must be refused: authorization requests not pushed, spent or expired
-//! `request_uri`s, forged forms (CSRF), too many failed attempts (the session ends; the guessing
-//! address is slowed, the customer elsewhere is not), and bad pushed requests.
+//! `request_uri`s, skipped steps, too many failed attempts (the session ends; the guessing
+//! address is slowed, the customer elsewhere is not), and bad pushed requests. Forged forms
+//! (CSRF) are among the counted attacks (`attacks.rs`), which play this browser.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -34,6 +35,7 @@ pub(crate) struct Browser {
 /// What a page answered.
 pub(crate) struct Page {
     pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
     pub(crate) html: String,
     pub(crate) location: Option<String>,
     pub(crate) retry_after: Option<String>,
@@ -61,10 +63,10 @@ impl Browser {
     async fn read(&mut self, response: reqwest::Response) -> Page {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        let faults = page_header_faults(&headers);
+        assert!(faults.is_empty(), "{status}: {faults:?}");
         if let Some(set) = headers.get("set-cookie") {
             let set = set.to_str().unwrap();
-            assert!(set.contains("HttpOnly"), "{set}");
-            assert!(set.contains("SameSite=Lax"), "{set}");
             self.cookie = Some(set.split(';').next().unwrap().to_owned());
         }
         let html = response.text().await.unwrap();
@@ -74,23 +76,17 @@ impl Browser {
         }
         if status == 200 {
             assert_eq!(headers["cache-control"], "no-store");
-            assert_eq!(headers["x-frame-options"], "DENY");
-            assert!(
-                headers["content-security-policy"]
-                    .to_str()
-                    .unwrap()
-                    .contains("frame-ancestors 'none'")
-            );
         }
         Page {
             status,
-            html,
             location: headers
                 .get("location")
                 .map(|value| value.to_str().unwrap().to_owned()),
             retry_after: headers
                 .get("retry-after")
                 .map(|value| value.to_str().unwrap().to_owned()),
+            headers,
+            html,
         }
     }
 
@@ -108,7 +104,33 @@ impl Browser {
 
     /// Submits a form of the flow, with the session cookie and the CSRF token.
     pub(crate) async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
+        let csrf = self.csrf.clone();
+        self.submit_with_csrf(path, Some(&csrf), fields).await
+    }
+
+    /// The CSRF token of the last form.
+    pub(crate) fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    /// Forgets the session cookie, as a cross-site request would come without it (`SameSite`).
+    pub(crate) fn forget_cookie(&mut self) -> Option<String> {
+        self.cookie.take()
+    }
+
+    /// Takes `cookie` back as the session's.
+    pub(crate) fn restore_cookie(&mut self, cookie: Option<String>) {
+        self.cookie = cookie;
+    }
+
+    /// Submits a form with the session cookie and `csrf` as its token (`None`: no token).
+    pub(crate) async fn submit_with_csrf(
+        &mut self,
+        path: &str,
+        csrf: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> Page {
+        let mut form: Vec<(&str, &str)> = csrf.map(|csrf| ("csrf", csrf)).into_iter().collect();
         form.extend_from_slice(fields);
         let body = serde_urlencoded_pairs(&form);
         let mut request = self
@@ -144,6 +166,47 @@ fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
         serializer.append_pair(name, value);
     }
     serializer.finish()
+}
+
+/// What is wrong with the security headers of a response, if it is an HTML page: each page
+/// forbids framing (CSP `frame-ancestors 'none'` and `X-Frame-Options`), sniffing and referrers,
+/// and a session cookie is `HttpOnly` and `SameSite=Lax`, scoped to the authorization endpoints.
+pub(crate) fn page_header_faults(headers: &reqwest::header::HeaderMap) -> Vec<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    };
+    let mut faults = Vec::new();
+    for set in headers.get_all("set-cookie") {
+        let set = set.to_str().unwrap_or_default();
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/oauth2/authorize"] {
+            if !set.split("; ").any(|part| part == attribute) {
+                faults.push(format!("a cookie without {attribute}: {set}"));
+            }
+        }
+    }
+    if !header("content-type").starts_with("text/html") {
+        return faults;
+    }
+    let policy = header("content-security-policy");
+    if !policy
+        .split(';')
+        .any(|d| d.trim() == "frame-ancestors 'none'")
+    {
+        faults.push(format!("CSP without frame-ancestors 'none': {policy:?}"));
+    }
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        if header(name) != value {
+            faults.push(format!("{name}: {:?}, not {value}", header(name)));
+        }
+    }
+    faults
 }
 
 /// Pushes an authorization request for `consent_id` with `extra` parameters (overriding the
@@ -439,7 +502,7 @@ async fn the_customer_can_deny_and_the_app_is_told() {
 }
 
 #[tokio::test]
-async fn only_pushed_fresh_requests_and_genuine_forms_are_accepted() {
+async fn only_pushed_fresh_requests_are_accepted_and_steps_follow_in_order() {
     let server = TestServer::start().await;
     let app = register(&server, &[Scope::AccountsRead]).await;
     let other = register(&server, &[Scope::AccountsRead]).await;
@@ -541,18 +604,10 @@ async fn only_pushed_fresh_requests_and_genuine_forms_are_accepted() {
         400
     );
 
-    // A form without the session's CSRF token is refused; so is one without the cookie.
     let request_uri_value = pushed(&server, &app, &consent_id, &challenge).await;
     let mut browser = Browser::new(&server);
     browser.open(app.client_id(), &request_uri_value).await;
-    let genuine = std::mem::replace(&mut browser.csrf, "forged".into());
-    let page = browser.sign_in("user_good", "pass_good").await;
-    assert_eq!(page.status, 403, "{}", page.html);
-    browser.csrf = genuine;
-    let cookie = browser.cookie.take();
-    assert_eq!(browser.sign_in("user_good", "pass_good").await.status, 400);
-    browser.cookie = cookie;
-    // Steps cannot be skipped: the consent screen's decision before signing in.
+    // Steps cannot be skipped (forged forms: `attacks.rs`): the consent screen's decision before signing in.
     let page = browser
         .submit("/oauth2/authorize/decision", &[("decision", "approve")])
         .await;

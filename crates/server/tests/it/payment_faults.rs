@@ -57,7 +57,7 @@ impl Request {
 }
 
 /// The first column of each row `sql` answers, as text.
-async fn column(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+pub(crate) async fn column(db: &DatabaseConnection, sql: &str) -> Vec<String> {
     db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap()
@@ -67,7 +67,7 @@ async fn column(db: &DatabaseConnection, sql: &str) -> Vec<String> {
 }
 
 /// Asserts the ledger is whole; answers a line saying what was checked.
-async fn assert_ledger_whole(db: &DatabaseConnection) -> String {
+pub(crate) async fn assert_ledger_whole(db: &DatabaseConnection) -> String {
     let off_postings = column(
         db,
         "SELECT a.id FROM accounts a LEFT JOIN postings p ON p.account_id = a.id \
@@ -109,6 +109,25 @@ async fn assert_ledger_whole(db: &DatabaseConnection) -> String {
     format!(
         "{accounts} balances = their postings, {journals} journals balance, 0 holds left active"
     )
+}
+
+/// Waits until `server` has settled every payment in `db`.
+pub(crate) async fn wait_until_settled(db: &DatabaseConnection, server: &ServerProcess) {
+    let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
+    while !column(
+        db,
+        "SELECT id FROM payments WHERE status IN ('pending', 'accepted_settlement_in_process')",
+    )
+    .await
+    .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "payments unsettled after {SETTLE_WITHIN:?}; the log:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]
@@ -163,21 +182,7 @@ async fn a_server_killed_under_payment_load_loses_nothing_doubles_nothing_and_ke
             }
         }
 
-        let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
-        while !column(
-            db,
-            "SELECT id FROM payments WHERE status IN ('pending', 'accepted_settlement_in_process')",
-        )
-        .await
-        .is_empty()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "payments unsettled after {SETTLE_WITHIN:?}; the log:\n{}",
-                server.log()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait_until_settled(db, &server).await;
         let found = column(db, "SELECT id FROM payments").await;
         let lost: Vec<_> = acknowledged
             .iter()

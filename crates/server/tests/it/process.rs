@@ -1,8 +1,12 @@
 //! The `wekeza` binary as its own process, for tests that must kill it: started on a database
 //! and a configuration file, killed with SIGKILL (no shutdown, no goodbye), and started again
-//! on the same database, ports and configuration.
+//! on the same database, ports and configuration — or whose disk must fill up: the process's
+//! file-size limit (`RLIMIT_FSIZE`, set with `prlimit`) can be lowered and raised while it runs,
+//! and it ignores `SIGXFSZ`, so that a write past the limit fails as on a full disk instead of
+//! killing it. Its log goes through a pipe, which no file-size limit stops.
 
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -94,19 +98,25 @@ impl ServerProcess {
     /// of the test's own environment reaches it: only what is set here and in `wekeza.toml`.
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "the server is already running");
-        let log = OpenOptions::new()
+        let mut log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wekeza"));
+        // Through `sh`, which ignores SIGXFSZ before it becomes the server (an ignored signal
+        // stays ignored across `exec`).
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            "trap '' XFSZ; exec \"$0\" serve",
+            env!("CARGO_BIN_EXE_wekeza"),
+        ]);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("WEKEZA_") {
                 command.env_remove(key);
             }
         }
-        let child = command
-            .arg("serve")
+        let mut child = command
             .current_dir(self.dir.path())
             .env("WEKEZA_DATABASE_URL", &self.database_url)
             .env("WEKEZA_LISTEN", &self.listen)
@@ -114,9 +124,14 @@ impl ServerProcess {
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(Stdio::piped())
             .spawn()
             .expect("`wekeza serve` starts");
+        let mut stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut stderr, &mut log);
+            let _ = log.flush();
+        });
         self.child = Some(child);
         let ready = format!("{}/readyz", self.admin_url);
         let deadline = Instant::now() + START_TIMEOUT;
@@ -136,6 +151,19 @@ impl ServerProcess {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Sets the largest file the running process may write to `bytes` (`None`: no limit): a
+    /// write past it fails with `EFBIG`, as one on a full disk fails with `ENOSPC`.
+    pub fn limit_file_size(&self, bytes: Option<u64>) {
+        let pid = self.child.as_ref().expect("the server is running").id();
+        let soft = bytes.map_or_else(|| "unlimited".to_owned(), |bytes| bytes.to_string());
+        let status = Command::new("prlimit")
+            .arg(format!("--pid={pid}"))
+            .arg(format!("--fsize={soft}:unlimited"))
+            .status()
+            .expect("prlimit (util-linux) runs");
+        assert!(status.success(), "prlimit --pid={pid} --fsize={soft}");
     }
 
     /// Kills it with SIGKILL and reaps it.

@@ -11,7 +11,7 @@ use wekeza_proto::v1::consent_service_client::ConsentServiceClient;
 use wekeza_testkit::TestServer;
 
 use crate::ciba::{bc_authorize, device, poll};
-use crate::identity_browser::{begin, otp, push};
+use crate::identity_browser::{begin, push};
 use crate::identity_flow::{
     READ_ALL, REDIRECT, TestApp, account_access, assert_oauth_error, assert_problem,
     authorized_code, create_consent, exchange, get, payment, pkce, register, send,
@@ -317,38 +317,5 @@ async fn an_apps_customer_token_lists_only_that_apps_consents() {
         .consents;
     let ids: Vec<&str> = listed.iter().map(|c| c.consent_id.as_str()).collect();
     assert_eq!(ids, [budget_consent.as_str()]);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_one_time_code_is_accepted_once() {
-    let server = TestServer::start().await;
-    let app = register(&server, &[Scope::AccountsRead]).await;
-    let (_, challenge) = pkce();
-    let mut browsers = Vec::new();
-    for _ in 0..2 {
-        let consent_id = create_consent(&server, &app, &account_access(&READ_ALL)).await;
-        let mut browser = begin(&server, &app, &consent_id, &challenge).await;
-        let page = browser.sign_in("user_good", "pass_good").await;
-        assert!(page.html.contains("One-time code"), "{}", page.html);
-        browsers.push(browser);
-    }
-    let code = otp(&server, "user_good").await;
-    let page = browsers[0].second_factor(&code).await;
-    assert!(page.html.contains("Approve"), "{}", page.html);
-    // The same code in another session, within its time step: refused.
-    let page = browsers[1].second_factor(&code).await;
-    assert_eq!(page.status, 200);
-    assert!(!page.html.contains("Approve"), "{}", page.html);
-    assert!(page.html.contains("already used"), "{}", page.html);
-    // Nor is the previous step's code accepted once a later one was (RFC 6238 §5.2).
-    server.clock.advance(chrono::Duration::seconds(30));
-    let page = browsers[1].second_factor(&code).await;
-    assert!(!page.html.contains("Approve"), "{}", page.html);
-    // The next step's code is.
-    let page = browsers[1]
-        .second_factor(&otp(&server, "user_good").await)
-        .await;
-    assert!(page.html.contains("Approve"), "{}", page.html);
     server.stop().await;
 }

@@ -73,3 +73,162 @@ impl Api for wekeza_testkit::TestServer {
         &self.http
     }
 }
+
+/// A REST route of the served services, with its rpc's descriptor and `(access)` policy.
+pub struct RestRoute {
+    /// The route as the transcoder serves it.
+    pub route: wekeza_transcode::RouteInfo,
+    /// The rpc it calls.
+    pub rpc: prost_reflect::MethodDescriptor,
+    /// The rpc's access policy (every served rpc has one).
+    pub policy: wekeza_gateway::policy::RpcPolicy,
+}
+
+impl RestRoute {
+    /// The path's variables (`{consent_id}`, `{endpoint.endpoint_id}`, `{name=…}`), in order.
+    pub fn variables(&self) -> Vec<&str> {
+        self.route
+            .path
+            .split('{')
+            .skip(1)
+            .filter_map(|part| part.split(['}', '=']).next())
+            .collect()
+    }
+
+    /// The path and query of a request carrying every REQUIRED field, the path's variables
+    /// given by `value`, and its JSON body (when the route takes one). `body: "*"` takes the
+    /// whole message; `body: "<field>"` that field, the other fields going to the query.
+    pub fn request(&self, value: impl Fn(&str) -> String) -> (String, Option<serde_json::Value>) {
+        let variables = self.variables();
+        let top: Vec<&str> = variables
+            .iter()
+            .filter_map(|variable| variable.split('.').next())
+            .collect();
+        let path = fill_path(&self.route.path, value);
+        let mut body = required_body(&self.rpc.input(), &top);
+        let Some(field) = self.route.body.as_deref() else {
+            return (path, None);
+        };
+        if field == "*" {
+            return (path, Some(body));
+        }
+        let fields = body.as_object_mut().unwrap();
+        let json_name = self
+            .rpc
+            .input()
+            .get_field_by_name(field)
+            .unwrap()
+            .json_name()
+            .to_owned();
+        let inner = fields
+            .remove(&json_name)
+            .unwrap_or_else(|| serde_json::json!({}));
+        if fields.is_empty() {
+            return (path, Some(inner));
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                fields
+                    .iter()
+                    .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned())),
+            )
+            .finish();
+        (format!("{path}?{query}"), Some(inner))
+    }
+}
+
+/// Every REST route of the services the server serves.
+pub fn rest_routes() -> Vec<RestRoute> {
+    let access = wekeza_gateway::policy::AccessTable::from_descriptors(
+        wekeza_proto::FILE_DESCRIPTOR_SET,
+        true,
+    )
+    .unwrap();
+    let transcoder = wekeza_server::rest::transcoder(&wekeza_server::app::SERVED).unwrap();
+    transcoder
+        .routes()
+        .map(|route| {
+            let (service, method) = route.rpc.rsplit_once('.').unwrap();
+            let rpc = transcoder
+                .pool()
+                .get_service_by_name(service)
+                .and_then(|service| service.methods().find(|m| m.name() == method))
+                .unwrap();
+            let policy = access
+                .get(&format!("/{service}/{method}"))
+                .flatten()
+                .unwrap_or_else(|| panic!("{} has no access policy", route.rpc))
+                .clone();
+            RestRoute {
+                route: route.clone(),
+                rpc,
+                policy,
+            }
+        })
+        .collect()
+}
+
+/// `google.api.field_behavior`'s REQUIRED.
+const REQUIRED: i32 = 2;
+
+/// A JSON body holding every REQUIRED field of `message` not bound in the path, with a
+/// well-formed placeholder, so that a request is judged on its credentials or its ids, not its
+/// shape (the transcoder checks REQUIRED fields before the call reaches the policy).
+pub fn required_body(
+    message: &prost_reflect::MessageDescriptor,
+    in_path: &[&str],
+) -> serde_json::Value {
+    use prost_reflect::Kind;
+    use serde_json::json;
+    let behavior = message
+        .parent_pool()
+        .get_extension_by_name("google.api.field_behavior")
+        .unwrap();
+    let mut body = serde_json::Map::new();
+    for field in message.fields() {
+        let options = field.options();
+        let required = options
+            .get_extension(&behavior)
+            .as_list()
+            .is_some_and(|list| list.iter().any(|v| v.as_enum_number() == Some(REQUIRED)));
+        if !required || in_path.contains(&field.name()) {
+            continue;
+        }
+        let value = match field.kind() {
+            Kind::Enum(kind) => json!(kind.values().nth(1).unwrap().name()),
+            Kind::Message(inner) => match inner.full_name() {
+                "google.protobuf.Timestamp" => json!("2026-01-01T00:00:00Z"),
+                "google.protobuf.FieldMask" => json!("description"),
+                _ => required_body(&inner, &[]),
+            },
+            Kind::String => json!("x"),
+            Kind::Bool => json!(true),
+            _ => json!(1),
+        };
+        let value = if field.is_list() {
+            json!([value])
+        } else {
+            value
+        };
+        body.insert(field.json_name().to_owned(), value);
+    }
+    serde_json::Value::Object(body)
+}
+
+/// `template` with every `{variable}` (or `{variable=pattern}`) replaced by `value(variable)`,
+/// percent-encoded.
+pub fn fill_path(template: &str, value: impl Fn(&str) -> String) -> String {
+    let mut path = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        path.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        let variable = rest[start + 1..end].split('=').next().unwrap();
+        path.extend(url::form_urlencoded::byte_serialize(
+            value(variable).as_bytes(),
+        ));
+        rest = &rest[end + 1..];
+    }
+    path.push_str(rest);
+    path
+}

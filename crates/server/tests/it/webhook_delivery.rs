@@ -67,7 +67,12 @@ pub(crate) async fn webhook_app(server: &TestServer) -> TestApp {
 
 /// Registers an endpoint of the app holding `token` at `url` for `types`; answers its id and
 /// signing secret.
-async fn endpoint(server: &impl Api, token: &str, url: &str, types: &[&str]) -> (String, String) {
+pub(crate) async fn endpoint(
+    server: &impl Api,
+    token: &str,
+    url: &str,
+    types: &[&str],
+) -> (String, String) {
     let (status, body) = send(
         server
             .http()
@@ -275,7 +280,7 @@ async fn impatient_server() -> TestServer {
 }
 
 /// Queues a test event for `endpoint_id`; answers the delivery.
-async fn send_test_event(server: &TestServer, token: &str, endpoint_id: &str) -> Value {
+pub(crate) async fn send_test_event(server: &TestServer, token: &str, endpoint_id: &str) -> Value {
     let (status, delivery) = post(
         server,
         token,
