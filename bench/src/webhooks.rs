@@ -243,7 +243,7 @@ impl WebhookLatency {
         );
         let line = |name: &str, values: &[f64]| {
             println!(
-                "  {name:<34} p50 {:>8.1} ms   p90 {:>8.1} ms   p99 {:>8.1} ms   max {:>8.1} ms",
+                "  {name:<38} p50 {:>8.1} ms   p90 {:>8.1} ms   p99 {:>8.1} ms   max {:>8.1} ms",
                 percentile(values, 50.0),
                 percentile(values, 90.0),
                 percentile(values, 99.0),

@@ -725,3 +725,72 @@ async fn production_refuses_to_deliver_to_private_addresses() {
     assert!(receiver.seen().await.attempts.is_empty());
     server.stop().await;
 }
+
+/// A receiver that holds each request for a while and counts how many it holds at once.
+#[derive(Default)]
+struct SlowReceiver {
+    holding: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    answered: std::sync::atomic::AtomicUsize,
+}
+
+impl SlowReceiver {
+    /// Serves on a free port of 127.0.0.1, each request answered 204 after `hold`; answers its
+    /// URL.
+    async fn start(self: &Arc<Self>, hold: Duration) -> String {
+        use std::sync::atomic::Ordering::SeqCst;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let this = self.clone();
+        let app = axum::Router::new().route(
+            "/hooks",
+            axum::routing::post(move || {
+                let this = this.clone();
+                async move {
+                    let now = this.holding.fetch_add(1, SeqCst) + 1;
+                    this.most.fetch_max(now, SeqCst);
+                    tokio::time::sleep(hold).await;
+                    this.holding.fetch_sub(1, SeqCst);
+                    this.answered.fetch_add(1, SeqCst);
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+}
+
+#[tokio::test]
+async fn requests_to_one_endpoint_stay_within_its_limit_and_all_arrive() {
+    use std::sync::atomic::Ordering::SeqCst;
+    const LIMIT: usize = 2;
+    const DELIVERIES: usize = 12;
+    let server = TestServer::start_with(
+        TestDatabase::new().await,
+        &format!("[webhooks]\nendpoint_max_in_flight = {LIMIT}\n"),
+    )
+    .await;
+    let app = webhook_app(&server).await;
+    let receiver = Arc::new(SlowReceiver::default());
+    let url = receiver.start(Duration::from_millis(200)).await;
+    let (endpoint_id, _) = endpoint(&server, &app.token, &url, &ALL_TYPES).await;
+    for _ in 0..DELIVERIES {
+        send_test_event(&server, &app.token, &endpoint_id).await;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while receiver.answered.load(SeqCst) < DELIVERIES {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {DELIVERIES} test events arrived",
+            receiver.answered.load(SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Twelve queued at once for a limit of two: the claim takes several rounds' worth, and the
+    // endpoint still never holds more than two requests.
+    let most = receiver.most.load(SeqCst);
+    println!("{DELIVERIES} deliveries, at most {most} at once to an endpoint limited to {LIMIT}");
+    assert_eq!(most, LIMIT, "the limit is reached and never passed");
+    server.stop().await;
+}
