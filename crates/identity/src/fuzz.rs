@@ -142,7 +142,16 @@ proptest! {
     }
 }
 
-/// Runs `test` on each case of `strategy` inside one current-thread runtime.
+/// The runtime a property's cases share (each blocks on it).
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs `test` on each case of `strategy` (cases needing the database block on a
+/// [`current_thread`] runtime).
 fn run_async<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
     TestRunner::new(Config::default())
         .run(&strategy, test)
@@ -151,10 +160,7 @@ fn run_async<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), Tes
 
 #[test]
 fn dpop_proofs_never_panic_garbage_is_refused_and_valid_ones_verify() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread();
     let f = runtime.block_on(fixture());
     let now = f.clock.now();
     let key = ClientKey::generate();
@@ -196,10 +202,7 @@ fn dpop_proofs_never_panic_garbage_is_refused_and_valid_ones_verify() {
 
 #[test]
 fn access_tokens_never_panic_garbage_is_refused_and_issued_ones_decode() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread();
     let f = runtime.block_on(fixture());
     let now = f.clock.now();
     let app = runtime.block_on(app(&f));

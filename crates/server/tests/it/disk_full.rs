@@ -13,7 +13,7 @@ use wekeza_domain::Scope;
 use wekeza_store::testing::TestDatabase;
 
 use crate::identity_flow::{account_access, register_at};
-use crate::payment_faults::{assert_ledger_whole, column, wait_until_settled};
+use crate::payment_faults::{Payments, assert_ledger_whole, column, payments, wait_until_settled};
 use crate::process::ServerProcess;
 use crate::support::Api;
 use crate::webhook_delivery::payment_consent;
@@ -165,16 +165,11 @@ async fn a_full_disk_refuses_writes_with_503_keeps_reads_and_loses_nothing() {
     server.kill();
     server.restart().await;
     assert_eq!(integrity(db).await, ["ok"]);
-    let found = column(db, "SELECT id FROM payments").await;
-    let lost: Vec<_> = acknowledged
-        .iter()
-        .filter(|(_, id)| !found.contains(id))
-        .collect();
-    let doubled = column(
-        db,
-        "SELECT consent_id FROM payments GROUP BY consent_id HAVING COUNT(*) > 1",
-    )
-    .await;
+    let Payments {
+        found,
+        lost,
+        doubled,
+    } = payments(db, acknowledged.iter().map(|(_, id)| id)).await;
     let ledger = assert_ledger_whole(db).await;
     println!(
         "disk full at {FULL_AT} bytes: {} payments acknowledged, {} refused with 503 \

@@ -66,6 +66,39 @@ pub(crate) async fn column(db: &DatabaseConnection, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// What the database holds, against the payments a client saw acknowledged.
+pub(crate) struct Payments {
+    /// Every payment's id.
+    pub(crate) found: Vec<String>,
+    /// The acknowledged payments it does not hold.
+    pub(crate) lost: Vec<String>,
+    /// The consents paid more than once.
+    pub(crate) doubled: Vec<String>,
+}
+
+/// The payments of `db` against the `acknowledged` ids.
+pub(crate) async fn payments<'a>(
+    db: &DatabaseConnection,
+    acknowledged: impl IntoIterator<Item = &'a String>,
+) -> Payments {
+    let found = column(db, "SELECT id FROM payments").await;
+    let lost = acknowledged
+        .into_iter()
+        .filter(|id| !found.contains(id))
+        .cloned()
+        .collect();
+    let doubled = column(
+        db,
+        "SELECT consent_id FROM payments GROUP BY consent_id HAVING COUNT(*) > 1",
+    )
+    .await;
+    Payments {
+        found,
+        lost,
+        doubled,
+    }
+}
+
 /// Asserts the ledger is whole; answers a line saying what was checked.
 pub(crate) async fn assert_ledger_whole(db: &DatabaseConnection) -> String {
     let off_postings = column(
@@ -183,17 +216,11 @@ async fn a_server_killed_under_payment_load_loses_nothing_doubles_nothing_and_ke
         }
 
         wait_until_settled(db, &server).await;
-        let found = column(db, "SELECT id FROM payments").await;
-        let lost: Vec<_> = acknowledged
-            .iter()
-            .flatten()
-            .filter(|id| !found.contains(id))
-            .collect();
-        let doubled = column(
-            db,
-            "SELECT consent_id FROM payments GROUP BY consent_id HAVING COUNT(*) > 1",
-        )
-        .await;
+        let Payments {
+            found,
+            lost,
+            doubled,
+        } = payments(db, acknowledged.iter().flatten()).await;
         let ledger = assert_ledger_whole(db).await;
         println!(
             "{:?}: SIGKILL after {KILL_AFTER} of {PAYMENTS} payments sent every {EVERY:?}; \
