@@ -237,3 +237,46 @@ pub async fn layer(
     );
     next.run(request).instrument(span).await
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use wekeza_domain::AppId;
+
+    use super::*;
+
+    /// An app token holding every scope: whatever a policy asks of an app, it has.
+    fn every_scope() -> Principal {
+        Principal {
+            app_id: "app_01JD3Z5Q8X4M2N6P7R9S0T1V2W".parse::<AppId>().unwrap(),
+            scopes: Scope::ALL.into_iter().collect::<BTreeSet<_>>(),
+            customer_id: None,
+            consent: None,
+            step_up_at: None,
+        }
+    }
+
+    #[test]
+    fn an_rpc_of_our_contracts_without_a_policy_is_closed_and_other_services_are_open() {
+        let table = AccessTable {
+            policies: HashMap::from([("/wekeza.openbanking.v1.Forgotten/Call".to_owned(), None)]),
+            sandbox: true,
+        };
+        let principal = every_scope();
+        let verdict = table.check(
+            "/wekeza.openbanking.v1.Forgotten/Call",
+            Some(&Authentication::Authenticated),
+            Some(&principal),
+            Some("01JD3Z5Q8X4M2N6P7R9S0T1V2W"),
+        );
+        assert_eq!(verdict.unwrap_err().reason(), Reason::WrongCaller);
+        // Health and reflection are not ours: the policy does not stand in their way.
+        assert!(
+            table
+                .check("/grpc.health.v1.Health/Check", None, None, None)
+                .is_ok()
+        );
+    }
+}
