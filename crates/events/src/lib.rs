@@ -18,7 +18,8 @@
 //!   acknowledged to a client is lost: an event is marked published only after the bus
 //!   accepted it, and the relay drains whatever is left at start-up, so a crash between commit
 //!   and publish only delays the event. Delivery is therefore at-least-once; consumers
-//!   deduplicate by the stable `evt_…` id.
+//!   deduplicate by the stable `evt_…` id;
+//! - the [`OutboxPruner`], which deletes published events past their retention.
 //!
 //! This crate sits below the services: it depends on `domain`, `rpc` (wire forms, the worker
 //! loop), `store`, `ledger` (the model of postings, the seam the payment steps call) and the
@@ -31,6 +32,7 @@
 //! - [`bus`] — the [`EventBus`] trait, [`Envelope`], subscriptions and the in-process bus.
 //! - [`nats`] — the JetStream bus.
 //! - [`relay`] — the outbox relay.
+//! - [`retention`] — the outbox's retention.
 //! - `testing` (feature `testing`) — a NATS server of a test's own, for outage tests.
 
 pub mod bus;
@@ -39,6 +41,7 @@ pub mod nats;
 pub mod payment_steps;
 pub mod record;
 pub mod relay;
+pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -47,3 +50,4 @@ pub use catalogue::EventType;
 pub use nats::{JetStreamBus, JetStreamSettings};
 pub use payment_steps::{PaymentSteps, Step, StepError};
 pub use relay::OutboxRelay;
+pub use retention::{OUTBOX_RETENTION, OutboxPruner};

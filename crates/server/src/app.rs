@@ -25,7 +25,7 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use wekeza_ais::{AccountInformation, Customers};
 use wekeza_consent::{Consents, ExpirySweeper};
 use wekeza_domain::Clock;
-use wekeza_events::{EventBus, OutboxRelay};
+use wekeza_events::{EventBus, OutboxPruner, OutboxRelay};
 use wekeza_gateway::authn::{self, Authenticate};
 use wekeza_gateway::policy::{self, AccessTable};
 use wekeza_gateway::request_id;
@@ -95,6 +95,9 @@ const EXPIRY_SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// indexed query that finds nothing costs little).
 const RELAY_IDLE: Duration = Duration::from_millis(25);
 
+/// How often published outbox events past their retention are deleted.
+const OUTBOX_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// The OpenAPI document of the REST API an all-in-one server runs (what `/openapi.json` answers
 /// and `sdk/openapi/openapi.json` holds).
 pub fn openapi_document() -> anyhow::Result<serde_json::Value> {
@@ -160,9 +163,10 @@ impl Platform {
         })
     }
 
-    /// Starts the background workers — payment settlement, the consent expiry sweep, and the
-    /// outbox relay onto `bus` — each first finishing what an earlier run left (unsettled
-    /// payments, consents that expired meanwhile, unpublished events).
+    /// Starts the background workers — payment settlement, the consent expiry sweep, the
+    /// outbox relay onto `bus` and the outbox's retention — each first finishing what an
+    /// earlier run left (unsettled payments, consents that expired meanwhile, unpublished
+    /// events, published events past their retention).
     /// They stop when `stop` is cancelled; the handles end when they have.
     pub fn start_workers(
         &self,
@@ -171,10 +175,12 @@ impl Platform {
     ) -> Vec<JoinHandle<()>> {
         let relay = OutboxRelay::new(self.db.clone(), bus, self.clock.clone(), RELAY_IDLE);
         let expiry = ExpirySweeper::new(self.db.clone(), self.clock.clone());
+        let retention = OutboxPruner::new(self.db.clone(), self.clock.clone());
         vec![
             tokio::spawn(self.settlement.clone().run(stop.clone(), SETTLEMENT_IDLE)),
             tokio::spawn(expiry.run(stop.clone(), EXPIRY_SWEEP_EVERY)),
             tokio::spawn(relay.run(stop.clone())),
+            tokio::spawn(retention.run(stop.clone(), OUTBOX_PRUNE_EVERY)),
         ]
     }
 

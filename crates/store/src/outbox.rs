@@ -2,6 +2,7 @@
 //! describe, so a change is never committed without its event (nor an event without its
 //! change). The relay reads [`unpublished`] events in id order, publishes them and
 //! [`mark_published`]s them; a crash in between publishes again, and consumers dedupe by id.
+//! Published events are kept for replays and recovery, then [`prune_published`].
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -149,4 +150,32 @@ fn from_row(row: outbox_events::Model) -> Result<OutboxEvent> {
         created_at: row.created_at,
         published_at: row.published_at,
     })
+}
+
+/// Deletes up to `limit` published events that happened before `before`, oldest first;
+/// answers how many. An unpublished event is kept whatever its age: the relay has yet to
+/// publish it.
+pub async fn prune_published(
+    db: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64> {
+    let ids: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::PublishedAt.is_not_null())
+        .filter(Column::CreatedAt.lt(before))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let deleted = Entity::delete_many()
+        .filter(Column::Id.is_in(ids))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
 }

@@ -20,8 +20,13 @@ use wekeza_store::{DatabaseConnection, TransactionTrait, apps, outbox};
 use crate::Error;
 use crate::dispatch::route;
 
-/// How far back a replay may reach.
+/// How far back a replay may reach: within the outbox's retention, so a replay finds every
+/// event of its window.
 pub const REPLAY_MAX_AGE: Duration = Duration::days(30);
+const _: () = assert!(
+    REPLAY_MAX_AGE.num_seconds() < wekeza_events::OUTBOX_RETENTION.num_seconds(),
+    "a replay reaches back no further than the outbox keeps events"
+);
 
 /// The type of a test event without payload.
 pub const TEST_EVENT_TYPE: &str = "webhook.test";

@@ -12,5 +12,6 @@ mod connect;
 mod consents;
 mod deliveries;
 mod migrations;
+mod outbox;
 mod second_factor;
 mod webhooks;
