@@ -93,15 +93,17 @@ pub async fn postings_booked(
     balances: &[AccountBalance],
     now: DateTime<Utc>,
 ) -> Result<(), wekeza_store::Error> {
-    for posting in postings {
+    // One statement for all of them: a posting's transaction holds its accounts' rows locked
+    // until it commits, so every round trip here is time other postings to them wait.
+    let transactions = postings.iter().map(|posting| {
         let payload = catalogue::account_transaction_created(posting);
-        append(db, posting.account_id.as_str(), payload, None, now).await?;
-    }
-    for balance in balances {
+        outbox_event(posting.account_id.as_str(), payload, None, now).0
+    });
+    let balance_changes = balances.iter().map(|balance| {
         let payload = catalogue::account_balance_changed(balance);
-        append(db, balance.account_id.as_str(), payload, None, now).await?;
-    }
-    Ok(())
+        outbox_event(balance.account_id.as_str(), payload, None, now).0
+    });
+    outbox::append_all(db, transactions.chain(balance_changes).collect()).await
 }
 
 /// An event that records no change: the sandbox's `FireEvent` by the app `fired_by` (its
@@ -127,14 +129,23 @@ async fn append(
     fired_by: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<pb::Event, wekeza_store::Error> {
+    let (event, envelope) = outbox_event(aggregate_id, payload, fired_by, now);
+    outbox::append(db, event).await?;
+    Ok(envelope)
+}
+
+/// The outbox row of the event of `payload` about `aggregate_id`, with a fresh `evt_` id (and,
+/// for a fired event, the app that fired it), and its envelope.
+fn outbox_event(
+    aggregate_id: &str,
+    payload: pb::event::Payload,
+    fired_by: Option<&str>,
+    now: DateTime<Utc>,
+) -> (OutboxEvent, pb::Event) {
     let id = EventId::new_monotonic(now);
     let kind = EventType::of(&payload);
     let mut envelope = catalogue::envelope(&id, payload, now);
     envelope.fired_by_client_id = fired_by.unwrap_or_default().to_owned();
-    outbox::append(
-        db,
-        OutboxEvent::new(id, kind.name(), aggregate_id, envelope.encode_to_vec(), now),
-    )
-    .await?;
-    Ok(envelope)
+    let event = OutboxEvent::new(id, kind.name(), aggregate_id, envelope.encode_to_vec(), now);
+    (event, envelope)
 }

@@ -64,18 +64,26 @@ impl OutboxEvent {
 
 /// Appends `event`. Run it in the transaction of the change it describes.
 pub async fn append(db: &impl ConnectionTrait, event: OutboxEvent) -> Result<()> {
-    let row = outbox_events::Model {
-        id: event.id.to_string(),
-        subject: event.subject,
-        event_type: event.event_type,
-        aggregate_id: event.aggregate_id,
-        payload: event.payload,
-        created_at: event.created_at,
-        published_at: event.published_at,
-    };
-    Entity::insert(outbox_events::ActiveModel::from(row))
-        .exec_without_returning(db)
-        .await?;
+    append_all(db, vec![event]).await
+}
+
+/// Appends `events` in one statement. Run it in the transaction of the change they describe.
+pub async fn append_all(db: &impl ConnectionTrait, events: Vec<OutboxEvent>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows = events.into_iter().map(|event| {
+        outbox_events::ActiveModel::from(outbox_events::Model {
+            id: event.id.to_string(),
+            subject: event.subject,
+            event_type: event.event_type,
+            aggregate_id: event.aggregate_id,
+            payload: event.payload,
+            created_at: event.created_at,
+            published_at: event.published_at,
+        })
+    });
+    Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
 }
 
