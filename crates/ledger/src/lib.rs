@@ -43,9 +43,11 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 /// What can go wrong asking the core.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreBankingError {
-    /// The core did not answer or failed; the caller should answer UNAVAILABLE/INTERNAL.
+    /// The core did not answer or failed; the caller should answer UNAVAILABLE/INTERNAL. The
+    /// cause is kept as the error's source, so a caller can tell an unreachable database (retry)
+    /// from a bug.
     #[error("core banking unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The account to post to does not exist.
     #[error("no such account")]
     NoSuchAccount,

@@ -508,12 +508,14 @@ fn page_size(limit: u32) -> u64 {
     u64::from(limit.min(MAX_PAGE_SIZE))
 }
 
-pub(crate) fn unavailable(err: impl std::fmt::Display) -> CoreBankingError {
-    CoreBankingError::Unavailable(err.to_string())
+pub(crate) fn unavailable(
+    err: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> CoreBankingError {
+    CoreBankingError::Unavailable(err.into())
 }
 
 pub(crate) fn corrupt(what: &str) -> CoreBankingError {
-    CoreBankingError::Unavailable(format!("stored ledger data is invalid: {what}"))
+    CoreBankingError::Unavailable(format!("stored ledger data is invalid: {what}").into())
 }
 
 pub(crate) fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<T> {
