@@ -125,8 +125,19 @@ reasons! {
     RejectedBySandbox => "REJECTED_BY_SANDBOX", FailedPrecondition;
     /// The state of the resource does not allow the operation.
     InvalidStateTransition => "INVALID_STATE_TRANSITION", FailedPrecondition;
-    /// A rate limit or quota was hit.
+    /// The app's rate limit (requests per minute) was hit: retry after `Retry-After`.
     RateLimited => "RATE_LIMITED", ResourceExhausted;
+    /// The app's daily request quota is used up until 00:00 UTC.
+    QuotaExceeded => "QUOTA_EXCEEDED", ResourceExhausted;
+    /// The `x-api-key` is not a key of this platform.
+    ApiKeyUnknown => "API_KEY_UNKNOWN", Unauthenticated;
+    /// The `x-api-key` was revoked.
+    ApiKeyRevoked => "API_KEY_REVOKED", Unauthenticated;
+    /// The `x-api-key` belongs to the other environment (a `wk_live_` key at the sandbox, a
+    /// `wk_test_` key in production).
+    ApiKeyWrongEnvironment => "API_KEY_WRONG_ENVIRONMENT", Unauthenticated;
+    /// The API key and the token of one request belong to different apps.
+    CredentialsMismatch => "CREDENTIALS_MISMATCH", Unauthenticated;
     /// A dependency is unavailable; retry later.
     Unavailable => "UNAVAILABLE", Unavailable;
     /// The platform's storage cannot take the change (its disk is full): nothing was written;

@@ -22,8 +22,15 @@
 //! - [`authn`] — the [`Authenticate`](authn::Authenticate) seam and its layer.
 //! - [`policy`] — the access table built from the descriptors, and its layer.
 //! - [`shed`] — load shedding: the process's budget of calls in flight, refused beyond it.
+//! - [`record`] — the [`CallRecord`](record::CallRecord) each call fills in as it passes the
+//!   layers, handed with its outcome to the observers (metering, audit).
+//! - [`refusal`] — refusals of the outer layers, in the caller's protocol.
+//! - [`caller`] — the [`CallingApp`](caller::CallingApp) a call is counted against.
 
 pub mod authn;
+pub mod caller;
 pub mod policy;
+pub mod record;
+pub mod refusal;
 pub mod request_id;
 pub mod shed;

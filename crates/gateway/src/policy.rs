@@ -23,6 +23,7 @@ use wekeza_rpc::wire::parse_permission;
 use wekeza_rpc::{ApiError, ServiceError};
 
 use crate::authn::Authentication;
+use crate::record::CallRecord;
 
 /// Why the access table could not be built from the descriptors.
 #[derive(Debug, thiserror::Error)]
@@ -217,13 +218,22 @@ pub async fn layer(
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok()),
     );
+    let principal = request.extensions().get::<Principal>();
+    if let Some(record) = request.extensions().get::<CallRecord>() {
+        record.update(|facts| {
+            facts.rpc = Some(request.uri().path().to_owned());
+            facts.customer_id = principal.and_then(|p| p.customer_id.clone());
+            facts.consent_id = principal
+                .and_then(|p| p.consent.as_ref())
+                .map(|grant| grant.consent_id.clone());
+        });
+    }
     if let Err(error) = verdict {
         return Status::from(error).into_http();
     }
     // Every rpc — over gRPC, gRPC-web or transcoded REST — runs in a span naming the rpc and
     // the ids its token acts under; handlers add the ids of the resources they touch. Ids
     // only: never a token, a body or a header.
-    let principal = request.extensions().get::<Principal>();
     let span = tracing::info_span!(
         "rpc",
         rpc = %request.uri().path(),

@@ -56,6 +56,16 @@ impl ApiError {
         }
     }
 
+    /// The same error, telling the caller to retry after `retry_after` (`Retry-After`,
+    /// `google.rpc.RetryInfo`).
+    #[must_use]
+    pub fn with_retry_after(self, retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..self
+        }
+    }
+
     /// The database has no room for the change: UNAVAILABLE with `STORAGE_FULL`, retry after
     /// `retry_after`.
     pub fn storage_full(retry_after: Duration) -> Self {

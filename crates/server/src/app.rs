@@ -27,7 +27,9 @@ use wekeza_consent::{Consents, ExpirySweeper};
 use wekeza_domain::Clock;
 use wekeza_events::{EventBus, OutboxPruner, OutboxRelay};
 use wekeza_gateway::authn::{self, Authenticate};
+use wekeza_gateway::caller;
 use wekeza_gateway::policy::{self, AccessTable};
+use wekeza_gateway::record::{self, Recorders};
 use wekeza_gateway::request_id;
 use wekeza_gateway::shed::{self, InFlight};
 use wekeza_identity::Identity;
@@ -70,6 +72,8 @@ pub struct Platform {
     settlement: Settlement,
     identity: Identity,
     authenticator: Arc<dyn Authenticate>,
+    /// The observers of every finished call (metering, audit).
+    recorders: Recorders,
     clock: Arc<dyn Clock>,
 }
 
@@ -159,6 +163,7 @@ impl Platform {
             settlement,
             identity,
             authenticator,
+            recorders: Recorders::new(Vec::new(), options.clock.clone()),
             clock: options.clock,
         })
     }
@@ -278,7 +283,13 @@ impl Platform {
                     .layer(from_fn(wekeza_identity::challenge::layer))
                     // Authentication records who is calling; it refuses nothing itself (the
                     // policy does).
-                    .layer(from_fn_with_state(self.authenticator.clone(), authn::layer)),
+                    .layer(from_fn_with_state(self.authenticator.clone(), authn::layer))
+                    // The call's record, reported with its outcome to metering and the audit
+                    // trail: outside the layers that refuse (calling app, limits, quotas), so
+                    // their refusals are metered and audited too.
+                    .layer(from_fn_with_state(self.recorders.clone(), record::layer))
+                    // The app the call is counted against, for the limits, quotas and meters.
+                    .layer(from_fn_with_state(self.db.clone(), caller::layer)),
             ))
     }
 

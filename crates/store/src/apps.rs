@@ -91,7 +91,7 @@ pub struct CreatedApp {
     pub app: App,
     /// The OAuth2 client secret (base64url, 256 bits).
     pub client_secret: String,
-    /// The app's first API key (`wk_sandbox_…` or `wk_live_…`).
+    /// The app's first API key (`wk_test_…` or `wk_live_…`), labelled "default".
     pub api_key: IssuedApiKey,
 }
 
@@ -135,7 +135,7 @@ where
     Entity::insert(apps::ActiveModel::from(row.clone()))
         .exec_without_returning(&txn)
         .await?;
-    let api_key = api_keys::issue(&txn, &id, new.environment, now, rng).await?;
+    let api_key = api_keys::issue(&txn, &id, new.environment, "default", now, rng).await?;
     txn.commit().await?;
     Ok(CreatedApp {
         app: App::try_from(row)?,

@@ -32,6 +32,7 @@
 //! - [`webhooks`], [`deliveries`] — apps' webhook endpoints with their (sealed) signing secrets
 //!   and health, and the deliveries of events to them with every attempt, claimed by senders
 //!   with a lease.
+//! - [`plans`] — the usage plans' limits and prices.
 //! - [`identity`] — the identity service's signing keys, revoked tokens and used JWT ids.
 //! - `testing` (feature `testing`): `TestDatabase`, a fresh, migrated, isolated database per
 //!   test.
@@ -52,6 +53,7 @@ pub mod journals;
 pub mod migration;
 pub mod outbox;
 pub mod payments;
+pub mod plans;
 pub mod postings;
 pub mod sealing;
 pub mod secret;

@@ -60,7 +60,7 @@ async fn apps_create_prints_credentials_once_and_stores_only_hashes() {
     let api_key = printed["apiKey"].as_str().unwrap();
     assert!(printed["appId"].as_str().unwrap().starts_with("app_"));
     assert!(
-        api_key.starts_with("wk_sandbox_"),
+        api_key.starts_with("wk_test_"),
         "sandbox environment → sandbox key"
     );
     assert!(secret.len() >= 22, "≥ 128 bits");

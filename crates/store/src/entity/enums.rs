@@ -156,6 +156,25 @@ pub enum Plan {
     Enterprise,
 }
 
+impl Plan {
+    /// Every plan, cheapest first.
+    pub const ALL: [Self; 3] = [Self::Free, Self::Startup, Self::Enterprise];
+
+    /// The plan's id on the wire and in storage: `free`, `startup` or `enterprise`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Startup => "startup",
+            Self::Enterprise => "enterprise",
+        }
+    }
+
+    /// The plan named `id`, if there is one.
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|plan| plan.id() == id)
+    }
+}
+
 impl AppEnvironment {
     /// The stored name: `sandbox` or `production`.
     pub fn as_str(self) -> &'static str {

@@ -14,6 +14,7 @@ pub mod idempotency_keys;
 pub mod journals;
 pub mod outbox_events;
 pub mod payments;
+pub mod plans;
 pub mod postings;
 pub mod webhook_attempts;
 pub mod webhook_deliveries;

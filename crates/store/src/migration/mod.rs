@@ -25,6 +25,7 @@ mod m20260210_000001_second_factor_steps;
 mod m20260210_000002_refresh_token_binding;
 mod m20260301_000001_webhook_deliveries;
 mod m20260320_000001_drop_sign_in_failures;
+mod m20261203_000001_plans_and_key_use;
 
 /// The platform's migrations.
 #[derive(Debug)]
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260210_000002_refresh_token_binding::Migration),
             Box::new(m20260301_000001_webhook_deliveries::Migration),
             Box::new(m20260320_000001_drop_sign_in_failures::Migration),
+            Box::new(m20261203_000001_plans_and_key_use::Migration),
         ]
     }
 }

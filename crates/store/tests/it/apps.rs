@@ -73,13 +73,13 @@ async fn created_app_verifies_its_secret_and_stores_only_hashes() {
             secret::sha256_hex(&created.client_secret)
         );
         let key = &created.api_key.key;
-        assert!(key.starts_with("wk_sandbox_"), "{key}");
-        assert_eq!(key.len(), "wk_sandbox_".len() + 40);
+        assert!(key.starts_with("wk_test_"), "{key}");
+        assert_eq!(key.len(), "wk_test_".len() + 40);
         let keys = api_key_rows::Entity::find().all(db).await.unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].key_hash, secret::sha256_hex(key));
         assert!(key.starts_with(&keys[0].key_prefix));
-        assert_eq!(keys[0].key_prefix.len(), "wk_sandbox_".len() + 8);
+        assert_eq!(keys[0].key_prefix.len(), "wk_test_".len() + 8);
         let everything = format!("{row:?}{keys:?}");
         assert!(!everything.contains(&created.client_secret));
         assert!(!everything.contains(key.as_str()));
@@ -107,9 +107,85 @@ async fn api_keys_are_found_by_key_until_revoked() {
                 .is_none()
         );
 
-        assert!(api_keys::revoke(db, &found.id, now()).await.unwrap());
-        assert!(!api_keys::revoke(db, &found.id, now()).await.unwrap());
-        assert!(api_keys::find_by_key(db, &key).await.unwrap().is_none());
+        let app = &created.app.id;
+        assert!(found.is_active(now()));
+        assert!(api_keys::revoke(db, app, &found.id, now()).await.unwrap());
+        assert!(!api_keys::revoke(db, app, &found.id, now()).await.unwrap());
+        let revoked = api_keys::find_by_key(db, &key).await.unwrap().unwrap();
+        assert_eq!(revoked.revoked_at, Some(now()));
+        assert!(
+            !revoked.is_active(now()),
+            "a revoked key is found, and inactive"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_key_works_until_its_overlap_ends_beside_its_successor() {
+    for database in TestDatabase::all().await {
+        let db = database.conn();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+        let created = apps::create(db, new_app(AppEnvironment::Sandbox), now(), &mut rng)
+            .await
+            .unwrap();
+        let app = &created.app.id;
+        let old = created.api_key.record;
+        assert!(created.api_key.key.starts_with("wk_test_"));
+        let until = now() + chrono::Duration::hours(24);
+
+        let new = api_keys::rotate(db, app, &old.id, until, now(), &mut rng)
+            .await
+            .unwrap()
+            .expect("a working key rotates");
+        assert_eq!(new.record.display_name, old.display_name);
+        assert!(new.key.starts_with("wk_test_"));
+        let old_now = api_keys::find(db, app, &old.id).await.unwrap().unwrap();
+        assert!(old_now.is_active(now()) && !old_now.is_active(until));
+        assert_eq!(api_keys::list(db, app).await.unwrap().len(), 2);
+
+        // Revoking brings the end forward; a later rotation of the old key is refused.
+        let soon = now() + chrono::Duration::minutes(5);
+        assert!(api_keys::revoke(db, app, &old.id, soon).await.unwrap());
+        assert!(
+            !api_keys::revoke(db, app, &old.id, until).await.unwrap(),
+            "never pushed back"
+        );
+        assert!(
+            api_keys::rotate(db, app, &old.id, until, until, &mut rng)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Another app cannot touch this app's keys.
+        let other = apps::create(db, new_app(AppEnvironment::Sandbox), now(), &mut rng)
+            .await
+            .unwrap();
+        assert!(
+            !api_keys::revoke(db, &other.app.id, &new.record.id, now())
+                .await
+                .unwrap()
+        );
+        assert!(
+            api_keys::find(db, &other.app.id, &new.record.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Use is recorded, later times only.
+        let used = now() + chrono::Duration::minutes(1);
+        api_keys::record_use(db, &[(new.record.id.clone(), used)])
+            .await
+            .unwrap();
+        api_keys::record_use(db, &[(new.record.id.clone(), now())])
+            .await
+            .unwrap();
+        let read = api_keys::find(db, app, &new.record.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.last_used_at, Some(used));
     }
 }
 
