@@ -3,7 +3,6 @@
 //! Owns request ids, authentication (credentials → [`Principal`](wekeza_domain::Principal)),
 //! the per-rpc access policy declared next to each rpc in `proto/` (the `(access)` option) and
 //! load shedding.
-//! Later issues add rate limits, quotas, metering and audit here, beside these layers.
 //!
 //! The stack is split in two so REST and gRPC are checked by the same code, exactly once:
 //! - **outer layers** ([`request_id`], [`shed`], [`authn`]) wrap the whole public router — gRPC,
@@ -25,10 +24,14 @@
 //! - [`record`] — the [`CallRecord`](record::CallRecord) each call fills in as it passes the
 //!   layers, handed with its outcome to the observers (metering, audit).
 //! - [`refusal`] — refusals of the outer layers, in the caller's protocol.
-//! - [`caller`] — the [`CallingApp`](caller::CallingApp) a call is counted against.
+//! - [`caller`] — the [`CallingApp`](caller::CallingApp) a call is counted against, from its
+//!   token or its API key; bad API keys are refused here.
+//! - [`limits`] — per-app (and, for anonymous calls, per-address) rate limits, `local` or
+//!   `cluster`, with the `RateLimit` headers on every answer.
 
 pub mod authn;
 pub mod caller;
+pub mod limits;
 pub mod policy;
 pub mod record;
 pub mod refusal;

@@ -27,7 +27,8 @@ use wekeza_consent::{Consents, ExpirySweeper};
 use wekeza_domain::Clock;
 use wekeza_events::{EventBus, OutboxPruner, OutboxRelay};
 use wekeza_gateway::authn::{self, Authenticate};
-use wekeza_gateway::caller;
+use wekeza_gateway::caller::{self, Callers, Directory};
+use wekeza_gateway::limits::{self, ClusterLimiter, Limiter, LocalLimiter, Rate, RateLimits};
 use wekeza_gateway::policy::{self, AccessTable};
 use wekeza_gateway::record::{self, Recorders};
 use wekeza_gateway::request_id;
@@ -45,10 +46,11 @@ use wekeza_proto::v1::webhook_service_server::WebhookServiceServer;
 use wekeza_sandbox::Sandbox;
 use wekeza_sandbox_bank::SandboxLedger;
 use wekeza_store::DatabaseConnection;
+use wekeza_store::apps::AppEnvironment;
 use wekeza_store::sealing::KeyEncryptionKey;
 use wekeza_webhooks::{DispatchSettings, Dispatcher, Webhooks};
 
-use crate::config::Config;
+use crate::config::{Config, RateLimitPolicy};
 use crate::rest;
 use crate::sandbox_authority::IdentityAuthority;
 use crate::{Authenticator, Options};
@@ -74,6 +76,12 @@ pub struct Platform {
     authenticator: Arc<dyn Authenticate>,
     /// The observers of every finished call (metering, audit).
     recorders: Recorders,
+    /// Who calls: the app of the token or API key, with its plan.
+    callers: Callers,
+    /// The rate limits (off when the gateway's policies are).
+    rate_limits: RateLimits,
+    /// The in-memory buckets of the `local` policy, for their housekeeping.
+    local_limiter: Option<LocalLimiter>,
     clock: Arc<dyn Clock>,
 }
 
@@ -150,6 +158,31 @@ impl Platform {
             Authenticator::Tokens => Arc::new(identity.verifier()),
             Authenticator::Wrapped(wrap) => wrap(identity.verifier()),
         };
+        let directory = Directory::new(db.clone());
+        let environment = if config.env.is_sandbox() {
+            AppEnvironment::Sandbox
+        } else {
+            AppEnvironment::Production
+        };
+        let callers = Callers::new(directory.clone(), environment, options.clock.clone());
+        let gateway = &config.gateway;
+        let local_limiter = (gateway.rate_limit_policy == RateLimitPolicy::Local)
+            .then(|| LocalLimiter::new(options.clock.clone()));
+        let limiter: Arc<dyn Limiter> = match &local_limiter {
+            Some(local) => Arc::new(local.clone()),
+            None => Arc::new(ClusterLimiter::new(db.clone(), options.clock.clone())),
+        };
+        let rate_limits = if gateway.enforce {
+            RateLimits::new(
+                limiter,
+                Rate::new(
+                    gateway.anonymous_requests_per_minute,
+                    gateway.anonymous_burst,
+                ),
+            )
+        } else {
+            RateLimits::off()
+        };
         Ok(Self {
             db,
             core,
@@ -164,6 +197,9 @@ impl Platform {
             identity,
             authenticator,
             recorders: Recorders::new(Vec::new(), options.clock.clone()),
+            callers,
+            rate_limits,
+            local_limiter,
             clock: options.clock,
         })
     }
@@ -186,6 +222,12 @@ impl Platform {
             tokio::spawn(expiry.run(stop.clone(), EXPIRY_SWEEP_EVERY)),
             tokio::spawn(relay.run(stop.clone())),
             tokio::spawn(retention.run(stop.clone(), OUTBOX_PRUNE_EVERY)),
+            tokio::spawn(forget_full_buckets(
+                self.local_limiter.clone(),
+                self.db.clone(),
+                self.clock.clone(),
+                stop.clone(),
+            )),
         ]
     }
 
@@ -288,8 +330,12 @@ impl Platform {
                     // trail: outside the layers that refuse (calling app, limits, quotas), so
                     // their refusals are metered and audited too.
                     .layer(from_fn_with_state(self.recorders.clone(), record::layer))
-                    // The app the call is counted against, for the limits, quotas and meters.
-                    .layer(from_fn_with_state(self.db.clone(), caller::layer)),
+                    // The app the call is counted against (its token's, or its API key's),
+                    // for the limits, quotas and meters; bad API keys are refused here.
+                    .layer(from_fn_with_state(self.callers.clone(), caller::layer))
+                    // Rate limits per app (per address for anonymous calls): after the app is
+                    // known, before any service work, so a refused call costs almost nothing.
+                    .layer(from_fn_with_state(self.rate_limits.clone(), limits::layer)),
             ))
     }
 
@@ -304,6 +350,33 @@ impl Platform {
                     .route("/metrics", get(crate::metrics::render))
                     .with_state(crate::metrics::handle()),
             )
+    }
+}
+
+/// How often rate-limit buckets that are full again are forgotten (in memory, or in the
+/// database with the `cluster` policy): they bound the state by the recent callers.
+const FORGET_FULL_BUCKETS_EVERY: Duration = Duration::from_secs(60);
+
+/// Forgets full rate-limit buckets every [`FORGET_FULL_BUCKETS_EVERY`] until `stop`.
+async fn forget_full_buckets(
+    local: Option<LocalLimiter>,
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(FORGET_FULL_BUCKETS_EVERY) => {}
+        }
+        match &local {
+            Some(local) => local.forget_idle(),
+            None => {
+                if let Err(error) = wekeza_store::rate_limits::forget_full(&db, clock.now()).await {
+                    tracing::warn!(%error, "full rate-limit buckets were not deleted");
+                }
+            }
+        }
     }
 }
 

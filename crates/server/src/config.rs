@@ -20,7 +20,7 @@ const DEFAULTS: &str = include_str!("../wekeza.default.toml");
 
 /// The environment variables the configuration reads, each with the key it sets (dotted inside
 /// a table).
-const ENV_KEYS: [(&str, &str); 18] = [
+const ENV_KEYS: [(&str, &str); 19] = [
     ("WEKEZA_LISTEN", "listen"),
     ("WEKEZA_ADMIN_LISTEN", "admin_listen"),
     ("WEKEZA_DATABASE_URL", "database_url"),
@@ -33,6 +33,8 @@ const ENV_KEYS: [(&str, &str); 18] = [
     ("WEKEZA_KEY_ENCRYPTION_KEY", "key_encryption_key"),
     // The event bus; empty means in-process.
     ("WEKEZA_NATS_URL", "nats_url"),
+    // Rate limits counted in this process (local) or shared through PostgreSQL (cluster).
+    ("WEKEZA_RATE_LIMIT_POLICY", "gateway.rate_limit_policy"),
     // Where the webhook dispatcher runs: with-api, alone, off.
     ("WEKEZA_WEBHOOKS_DISPATCHER", "webhooks.dispatcher"),
     // The bank's fraud system; empty means none.
@@ -167,6 +169,8 @@ pub struct Config {
     pub nats: Nats,
     /// Webhook delivery (`[webhooks]`).
     pub webhooks: WebhooksConfig,
+    /// The gateway's policies: rate limits, quotas, metering, audit (`[gateway]`).
+    pub gateway: GatewayConfig,
     /// The fraud checks of payments (`[fraud]`). Its `sandbox` switch is not configurable: it
     /// follows [`Config::env`] (on exactly in the sandbox).
     pub fraud: wekeza_fraud::FraudConfig,
@@ -223,6 +227,30 @@ pub struct WebhooksConfig {
     pub max_in_flight: usize,
     /// Attempts in flight at once to one endpoint.
     pub endpoint_max_in_flight: usize,
+}
+
+/// Where rate limits are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RateLimitPolicy {
+    /// In this process (governor, in memory): exact for one process.
+    Local,
+    /// In PostgreSQL, shared by the replicas on the database.
+    Cluster,
+}
+
+/// `[gateway]`: the policies every call passes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Where rate limits are counted.
+    pub rate_limit_policy: RateLimitPolicy,
+    /// Calls per minute per client address for calls no app is counted against.
+    pub anonymous_requests_per_minute: u32,
+    /// Their burst.
+    pub anonymous_burst: u32,
+    /// Whether limits, quotas, metering and audit apply (off only to measure their cost).
+    pub enforce: bool,
 }
 
 /// `[oidc_upstream]`: federated customer sign-in.
@@ -404,11 +432,36 @@ impl Config {
             .map_err(|error| ConfigError::Invalid(error.to_string()))?;
         self.upstream()?;
         self.dispatch_settings()?;
+        self.validate_gateway()?;
         let sealing = self.key_encryption_key()?;
         if sealing.is_none() && self.env == Environment::Production {
             return Err(ConfigError::Invalid(
                 "key_encryption_key is required in production: signing keys must be sealed at rest"
                     .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_gateway(&self) -> Result<(), ConfigError> {
+        let gateway = &self.gateway;
+        if gateway.anonymous_requests_per_minute == 0 || gateway.anonymous_burst == 0 {
+            return Err(ConfigError::Invalid(
+                "gateway.anonymous_requests_per_minute and anonymous_burst must be positive".into(),
+            ));
+        }
+        if gateway.rate_limit_policy == RateLimitPolicy::Cluster
+            && self.database_url.starts_with("sqlite:")
+        {
+            return Err(ConfigError::Invalid(
+                "gateway.rate_limit_policy = \"cluster\" shares the limits through PostgreSQL; \
+                 a SQLite database serves one process: use \"local\""
+                    .into(),
+            ));
+        }
+        if !gateway.enforce && self.env == Environment::Production {
+            return Err(ConfigError::Invalid(
+                "gateway.enforce = false is refused in production".into(),
             ));
         }
         Ok(())

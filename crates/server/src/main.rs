@@ -1,5 +1,6 @@
 //! The `wekeza` command line: `serve`, `migrate`, `sandbox seed|reset`,
-//! `apps create|registration-token`, `keys rotate`, `openapi`.
+//! `apps create|registration-token`, `api-keys create|list|rotate|revoke`, `keys rotate`,
+//! `openapi`.
 
 use std::net::SocketAddr;
 
@@ -46,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         action: AppsAction,
     },
+    /// Apps' API keys: they identify an app for limits and metering, never authorise.
+    ApiKeys {
+        #[command(subcommand)]
+        action: ApiKeysAction,
+    },
     /// The authorization server's token-signing keys.
     Keys {
         #[command(subcommand)]
@@ -58,6 +64,50 @@ enum KeysAction {
     /// Rotates the signing key now (running servers pick it up within a minute; tokens signed
     /// by the old key keep verifying until they expire). Prints the new key id.
     Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeysAction {
+    /// Issues another key for the app and prints it (shown once).
+    Create {
+        /// The app, `app_…`.
+        app_id: wekeza_domain::AppId,
+        /// A label to tell the keys apart, e.g. "CI".
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists the app's keys (never the keys themselves).
+    List {
+        /// The app, `app_…`.
+        app_id: wekeza_domain::AppId,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issues a successor of a key and prints it (shown once); the old key keeps working for
+    /// the overlap, so deployments can switch over.
+    Rotate {
+        /// The app, `app_…`.
+        app_id: wekeza_domain::AppId,
+        /// The key to replace, `key_…`.
+        key_id: wekeza_store::ApiKeyId,
+        /// Hours the old key keeps working (0 to 720).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u16).range(0..=720))]
+        overlap_hours: u16,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revokes a key now.
+    Revoke {
+        /// The app, `app_…`.
+        app_id: wekeza_domain::AppId,
+        /// The key, `key_…`.
+        key_id: wekeza_store::ApiKeyId,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Apps { action } => apps(config, action).await,
+        Command::ApiKeys { action } => api_keys(config, action).await,
         Command::Keys {
             action: KeysAction::Rotate,
         } => {
@@ -343,6 +394,98 @@ async fn registration_token(
         println!("environment:          {}", environment.as_str());
         println!("expires at:           {expires_at}");
         println!("register clients with POST /oauth2/register and Authorization: Bearer <token>");
+    }
+    Ok(())
+}
+
+/// One key as the CLI prints it: never the key itself.
+fn key_json(key: &wekeza_store::api_keys::ApiKey) -> serde_json::Value {
+    let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    serde_json::json!({
+        "apiKeyId": key.id.to_string(),
+        "appId": key.app_id.to_string(),
+        "displayName": key.display_name,
+        "keyPrefix": key.key_prefix,
+        "createTime": time(Some(key.created_at)),
+        "lastUseTime": time(key.last_used_at),
+        "revokeTime": time(key.revoked_at),
+    })
+}
+
+/// Prints a key issued just now, with the key itself (shown once).
+fn print_issued(issued: &wekeza_store::api_keys::IssuedApiKey, json: bool) {
+    if json {
+        let mut printed = key_json(&issued.record);
+        printed["key"] = serde_json::Value::from(issued.key.clone());
+        println!("{printed}");
+    } else {
+        println!("API key id: {}", issued.record.id);
+        println!("API key:    {}   (shown once)", issued.key);
+    }
+}
+
+async fn api_keys(config: Config, action: ApiKeysAction) -> anyhow::Result<()> {
+    use wekeza_store::api_keys;
+
+    let db = wekeza_store::connect(&config.database_url).await?;
+    wekeza_store::migrate(&db).await?;
+    let now = chrono::Utc::now();
+    let app_of = async |app_id: &wekeza_domain::AppId| {
+        wekeza_store::apps::find(&db, app_id)
+            .await?
+            .with_context(|| format!("no app {app_id}"))
+    };
+    match action {
+        ApiKeysAction::Create { app_id, name, json } => {
+            let app = app_of(&app_id).await?;
+            let mut rng = wekeza_store::secret::os_rng();
+            let issued =
+                api_keys::issue(&db, &app.id, app.environment, &name, now, &mut rng).await?;
+            print_issued(&issued, json);
+        }
+        ApiKeysAction::List { app_id, json } => {
+            app_of(&app_id).await?;
+            let keys = api_keys::list(&db, &app_id).await?;
+            if json {
+                let keys: Vec<_> = keys.iter().map(key_json).collect();
+                println!("{}", serde_json::Value::from(keys));
+            } else {
+                for key in &keys {
+                    let state = if key.is_active(now) {
+                        "active"
+                    } else {
+                        "revoked"
+                    };
+                    println!(
+                        "{}  {}…  {state}  {}",
+                        key.id, key.key_prefix, key.display_name
+                    );
+                }
+            }
+        }
+        ApiKeysAction::Rotate {
+            app_id,
+            key_id,
+            overlap_hours,
+            json,
+        } => {
+            app_of(&app_id).await?;
+            let until = now + chrono::Duration::hours(i64::from(overlap_hours));
+            let mut rng = wekeza_store::secret::os_rng();
+            let issued = api_keys::rotate(&db, &app_id, &key_id, until, now, &mut rng)
+                .await?
+                .with_context(|| format!("{app_id} has no working key {key_id}"))?;
+            print_issued(&issued, json);
+        }
+        ApiKeysAction::Revoke { app_id, key_id } => {
+            app_of(&app_id).await?;
+            if !api_keys::revoke(&db, &app_id, &key_id, now).await? {
+                anyhow::bail!("{app_id} has no working key {key_id}");
+            }
+            println!("revoked {key_id}");
+        }
     }
     Ok(())
 }

@@ -32,7 +32,8 @@
 //! - [`webhooks`], [`deliveries`] — apps' webhook endpoints with their (sealed) signing secrets
 //!   and health, and the deliveries of events to them with every attempt, claimed by senders
 //!   with a lease.
-//! - [`plans`] — the usage plans' limits and prices.
+//! - [`plans`] — the usage plans' limits and prices; [`rate_limits`] — the shared rate-limit
+//!   buckets of the `cluster` policy.
 //! - [`identity`] — the identity service's signing keys, revoked tokens and used JWT ids.
 //! - `testing` (feature `testing`): `TestDatabase`, a fresh, migrated, isolated database per
 //!   test.
@@ -55,6 +56,7 @@ pub mod outbox;
 pub mod payments;
 pub mod plans;
 pub mod postings;
+pub mod rate_limits;
 pub mod sealing;
 pub mod secret;
 #[cfg(feature = "testing")]

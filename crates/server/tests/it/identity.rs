@@ -91,7 +91,7 @@ pub(crate) fn assert_oauth_error(
 }
 
 /// A client-credentials token by HTTP Basic.
-async fn basic_token(server: &TestServer, app: &CreatedApp) -> String {
+pub(crate) async fn basic_token(server: &TestServer, app: &CreatedApp) -> String {
     let answer = send(
         post(server, "/oauth2/token")
             .basic_auth(&app.app.client_id, Some(&app.client_secret))

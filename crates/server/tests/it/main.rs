@@ -4,6 +4,7 @@
 
 mod access_matrix;
 mod ais;
+mod api_keys;
 mod architecture;
 mod attacks;
 mod ciba;
@@ -25,6 +26,7 @@ mod payments;
 mod payments_e2e;
 mod process;
 mod proxy;
+mod rate_limits;
 mod receiver;
 mod rest;
 mod sandbox;

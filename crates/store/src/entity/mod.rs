@@ -16,6 +16,7 @@ pub mod outbox_events;
 pub mod payments;
 pub mod plans;
 pub mod postings;
+pub mod rate_limit_buckets;
 pub mod webhook_attempts;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;

@@ -13,5 +13,6 @@ mod consents;
 mod deliveries;
 mod migrations;
 mod outbox;
+mod rate_limits;
 mod second_factor;
 mod webhooks;
