@@ -120,8 +120,9 @@ clean:
 ## endpoint is compared, throughput and server CPU time per request, between the release
 ## `wekeza` binary and panva's oidc-provider, which needs Node.js 20+ and npm); and webhook latency,
 ## payment commit to receipt, on a nats-server of its own when one is installed.
-## `make bench BENCH=webhooks` runs that scenario alone. PostgreSQL instead of SQLite for the
-## payment and webhook scenarios: WEKEZA_BENCH_DATABASE_URL=postgres://…
+## And what the gateway's policies cost on the authenticated read path (off, local, cluster).
+## `make bench BENCH=webhooks` or `BENCH=gateway` runs that scenario alone. PostgreSQL instead of
+## SQLite for the payment, webhook and gateway scenarios: WEKEZA_BENCH_DATABASE_URL=postgres://…
 bench: $(BENCH_OIDC_PROVIDER)/node_modules/.installed
 	$(CARGO) build --release -p wekeza-server
 	$(CARGO) run --release -p wekeza-bench -- $(BENCH)

@@ -66,7 +66,9 @@
 //! - `scenarios`: what is measured, each scenario end to end.
 //! - `servers`: the child-process servers: `wekeza` and oidc-provider.
 //! - `webhooks`: the webhook-latency scenario (its own module doc says how it measures).
+//! - `gateway`: what the gateway's policies cost on the authenticated read path.
 
+mod gateway;
 mod measure;
 mod scenarios;
 mod servers;
@@ -80,6 +82,13 @@ async fn main() {
     // `wekeza-bench webhooks` (`make bench BENCH=webhooks`): that scenario alone.
     if std::env::args().nth(1).as_deref() == Some("webhooks") {
         webhooks::webhook_latency().await.print();
+        return;
+    }
+    // `wekeza-bench gateway` (`make bench BENCH=gateway`): that scenario alone.
+    if std::env::args().nth(1).as_deref() == Some("gateway") {
+        let cost = gateway::gateway_cost().await;
+        measure::print(&cost.rows);
+        cost.print();
         return;
     }
     let (node_version, provider_version) = OidcProvider::preflight();
@@ -100,8 +109,11 @@ async fn main() {
 
     let (payments, backend, settled_after) = scenarios::payments().await;
     let webhooks = webhooks::webhook_latency().await;
+    let gateway = gateway::gateway_cost().await;
     let payments_name = payments.name;
     measure::print(&[grpc, rest, wekeza_token, provider_token, payments]);
+    measure::print(&gateway.rows);
+    gateway.print();
     println!("\nREST ÷ gRPC throughput: {ratio:.2} (goal ≥ 0.70: transcoding overhead ≤ 30 %)");
     println!(
         "token endpoint, Wekeza ÷ oidc-provider throughput: {token_ratio:.2}× (goal ≥ 5×); \

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use serde_json::Value;
 
 use crate::measure::CpuProbe;
@@ -235,6 +236,82 @@ impl WekezaServer {
     pub(crate) fn cpu_probe(&self) -> CpuProbe {
         CpuProbe::new(self.child.id())
     }
+
+    /// The app's own token (client credentials) with `scopes`.
+    pub(crate) async fn app_token(&self, http: &reqwest::Client, scopes: &str) -> String {
+        let token = answer(self.client.grant(
+            http,
+            &[("grant_type", "client_credentials"), ("scope", scopes)],
+        ))
+        .await;
+        token["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no app token: {token}"))
+            .to_owned()
+    }
+
+    /// A consent of the app (`consent`, the body of `POST /v1/consents`) authorised by
+    /// `customer` through the sandbox shortcut, and the consent-bound access token its code was
+    /// exchanged for — the real flow of a real app, minus the browser.
+    pub(crate) async fn consent_token(
+        &self,
+        http: &reqwest::Client,
+        app_token: &str,
+        customer: &str,
+        redirect_uri: &str,
+        consent: Value,
+    ) -> (String, String) {
+        let base = &self.base_url;
+        let consent = answer(
+            http.post(format!("{base}/v1/consents"))
+                .bearer_auth(app_token)
+                .header("idempotency-key", ulid::Ulid::new().to_string())
+                .json(&consent),
+        )
+        .await;
+        let consent_id = consent["consentId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no consent: {consent}"))
+            .to_owned();
+        let verifier = format!("{}{}", ulid::Ulid::new(), ulid::Ulid::new());
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+        let authorized = answer(
+            http.post(format!("{base}/v1/sandbox/consents/{consent_id}:authorize"))
+                .bearer_auth(app_token)
+                .json(&serde_json::json!({
+                    "username": customer,
+                    "codeChallenge": challenge,
+                    "codeChallengeMethod": "S256",
+                    "redirectUri": redirect_uri,
+                    "state": "bench",
+                })),
+        )
+        .await;
+        let code = authorized["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("consent not authorised: {authorized}"));
+        let tokens = answer(self.client.grant(
+            http,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("code_verifier", &verifier),
+                ("redirect_uri", redirect_uri),
+            ],
+        ))
+        .await;
+        let token = tokens["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("code not exchanged: {tokens}"))
+            .to_owned();
+        (consent_id, token)
+    }
+}
+
+/// The JSON answer to `request` (the bench stops on a transport failure).
+pub(crate) async fn answer(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 impl Drop for WekezaServer {

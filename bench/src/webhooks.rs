@@ -268,71 +268,16 @@ impl WebhookLatency {
     }
 }
 
-/// The JSON answer to `request` (the bench stops on a transport failure).
-async fn answer(request: reqwest::RequestBuilder) -> Value {
-    request.send().await.unwrap().json().await.unwrap()
-}
-
-/// A payment consent of the app authorised by `payer` through the sandbox shortcut, and the
-/// consent-bound access token its code was exchanged for.
-async fn prepare(
-    server: &WekezaServer,
-    http: &reqwest::Client,
-    app_token: &str,
-    payer: &str,
-) -> (String, String) {
-    let base = &server.base_url;
-    let consent = answer(
-        http.post(format!("{base}/v1/consents"))
-            .bearer_auth(app_token)
-            .header("idempotency-key", ulid::Ulid::new().to_string())
-            .json(&json!({
-                "type": "CONSENT_TYPE_PAYMENT",
-                "payment": {
-                    "instructedAmount": { "amount": "1.00", "currency": "KES" },
-                    "creditor": { "name": "Jane Doe", "accountNumber": "01100012345" },
-                    "reference": "Bench"
-                }
-            })),
-    )
-    .await;
-    let consent_id = consent["consentId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no consent: {consent}"))
-        .to_owned();
-    let verifier = format!("{}{}", ulid::Ulid::new(), ulid::Ulid::new());
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(<Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
-    let authorized = answer(
-        http.post(format!("{base}/v1/sandbox/consents/{consent_id}:authorize"))
-            .bearer_auth(app_token)
-            .json(&json!({
-                "username": payer,
-                "codeChallenge": challenge,
-                "codeChallengeMethod": "S256",
-                "redirectUri": REDIRECT,
-                "state": "bench",
-            })),
-    )
-    .await;
-    let code = authorized["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("consent not authorised: {authorized}"));
-    let tokens = answer(server.client.grant(
-        http,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("code_verifier", &verifier),
-            ("redirect_uri", REDIRECT),
-        ],
-    ))
-    .await;
-    let token = tokens["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("code not exchanged: {tokens}"))
-        .to_owned();
-    (consent_id, token)
+/// The payment consent each payment is made under (1 KES to Jane Doe).
+fn payment_consent() -> Value {
+    json!({
+        "type": "CONSENT_TYPE_PAYMENT",
+        "payment": {
+            "instructedAmount": { "amount": "1.00", "currency": "KES" },
+            "creditor": { "name": "Jane Doe", "accountNumber": "01100012345" },
+            "reference": "Bench"
+        }
+    })
 }
 
 /// Runs the scenario.
@@ -364,17 +309,12 @@ pub(crate) async fn webhook_latency() -> WebhookLatency {
     })
     .await;
     let http = reqwest::Client::new();
-    let app_token = answer(server.client.grant(
-        &http,
-        &[("grant_type", "client_credentials"), ("scope", SCOPES)],
-    ))
-    .await;
-    let app_token = app_token["access_token"].as_str().unwrap().to_owned();
+    let app_token = server.app_token(&http, SCOPES).await;
 
     // The receiver's socket, the app's endpoint there (subscribed to payment events), then
     // the receiver with the endpoint's secret.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = answer(
+    let endpoint = crate::servers::answer(
         http.post(format!("{}/v1/webhook-endpoints", server.base_url))
             .bearer_auth(&app_token)
             .header("idempotency-key", ulid::Ulid::new().to_string())
@@ -407,11 +347,15 @@ pub(crate) async fn webhook_latency() -> WebhookLatency {
     let mut prepared = Vec::with_capacity(total);
     for chunk in (0..total).collect::<Vec<_>>().chunks(PREPARE_CONCURRENCY) {
         prepared.extend(
-            futures::future::join_all(
-                chunk.iter().map(|&index| {
-                    prepare(&server, &http, &app_token, PAYERS[index % PAYERS.len()])
-                }),
-            )
+            futures::future::join_all(chunk.iter().map(|&index| {
+                server.consent_token(
+                    &http,
+                    &app_token,
+                    PAYERS[index % PAYERS.len()],
+                    REDIRECT,
+                    payment_consent(),
+                )
+            }))
             .await,
         );
     }
