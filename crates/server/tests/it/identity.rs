@@ -92,8 +92,17 @@ pub(crate) fn assert_oauth_error(
 
 /// A client-credentials token by HTTP Basic.
 pub(crate) async fn basic_token(server: &TestServer, app: &CreatedApp) -> String {
+    basic_token_at(&server.http, &server.base_url, app).await
+}
+
+/// A client-credentials token by HTTP Basic from the server at `base_url`.
+pub(crate) async fn basic_token_at(
+    http: &reqwest::Client,
+    base_url: &str,
+    app: &CreatedApp,
+) -> String {
     let answer = send(
-        post(server, "/oauth2/token")
+        http.post(format!("{base_url}/oauth2/token"))
             .basic_auth(&app.app.client_id, Some(&app.client_secret))
             .form(&[("grant_type", "client_credentials")]),
     )

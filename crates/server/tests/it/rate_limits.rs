@@ -8,7 +8,6 @@
 //! The test server's clock stands still unless a test moves it, so in-process counts are exact:
 //! nothing refills while the calls are made.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Duration;
@@ -22,7 +21,7 @@ use wekeza_store::plans;
 use wekeza_store::testing::TestDatabase;
 use wekeza_testkit::TestServer;
 
-use crate::identity::{basic_token, sandbox_app, url};
+use crate::identity::{basic_token, basic_token_at, sandbox_app, url};
 use crate::process::ServerProcess;
 use crate::support::{Api, assert_reason};
 use crate::throttle::client_at;
@@ -203,24 +202,10 @@ async fn two_processes_with_the_cluster_policy_enforce_one_limit() {
         first.remote().base_url().to_owned(),
         second.remote().base_url().to_owned(),
     );
-    let token_url = format!("{first_url}/oauth2/token");
-    let token: serde_json::Value = reqwest::Client::new()
-        .post(token_url)
-        .basic_auth(&app.app.client_id, Some(&app.client_secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bearer = Arc::new(format!(
-        "Bearer {}",
-        token["access_token"].as_str().unwrap()
-    ));
+    let http = reqwest::Client::new();
+    let bearer = format!("Bearer {}", basic_token_at(&http, &first_url, &app).await);
 
     let started = Instant::now();
-    let http = reqwest::Client::new();
     let (a, b) = tokio::join!(
         burst(&http, &first_url, &bearer, 750),
         burst(&http, &second_url, &bearer, 750),
