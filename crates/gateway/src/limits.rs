@@ -15,7 +15,8 @@
 //! Every answer carries `RateLimit-Policy` and `RateLimit` (IETF httpapi-ratelimit-headers:
 //! `"app";q=<per minute>;w=60` and `"app";r=<calls left now>;t=<seconds until the bucket is
 //! full>`); a refusal is 429 `RATE_LIMITED` with `Retry-After` (gRPC: RESOURCE_EXHAUSTED with
-//! `google.rpc.RetryInfo`).
+//! `google.rpc.RetryInfo`), counted in `wekeza_gateway_rate_limited_total{policy}` (`app`,
+//! `ip`) on the admin listener's `/metrics`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -348,6 +349,8 @@ pub async fn layer(State(limits): State<RateLimits>, request: Request, next: Nex
     let mut response = if verdict.allowed {
         next.run(request).await
     } else {
+        metrics::counter!("wekeza_gateway_rate_limited_total", "policy" => subject.policy())
+            .increment(1);
         let wait = Duration::from_secs(whole_seconds(verdict.retry_after).max(1));
         let error = ApiError::new(
             Reason::RateLimited,

@@ -70,7 +70,7 @@ async fn burst(http: &reqwest::Client, base: &str, bearer: &str, count: usize) -
                 .to_str()
                 .unwrap()
                 .starts_with("\"app\";q="),
-            "{headers:?}"
+            "{status} {body} {headers:?}"
         );
         let state = headers["ratelimit"].to_str().unwrap();
         assert!(state.starts_with("\"app\";r="), "{state}");
@@ -223,4 +223,16 @@ async fn two_processes_with_the_cluster_policy_enforce_one_limit() {
         "{served} served; expected {expected:.1} within 1 % of the limit"
     );
     assert!(a.served > 0 && b.served > 0, "both processes served");
+    // Each process counts its refusals on /metrics.
+    let mut refused = 0.0;
+    for server in [&first, &second] {
+        let text = server.metrics().await;
+        refused += text
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("wekeza_gateway_rate_limited_total{policy=\"app\"} ")
+            })
+            .map_or(0.0, |value| value.trim().parse::<f64>().unwrap());
+    }
+    assert_eq!(refused as usize, a.refused + b.refused);
 }
