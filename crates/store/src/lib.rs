@@ -33,6 +33,8 @@
 //!   and health, and the deliveries of events to them with every attempt, claimed by senders
 //!   with a lease.
 //! - [`plans`] — the usage plans' limits and prices.
+//! - [`audit`] — the audit trail: hash-chained, append-only records appended a batch at a time
+//!   under the chain head's lock, their verification and export.
 //! - [`identity`] — the identity service's signing keys, revoked tokens and used JWT ids.
 //! - `testing` (feature `testing`): `TestDatabase`, a fresh, migrated, isolated database per
 //!   test.
@@ -40,6 +42,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod apps;
+pub mod audit;
 mod connect;
 pub mod consents;
 pub mod customers;
