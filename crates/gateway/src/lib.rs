@@ -2,8 +2,8 @@
 //!
 //! Owns request ids, authentication (credentials → [`Principal`](wekeza_domain::Principal)),
 //! the per-rpc access policy declared next to each rpc in `proto/` (the `(access)` option) and
-//! load shedding.
-//! Later issues add rate limits, quotas, metering and audit here, beside these layers.
+//! load shedding, and the audit trail's writer ([`audit`]).
+//! Later issues add rate limits, quotas and metering here, beside these layers.
 //!
 //! The stack is split in two so REST and gRPC are checked by the same code, exactly once:
 //! - **outer layers** ([`request_id`], [`shed`], [`authn`]) wrap the whole public router — gRPC,
@@ -26,7 +26,10 @@
 //!   layers, handed with its outcome to the observers (metering, audit).
 //! - [`refusal`] — refusals of the outer layers, in the caller's protocol.
 //! - [`caller`] — the [`CallingApp`](caller::CallingApp) a call is counted against.
+//! - [`audit`] — the audit trail's sink and its batching writer; the call observer that
+//!   records every call.
 
+pub mod audit;
 pub mod authn;
 pub mod caller;
 pub mod policy;
