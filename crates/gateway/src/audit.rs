@@ -3,8 +3,8 @@
 //!
 //! [`AuditTrail`] is the sink the platform hands out (to the call record's observers, to
 //! identity, to the payment service's fraud check): recording an event only puts it on a
-//! bounded queue. [`AuditWriter`], one task per process, appends what is queued every
-//! [`FLUSH_EVERY`] in batches, one transaction per batch ([`wekeza_store::audit`] keeps one
+//! bounded queue. [`AuditWriter`], one task per process, appends what is queued every flush
+//! interval (the server's `audit_flush_interval_ms`, 250 ms by default) in batches, one transaction per batch ([`wekeza_store::audit`] keeps one
 //! chain across processes). In the same transaction it takes the outbox events it has not seen
 //! and records the consent transitions among them: those come from the outbox, which is
 //! durable, so none is ever lost (see decision 15).
@@ -32,9 +32,6 @@ use wekeza_store::outbox::{self, OutboxEvent};
 
 use crate::record::{CallObserver, FinishedCall};
 use crate::request_id::loggable_path;
-
-/// How often the writer appends what is queued: the most a crash loses.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 /// Events the queue holds before new ones are dropped (and counted): a few seconds of a busy
 /// platform's calls, a few MB.
@@ -120,7 +117,10 @@ fn call_event(call: &FinishedCall) -> AuditEvent {
         .customer(facts.customer_id.clone())
         .detail_if("requestId", call.request_id.clone())
         .detail_if("interactionId", call.interaction_id.clone())
-        .detail_if("consentId", facts.consent_id.as_ref().map(ToString::to_string))
+        .detail_if(
+            "consentId",
+            facts.consent_id.as_ref().map(ToString::to_string),
+        )
         .detail_if(
             "resourceIds",
             (!facts.resource_ids.is_empty()).then(|| facts.resource_ids.clone()),

@@ -23,7 +23,9 @@ use wekeza_store::apps::{App, AppEnvironment};
 
 use wekeza_gateway::record::CallRecord;
 
-use crate::audit::{name_app, refresh_token_id, token_event, with_access_token, with_refresh_token};
+use crate::audit::{
+    name_app, refresh_token_id, token_event, with_access_token, with_refresh_token,
+};
 use crate::challenge::{Scheme, refusal};
 use crate::ciba::CIBA_GRANT_TYPE;
 use crate::client_auth::require_grant;
@@ -415,9 +417,7 @@ async fn refresh_introspection(
         return Ok((inactive, event));
     };
     let event = with_refresh_token(event, &row);
-    let live = row.rotated_at.is_none()
-        && row.revoked_at.is_none()
-        && now < row.expires_at;
+    let live = row.rotated_at.is_none() && row.revoked_at.is_none() && now < row.expires_at;
     if !live
         || identity
             .bound_consent(&app.id, &row.consent_id, &row.customer_id, now)
@@ -503,7 +503,10 @@ async fn revocation(
         ));
     }
     identity.revoke(&claims, now).await?;
-    identity.audit(with_access_token(token_event("revoked", &app, now), &claims));
+    identity.audit(with_access_token(
+        token_event("revoked", &app, now),
+        &claims,
+    ));
     Ok(())
 }
 

@@ -44,8 +44,8 @@ use tokio::sync::Notify;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use wekeza_domain::{
-    AppId, AuditEvent, AuditKind, AuditSink, Clock, Consent, ConsentId, ConsentTerms, Creditor, CustomerId, NewPayment, Payment,
-    PaymentId, PaymentTerms, Principal,
+    AppId, AuditEvent, AuditKind, AuditSink, Clock, Consent, ConsentId, ConsentTerms, Creditor,
+    CustomerId, NewPayment, Payment, PaymentId, PaymentTerms, Principal,
 };
 use wekeza_events::record::{self, StatusWrite};
 use wekeza_fraud::sandbox::MagicOutcome;
@@ -278,7 +278,8 @@ impl Payments {
             at: now,
         };
         let assessment = self.assessor.assess(&attempt, &self.history, now).await;
-        self.audit.record(fraud_decision(&attempt, &assessment, now));
+        self.audit
+            .record(fraud_decision(&attempt, &assessment, now));
         match assessment.decision {
             Decision::Allow => Ok(()),
             Decision::StepUp if stepped_up(caller, now) => Ok(()),

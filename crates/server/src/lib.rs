@@ -141,9 +141,10 @@ pub async fn serve(
     // The audit writer in every process: it also takes the consent transitions from the
     // outbox. It stops with the workers, after the listeners drained, so the calls answered
     // last are written too.
-    let mut workers = vec![tokio::spawn(
-        audit_writer.run(workers_stop.clone(), wekeza_gateway::audit::FLUSH_EVERY),
-    )];
+    let mut workers = vec![tokio::spawn(audit_writer.run(
+        workers_stop.clone(),
+        std::time::Duration::from_millis(config.audit_flush_interval_ms),
+    ))];
     if mode != DispatcherMode::Alone {
         workers.extend(platform.start_workers(bus.clone(), &workers_stop));
     }

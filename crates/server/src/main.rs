@@ -248,13 +248,8 @@ async fn audit(config: Config, action: AuditAction) -> anyhow::Result<()> {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut after = 0;
             loop {
-                let page = wekeza_store::audit::since(
-                    &db,
-                    since,
-                    after,
-                    wekeza_store::audit::PAGE,
-                )
-                .await?;
+                let page = wekeza_store::audit::since(&db, since, after, wekeza_store::audit::PAGE)
+                    .await?;
                 let Some(last) = page.last() else {
                     break;
                 };

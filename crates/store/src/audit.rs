@@ -403,9 +403,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Verification> {
             to: head.last_seq,
         })
     } else if prev_hash != head.last_hash {
-        Some(Break::HeadMismatch {
-            seq: head.last_seq,
-        })
+        Some(Break::HeadMismatch { seq: head.last_seq })
     } else {
         None
     };
@@ -462,7 +460,10 @@ mod tests {
         });
         let mut out = String::new();
         write_canonical(&value, &mut out);
-        assert_eq!(out, r#"{"a":"é","b":{"a":null,"z":[1,"x\n\"y\""]},"seq":2}"#);
+        assert_eq!(
+            out,
+            r#"{"a":"é","b":{"a":null,"z":[1,"x\n\"y\""]},"seq":2}"#
+        );
     }
 
     #[test]
@@ -486,10 +487,7 @@ mod tests {
         let mut hasher = Sha256::new();
         hasher.update(GENESIS.as_bytes());
         hasher.update(canonical.as_bytes());
-        assert_eq!(
-            record.expected_hash(),
-            Some(hex::encode(hasher.finalize()))
-        );
+        assert_eq!(record.expected_hash(), Some(hex::encode(hasher.finalize())));
         let changed = AuditRecord {
             app_id: Some("app_2".into()),
             ..record.clone()

@@ -6,6 +6,7 @@ mod access_matrix;
 mod ais;
 mod architecture;
 mod attacks;
+mod audit;
 mod ciba;
 mod cli;
 mod consents;

@@ -38,7 +38,10 @@ async fn appended_batches_verify_and_every_kind_of_tampering_is_named() {
         let db = database.conn();
         let backend = database.backend();
         let app = AppId::new_random(start());
-        assert_eq!(audit::append(db, &calls(start(), 3, &app)).await.unwrap(), 3);
+        assert_eq!(
+            audit::append(db, &calls(start(), 3, &app)).await.unwrap(),
+            3
+        );
         assert_eq!(audit::append(db, &[]).await.unwrap(), 3, "{backend:?}");
         let later = start() + Duration::hours(1);
         assert_eq!(audit::append(db, &calls(later, 2, &app)).await.unwrap(), 5);

@@ -26,7 +26,10 @@ async fn pruning_deletes_only_published_and_audited_events_before_the_cut_a_batc
         let unpublished_old = event(cut - Duration::days(10));
         let unaudited_old = event(cut - Duration::days(11));
         let recent = event(cut + Duration::minutes(1));
-        for e in old.iter().chain([&unaudited_old, &unpublished_old, &recent]) {
+        for e in old
+            .iter()
+            .chain([&unaudited_old, &unpublished_old, &recent])
+        {
             outbox::append(db, e.clone()).await.unwrap();
         }
         let published: Vec<_> = old
