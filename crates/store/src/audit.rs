@@ -203,7 +203,7 @@ pub async fn begin(db: &DatabaseConnection) -> Result<Appender> {
     audit_chain::Entity::update_many()
         .col_expr(
             audit_chain::Column::LastSeq,
-            Expr::col(audit_chain::Column::LastSeq).into(),
+            Expr::col(audit_chain::Column::LastSeq),
         )
         .filter(audit_chain::Column::Id.eq(HEAD))
         .exec(&txn)

@@ -136,13 +136,23 @@ pub async fn mark_published(
     ids: &[EventId],
     now: DateTime<Utc>,
 ) -> Result<()> {
+    mark(db, Column::PublishedAt, ids, now).await
+}
+
+/// Sets the time `column` of the events `ids` to `now`, where it is not set yet.
+async fn mark(
+    db: &impl ConnectionTrait,
+    column: Column,
+    ids: &[EventId],
+    now: DateTime<Utc>,
+) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
     Entity::update_many()
-        .col_expr(Column::PublishedAt, Expr::value(Some(now)))
+        .col_expr(column, Expr::value(Some(now)))
         .filter(Column::Id.is_in(ids.iter().map(EventId::as_str)))
-        .filter(Column::PublishedAt.is_null())
+        .filter(column.is_null())
         .exec(db)
         .await?;
     Ok(())
@@ -169,15 +179,7 @@ pub async fn mark_audited(
     ids: &[EventId],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    Entity::update_many()
-        .col_expr(Column::AuditedAt, Expr::value(Some(now)))
-        .filter(Column::Id.is_in(ids.iter().map(EventId::as_str)))
-        .exec(db)
-        .await?;
-    Ok(())
+    mark(db, Column::AuditedAt, ids, now).await
 }
 
 fn from_row(row: outbox_events::Model) -> Result<OutboxEvent> {

@@ -170,6 +170,14 @@ async fn every_call_of_a_payment_has_its_record_beside_consents_tokens_and_the_f
         .await;
     assert_eq!(status, 200, "{body}");
     let consent_id = body["consentId"].as_str().unwrap().to_owned();
+    let create_payment = |token: &str| {
+        server
+            .http
+            .post(url("/v1/payments"))
+            .bearer_auth(token)
+            .header("idempotency-key", ulid::Ulid::new().to_string())
+            .json(&json!({ "consentId": consent_id }))
+    };
     let (verifier, challenge) = pkce();
     let (status, body) = calls
         .send(
@@ -209,12 +217,7 @@ async fn every_call_of_a_payment_has_its_record_beside_consents_tokens_and_the_f
     let (status, body) = calls
         .send(
             "/wekeza.openbanking.v1.PaymentService/CreatePayment",
-            server
-                .http
-                .post(url("/v1/payments"))
-                .bearer_auth(&customer_token)
-                .header("idempotency-key", ulid::Ulid::new().to_string())
-                .json(&json!({ "consentId": consent_id })),
+            create_payment(&customer_token),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -232,12 +235,7 @@ async fn every_call_of_a_payment_has_its_record_beside_consents_tokens_and_the_f
     let (status, body) = calls
         .send(
             "/wekeza.openbanking.v1.PaymentService/CreatePayment",
-            server
-                .http
-                .post(url("/v1/payments"))
-                .bearer_auth(&customer_token)
-                .header("idempotency-key", ulid::Ulid::new().to_string())
-                .json(&json!({ "consentId": consent_id })),
+            create_payment(&customer_token),
         )
         .await;
     assert_eq!(
