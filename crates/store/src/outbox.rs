@@ -92,8 +92,17 @@ pub async fn append_all(db: &impl ConnectionTrait, events: Vec<OutboxEvent>) -> 
 
 /// Up to `limit` events not yet published, oldest id first.
 pub async fn unpublished(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<OutboxEvent>> {
+    unmarked(db, Column::PublishedAt, limit).await
+}
+
+/// Up to `limit` events whose time `column` is not set yet, oldest id first.
+async fn unmarked(
+    db: &impl ConnectionTrait,
+    column: Column,
+    limit: u64,
+) -> Result<Vec<OutboxEvent>> {
     Entity::find()
-        .filter(Column::PublishedAt.is_null())
+        .filter(column.is_null())
         .order_by_asc(Column::Id)
         .limit(limit)
         .all(db)
@@ -162,15 +171,7 @@ async fn mark(
 /// audit appender's transaction (which holds the chain's lock), so two appenders never take
 /// the same event.
 pub async fn unaudited(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<OutboxEvent>> {
-    Entity::find()
-        .filter(Column::AuditedAt.is_null())
-        .order_by_asc(Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(from_row)
-        .collect()
+    unmarked(db, Column::AuditedAt, limit).await
 }
 
 /// Records that the audit trail took the events `ids` at `now`.
