@@ -6,6 +6,8 @@
 //! the gateway all build on it, so it must stay the leaf of the dependency graph.
 //!
 //! # Layout
+//! - [`audit`] — what the audit trail records ([`AuditEvent`]) and the [`AuditSink`] seam
+//!   services hand events to.
 //! - [`id`] — prefixed, sortable, opaque ids (`acc_…`, `pay_…`), checked on parse.
 //! - [`money`] — integer minor units in memory, decimal strings on the wire. Never a float.
 //! - [`scope`] — OAuth2 scopes and consent permissions.
@@ -17,6 +19,7 @@
 //! - [`text`] — the one input rule for text crossing the boundary: no control characters, no
 //!   bidi overrides in what customers are shown, NFC.
 
+pub mod audit;
 pub mod clock;
 pub mod consent;
 pub mod id;
@@ -27,6 +30,7 @@ pub mod reason;
 pub mod scope;
 pub mod text;
 
+pub use audit::{AuditEvent, AuditKind, AuditSink, Detail};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use consent::{
     BindableAccount, Consent, ConsentError, ConsentKind, ConsentStatus, ConsentTerms,

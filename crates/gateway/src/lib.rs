@@ -2,7 +2,7 @@
 //!
 //! Owns request ids, authentication (credentials → [`Principal`](wekeza_domain::Principal)),
 //! the per-rpc access policy declared next to each rpc in `proto/` (the `(access)` option) and
-//! load shedding.
+//! load shedding, rate limits, and the audit trail's writer ([`audit`]).
 //!
 //! The stack is split in two so REST and gRPC are checked by the same code, exactly once:
 //! - **outer layers** ([`request_id`], [`shed`], [`authn`]) wrap the whole public router — gRPC,
@@ -28,7 +28,10 @@
 //!   token or its API key; bad API keys are refused here.
 //! - [`limits`] — per-app (and, for anonymous calls, per-address) rate limits, `local` or
 //!   `cluster`, with the `RateLimit` headers on every answer.
+//! - [`audit`] — the audit trail's sink and its batching writer; the call observer that
+//!   records every call.
 
+pub mod audit;
 pub mod authn;
 pub mod caller;
 pub mod limits;

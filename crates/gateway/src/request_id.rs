@@ -79,7 +79,7 @@ fn interaction_id(value: Option<&HeaderValue>) -> String {
 }
 
 /// The request path as the span records it: a secret segment is redacted, its `:verb` kept.
-fn loggable_path(path: &str) -> Cow<'_, str> {
+pub(crate) fn loggable_path(path: &str) -> Cow<'_, str> {
     for prefix in SECRET_SEGMENT_AFTER {
         if let Some(rest) = path.strip_prefix(prefix) {
             let suffix = rest.find([':', '/']).map_or("", |at| &rest[at..]);

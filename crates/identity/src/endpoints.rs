@@ -12,15 +12,20 @@ use std::collections::BTreeSet;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use wekeza_domain::Scope;
+use wekeza_domain::{AuditEvent, Scope};
 use wekeza_store::apps::{App, AppEnvironment};
 
+use wekeza_gateway::record::CallRecord;
+
+use crate::audit::{
+    name_app, refresh_token_id, token_event, with_access_token, with_refresh_token,
+};
 use crate::challenge::{Scheme, refusal};
 use crate::ciba::CIBA_GRANT_TYPE;
 use crate::client_auth::require_grant;
@@ -178,18 +183,27 @@ async fn backchannel_authentication(
     )
 }
 
+/// The call's record, outside a platform a fresh one nobody reads.
+type Record = Option<Extension<CallRecord>>;
+
+fn call_record(record: Record) -> CallRecord {
+    record.map(|Extension(record)| record).unwrap_or_default()
+}
+
 /// `POST /oauth2/token`.
 async fn token(
     State(identity): State<Identity>,
+    record: Record,
     source: Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    answer(grant(&identity, &headers, &body, source).await)
+    answer(grant(&identity, &call_record(record), &headers, &body, source).await)
 }
 
 async fn grant(
     identity: &Identity,
+    record: &CallRecord,
     headers: &HeaderMap,
     body: &[u8],
     source: Source,
@@ -206,6 +220,7 @@ async fn grant(
     let app = identity
         .authenticate_client(headers, &form, &endpoint, source, now)
         .await?;
+    name_app(record, &app);
     require_grant(&app, grant_type)?;
     // A valid proof binds the new access token to its key, whatever the grant. Production
     // apps must bind every token (FAPI 2.0 sender-constraining); sandbox apps may use Bearer.
@@ -230,6 +245,10 @@ async fn grant(
         _ => {
             let scopes = granted_scopes(&app, form.get("scope"))?;
             let issued = identity.issue_client_token(&app, &scopes, jkt, now).await?;
+            identity.audit(
+                with_access_token(token_event("issued", &app, now), &issued.claims)
+                    .detail("grantType", grant_type),
+            );
             tracing::info!(
                 client_id = %app.client_id,
                 token_type = issued.claims.token_type(),
@@ -243,6 +262,19 @@ async fn grant(
             }));
         }
     };
+    let action = if grant_type == "refresh_token" {
+        "refreshed"
+    } else {
+        "issued"
+    };
+    identity.audit(
+        with_access_token(token_event(action, &app, now), &tokens.access.claims)
+            .detail("grantType", grant_type)
+            .detail_if(
+                "refreshTokenId",
+                tokens.refresh_token.as_deref().map(refresh_token_id),
+            ),
+    );
     let mut body = json!({
         "access_token": tokens.access.token,
         "token_type": tokens.access.claims.token_type(),
@@ -281,15 +313,19 @@ fn granted_scopes(app: &App, requested: Option<&str>) -> Result<BTreeSet<Scope>,
 /// including other clients' tokens, is `{"active": false}`.
 async fn introspect(
     State(identity): State<Identity>,
+    record: Record,
     source: Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    answer(introspection(&identity, &headers, &body, source).await)
+    answer(introspection(&identity, &call_record(record), &headers, &body, source).await)
 }
 
+/// Introspection of the client's token; the answer is audited with the token's ids (its own
+/// tokens only) and whether it was active.
 async fn introspection(
     identity: &Identity,
+    record: &CallRecord,
     headers: &HeaderMap,
     body: &[u8],
     source: Source,
@@ -300,23 +336,46 @@ async fn introspection(
     let app = identity
         .authenticate_client(headers, &form, &endpoint, source, now)
         .await?;
+    name_app(record, &app);
     let token = form.require("token")?;
+    let event = token_event("introspected", &app, now);
+    let (answer, event) = if token.contains('.') {
+        access_introspection(identity, &app, token, event, now).await?
+    } else {
+        refresh_introspection(identity, &app, token, event, now).await?
+    };
+    let active = if answer["active"] == true {
+        "true"
+    } else {
+        "false"
+    };
+    identity.audit(event.detail("active", active));
+    Ok(answer)
+}
+
+/// Introspection of an access token: active while valid, the asking client's, and its consent
+/// (if any) still usable.
+async fn access_introspection(
+    identity: &Identity,
+    app: &App,
+    token: &str,
+    event: AuditEvent,
+    now: DateTime<Utc>,
+) -> Result<(Value, AuditEvent), Error> {
     let inactive = json!({ "active": false });
-    if !token.contains('.') {
-        return refresh_introspection(identity, &app, token, now).await;
-    }
     let claims = match identity.verify_access_token(token, now).await {
         Ok(claims) if claims.client_id == app.client_id => claims,
-        Ok(_) | Err(Error::InvalidToken(_)) => return Ok(inactive),
+        Ok(_) | Err(Error::InvalidToken(_)) => return Ok((inactive, event)),
         Err(error) => return Err(error),
     };
+    let event = with_access_token(event, &claims);
     if let Some(consent_id) = &claims.consent_id
         && identity
             .token_consent(&app.id, consent_id, &claims.sub, now)
             .await?
             .is_err()
     {
-        return Ok(inactive);
+        return Ok((inactive, event));
     }
     let mut body = json!({
         "active": true,
@@ -336,7 +395,7 @@ async fn introspection(
     if let Some(consent_id) = &claims.consent_id {
         body["consent_id"] = json!(consent_id);
     }
-    Ok(body)
+    Ok((body, event))
 }
 
 /// Introspection of a refresh token (anything that is not a JWT): active while unused,
@@ -345,25 +404,29 @@ async fn refresh_introspection(
     identity: &Identity,
     app: &App,
     token: &str,
+    event: AuditEvent,
     now: DateTime<Utc>,
-) -> Result<Value, Error> {
+) -> Result<(Value, AuditEvent), Error> {
     let inactive = json!({ "active": false });
-    let Some(row) = identity.find_refresh_token(token).await? else {
-        return Ok(inactive);
+    // Another client's token is inactive to this one, and not named in its audit record.
+    let Some(row) = identity
+        .find_refresh_token(token)
+        .await?
+        .filter(|row| row.client_id == app.client_id)
+    else {
+        return Ok((inactive, event));
     };
-    let live = row.client_id == app.client_id
-        && row.rotated_at.is_none()
-        && row.revoked_at.is_none()
-        && now < row.expires_at;
+    let event = with_refresh_token(event, &row);
+    let live = row.rotated_at.is_none() && row.revoked_at.is_none() && now < row.expires_at;
     if !live
         || identity
             .bound_consent(&app.id, &row.consent_id, &row.customer_id, now)
             .await?
             .is_err()
     {
-        return Ok(inactive);
+        return Ok((inactive, event));
     }
-    Ok(json!({
+    let answer = json!({
         "active": true,
         "token_type": "refresh_token",
         "scope": row.scope,
@@ -373,18 +436,20 @@ async fn refresh_introspection(
         "iat": row.created_at.timestamp(),
         "exp": row.expires_at.timestamp(),
         "consent_id": row.consent_id,
-    }))
+    });
+    Ok((answer, event))
 }
 
 /// `POST /oauth2/revoke`: the token stops working on the next call. Unknown, malformed or
 /// expired tokens are answered 200 too (RFC 7009 §2.2); another client's token is refused.
 async fn revoke(
     State(identity): State<Identity>,
+    record: Record,
     source: Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match revocation(&identity, &headers, &body, source).await {
+    match revocation(&identity, &call_record(record), &headers, &body, source).await {
         Ok(()) => {
             let mut response = StatusCode::OK.into_response();
             response
@@ -396,8 +461,10 @@ async fn revoke(
     }
 }
 
+/// Revocation of the client's token; a revoked token is audited with its ids.
 async fn revocation(
     identity: &Identity,
+    record: &CallRecord,
     headers: &HeaderMap,
     body: &[u8],
     source: Source,
@@ -408,6 +475,7 @@ async fn revocation(
     let app = identity
         .authenticate_client(headers, &form, &endpoint, source, now)
         .await?;
+    name_app(record, &app);
     let token = form.require("token")?;
     if !token.contains('.') {
         // A refresh token: revoking it revokes its family (RFC 7009 §2.1).
@@ -420,6 +488,7 @@ async fn revocation(
             ));
         }
         identity.revoke_family(&row.grant_id, now).await?;
+        identity.audit(with_refresh_token(token_event("revoked", &app, now), &row));
         tracing::info!(client_id = %app.client_id, "refresh token revoked");
         return Ok(());
     }
@@ -433,7 +502,12 @@ async fn revocation(
             "the token was issued to another client".into(),
         ));
     }
-    identity.revoke(&claims, now).await
+    identity.revoke(&claims, now).await?;
+    identity.audit(with_access_token(
+        token_event("revoked", &app, now),
+        &claims,
+    ));
+    Ok(())
 }
 
 /// `GET` and `POST /oauth2/userinfo` (OpenID Connect Core §5.3): the claims about the customer

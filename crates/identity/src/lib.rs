@@ -42,8 +42,11 @@
 //! - `endpoints` — the HTTP routes; `form` — form bodies and queries; `jwt` — JOSE helpers.
 //! - [`verifier`] — [`TokenVerifier`]; [`challenge`] — `WWW-Authenticate` on refused calls.
 //! - [`error`] — [`Error`], the OAuth2 error codes.
+//! - `audit` — the audit records of tokens issued, refreshed, introspected and revoked (ids
+//!   only), handed to the platform's [`AuditSink`](wekeza_domain::AuditSink).
 //! - `testing` (feature `testing`) — `ClientKey`, a client's key for tests.
 
+mod audit;
 pub mod authorization;
 pub mod challenge;
 pub mod ciba;
@@ -75,7 +78,7 @@ pub mod testing;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use wekeza_domain::Clock;
+use wekeza_domain::{AuditSink, Clock};
 use wekeza_store::DatabaseConnection;
 
 pub use authorization::{
@@ -101,6 +104,8 @@ pub struct Settings {
     pub key_encryption_key: Option<KeyEncryptionKey>,
     /// The OpenID provider customers sign in at instead of our pages, if any.
     pub upstream: Option<federation::UpstreamSettings>,
+    /// Where tokens issued, refreshed, introspected and revoked are recorded.
+    pub audit: Arc<dyn AuditSink>,
 }
 
 /// The authorization server: cheap to clone, all clones share one state.
@@ -125,6 +130,8 @@ struct Inner {
     upstream: Option<federation::Upstream>,
     /// Failed authentications, by source and by account at source.
     throttle: throttle::Throttle,
+    /// The audit trail of tokens.
+    audit: Arc<dyn AuditSink>,
 }
 
 impl Identity {
@@ -139,6 +146,7 @@ impl Identity {
             issuer,
             key_encryption_key,
             upstream,
+            audit,
         } = settings;
         let upstream = upstream
             .map(|upstream| {
@@ -156,6 +164,7 @@ impl Identity {
                 keys,
                 upstream,
                 throttle: throttle::Throttle::default(),
+                audit,
             }),
         })
     }

@@ -49,6 +49,7 @@ async fn start_sealed(
         issuer: Issuer::parse(ISSUER).unwrap(),
         key_encryption_key: key_encryption_key.map(|key| KeyEncryptionKey::parse(key).unwrap()),
         upstream: None,
+        audit: Arc::new(wekeza_domain::audit::Discard),
     };
     Identity::start(database.conn().clone(), Arc::new(clock.clone()), settings).await
 }
@@ -179,6 +180,7 @@ async fn access_tokens_verify_until_they_expire_or_are_revoked() {
         issuer: Issuer::parse("https://elsewhere.example").unwrap(),
         key_encryption_key: None,
         upstream: None,
+        audit: Arc::new(wekeza_domain::audit::Discard),
     };
     let other = Identity::start(
         f.database.conn().clone(),

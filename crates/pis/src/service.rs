@@ -14,8 +14,8 @@
 //!    authorisation, else the customer's primary current account in the payment's currency.
 //! 4. **Fraud.** The [`RiskAssessor`] scores the attempt (with the FAPI customer headers
 //!    `x-fapi-customer-ip-address` and `user-agent`) against the customer's history. Reject →
-//!    `FRAUD_SUSPECTED`; step-up → `STEP_UP_REQUIRED`; the assessment's reasons go to the audit
-//!    log (`wekeza::audit`), never to the app. In the sandbox, `99.99` then answers
+//!    `FRAUD_SUSPECTED`; step-up → `STEP_UP_REQUIRED`; the decision and its reasons go to the
+//!    audit trail (an [`AuditSink`] record of kind `fraud`), never to the app. In the sandbox, `99.99` then answers
 //!    `INSUFFICIENT_FUNDS`.
 //! 5. **One transaction:** claim the key, consume the consent (conditional on AUTHORISED), hold
 //!    the funds (conditional on the available balance), insert the PENDING payment, append its
@@ -44,8 +44,8 @@ use tokio::sync::Notify;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use wekeza_domain::{
-    AppId, Clock, Consent, ConsentId, ConsentTerms, Creditor, CustomerId, NewPayment, Payment,
-    PaymentId, PaymentTerms, Principal,
+    AppId, AuditEvent, AuditKind, AuditSink, Clock, Consent, ConsentId, ConsentTerms, Creditor,
+    CustomerId, NewPayment, Payment, PaymentId, PaymentTerms, Principal,
 };
 use wekeza_events::record::{self, StatusWrite};
 use wekeza_fraud::sandbox::MagicOutcome;
@@ -86,11 +86,13 @@ pub struct Payments {
     sandbox: bool,
     /// Wakes the settlement worker when a payment is created, so settlement starts at once.
     settlement: Arc<Notify>,
+    /// Where every fraud decision is recorded with its reasons.
+    audit: Arc<dyn AuditSink>,
 }
 
 impl Payments {
     /// A service over `db`: accounts from `core`, time from `clock`, risk from `assessor`;
-    /// `settlement` is notified of every new payment.
+    /// `settlement` is notified of every new payment; fraud decisions go to `audit`.
     pub fn new(
         db: DatabaseConnection,
         core: Arc<dyn CoreBanking>,
@@ -98,6 +100,7 @@ impl Payments {
         assessor: Arc<dyn RiskAssessor>,
         sandbox: bool,
         settlement: Arc<Notify>,
+        audit: Arc<dyn AuditSink>,
     ) -> Self {
         Self {
             history: StoreHistory::new(db.clone()),
@@ -107,6 +110,7 @@ impl Payments {
             assessor,
             sandbox,
             settlement,
+            audit,
         }
     }
 
@@ -274,7 +278,8 @@ impl Payments {
             at: now,
         };
         let assessment = self.assessor.assess(&attempt, &self.history, now).await;
-        audit(&attempt, &assessment);
+        self.audit
+            .record(fraud_decision(&attempt, &assessment, now));
         match assessment.decision {
             Decision::Allow => Ok(()),
             Decision::StepUp if stepped_up(caller, now) => Ok(()),
@@ -371,26 +376,29 @@ fn stepped_up(caller: &Caller, now: DateTime<Utc>) -> bool {
         .is_some_and(|at| at <= now && now - at <= wekeza_domain::STEP_UP_MAX_AGE)
 }
 
-/// Files the assessment in the audit log: the only place its reasons go.
-fn audit(attempt: &PaymentAttempt, assessment: &Assessment) {
-    let reasons: Vec<&str> = assessment
+/// The audit record of the assessment: the only place its reasons go.
+fn fraud_decision(
+    attempt: &PaymentAttempt,
+    assessment: &Assessment,
+    now: DateTime<Utc>,
+) -> AuditEvent {
+    let reasons: Vec<String> = assessment
         .reasons
         .iter()
-        .map(|reason| reason.code.as_str())
+        .map(|reason| reason.code.clone())
         .collect();
-    tracing::info!(
-        target: "wekeza::audit",
-        payment_id = %attempt.payment_id,
-        consent_id = %attempt.consent_id,
-        customer_id = %attempt.customer_id,
-        app_id = %attempt.client_id,
-        score = assessment.score,
-        decision = assessment.decision.as_str(),
-        source = assessment.source.as_str(),
-        reasons = %reasons.join(","),
-        external_assessment_id = assessment.external_assessment_id.as_deref().unwrap_or(""),
-        "payment risk assessed"
-    );
+    AuditEvent::new(AuditKind::Fraud, assessment.decision.as_str(), now)
+        .app(Some(attempt.client_id.clone()))
+        .customer(Some(attempt.customer_id.clone()))
+        .detail("paymentId", attempt.payment_id.as_str())
+        .detail("consentId", attempt.consent_id.as_str())
+        .detail("score", i64::from(assessment.score))
+        .detail("source", assessment.source.as_str())
+        .detail("reasons", reasons)
+        .detail_if(
+            "externalAssessmentId",
+            assessment.external_assessment_id.clone(),
+        )
 }
 
 /// A text header as sent, if present and printable.

@@ -26,6 +26,7 @@ use wekeza_ais::{AccountInformation, Customers};
 use wekeza_consent::{Consents, ExpirySweeper};
 use wekeza_domain::Clock;
 use wekeza_events::{EventBus, OutboxPruner, OutboxRelay};
+use wekeza_gateway::audit::AuditTrail;
 use wekeza_gateway::authn::{self, Authenticate};
 use wekeza_gateway::caller::{self, Callers, Directory};
 use wekeza_gateway::limits::{self, ClusterLimiter, Limiter, LocalLimiter, Rate, RateLimits};
@@ -121,11 +122,12 @@ pub fn openapi_document() -> anyhow::Result<serde_json::Value> {
 const HEALTH: &str = "grpc.health.v1.Health";
 
 impl Platform {
-    /// Builds the services over `db`.
+    /// Builds the services over `db`; calls and fraud decisions are recorded in `audit`.
     pub async fn build(
         config: &Config,
         db: DatabaseConnection,
         identity: Identity,
+        audit: AuditTrail,
         options: Options,
     ) -> anyhow::Result<Self> {
         let core: Arc<dyn CoreBanking> =
@@ -140,6 +142,7 @@ impl Platform {
             wekeza_fraud::build_assessor(&config.fraud)?,
             sandbox,
             settlement.waker(),
+            Arc::new(audit.clone()),
         );
         let webhook_wake = Arc::new(Notify::new());
         let sealing = config.key_encryption_key()?;
@@ -196,7 +199,8 @@ impl Platform {
             settlement,
             identity,
             authenticator,
-            recorders: Recorders::new(Vec::new(), options.clock.clone()),
+            // The audit trail records every call.
+            recorders: Recorders::new(vec![Arc::new(audit)], options.clock.clone()),
             callers,
             rate_limits,
             local_limiter,

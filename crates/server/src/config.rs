@@ -20,7 +20,7 @@ const DEFAULTS: &str = include_str!("../wekeza.default.toml");
 
 /// The environment variables the configuration reads, each with the key it sets (dotted inside
 /// a table).
-const ENV_KEYS: [(&str, &str); 19] = [
+const ENV_KEYS: [(&str, &str); 20] = [
     ("WEKEZA_LISTEN", "listen"),
     ("WEKEZA_ADMIN_LISTEN", "admin_listen"),
     ("WEKEZA_DATABASE_URL", "database_url"),
@@ -29,6 +29,7 @@ const ENV_KEYS: [(&str, &str); 19] = [
     ("WEKEZA_SEED_ON_EMPTY", "seed_on_empty"),
     ("WEKEZA_MAX_IN_FLIGHT_REQUESTS", "max_in_flight_requests"),
     ("WEKEZA_LOG_FORMAT", "log_format"),
+    ("WEKEZA_AUDIT_FLUSH_INTERVAL_MS", "audit_flush_interval_ms"),
     ("WEKEZA_ISSUER", "issuer"),
     ("WEKEZA_KEY_ENCRYPTION_KEY", "key_encryption_key"),
     // The event bus; empty means in-process.
@@ -156,6 +157,9 @@ pub struct Config {
     pub max_in_flight_requests: usize,
     /// Log format.
     pub log_format: LogFormat,
+    /// How often the audit trail's writer appends what is queued (milliseconds): the most of
+    /// the trail a crash loses.
+    pub audit_flush_interval_ms: u64,
     /// The OAuth2 issuer and public base URL (`https://api.bank.example`); empty: derived from
     /// the public listener's address (`http://<listen>`).
     pub issuer: String,
@@ -416,6 +420,11 @@ impl Config {
         if self.max_in_flight_requests == 0 {
             return Err(ConfigError::Invalid(
                 "max_in_flight_requests must be positive".into(),
+            ));
+        }
+        if self.audit_flush_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "audit_flush_interval_ms must be positive".into(),
             ));
         }
         if self.database_pool_size == 0 {

@@ -109,13 +109,16 @@ pub async fn serve(
     }
     let public_addr = public.local_addr()?;
     let issuer = config.issuer_for(public_addr)?;
+    // The audit trail first: identity records the tokens it issues in it.
+    let (audit, audit_writer) = wekeza_gateway::audit::trail(db.clone(), options.clock.clone());
     let settings = wekeza_identity::Settings {
         issuer,
         key_encryption_key: config.key_encryption_key()?,
         upstream: config.upstream()?,
+        audit: Arc::new(audit.clone()),
     };
     let identity = Identity::start(db.clone(), options.clock.clone(), settings).await?;
-    let platform = app::Platform::build(&config, db, identity, options).await?;
+    let platform = app::Platform::build(&config, db, identity, audit, options).await?;
     let admin_addr = admin.local_addr()?;
     let token = CancellationToken::new();
     let public_router = platform.public_router().await?;
@@ -135,7 +138,13 @@ pub async fn serve(
     };
     // The API's workers, and the webhook dispatcher, as `[webhooks] dispatcher` says.
     let mode = config.webhooks.dispatcher;
-    let mut workers = Vec::new();
+    // The audit writer in every process: it also takes the consent transitions from the
+    // outbox. It stops with the workers, after the listeners drained, so the calls answered
+    // last are written too.
+    let mut workers = vec![tokio::spawn(audit_writer.run(
+        workers_stop.clone(),
+        std::time::Duration::from_millis(config.audit_flush_interval_ms),
+    ))];
     if mode != DispatcherMode::Alone {
         workers.extend(platform.start_workers(bus.clone(), &workers_stop));
     }

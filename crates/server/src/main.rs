@@ -1,14 +1,22 @@
 //! The `wekeza` command line: `serve`, `migrate`, `sandbox seed|reset`,
 //! `apps create|registration-token`, `api-keys create|list|rotate|revoke`, `keys rotate`,
-//! `openapi`.
+//! `openapi`, `audit verify|export`.
+//!
+//! Every command that changes the platform is recorded in the audit trail (kind `operator`,
+//! the command as its action, the ids it made — never a secret it printed) once it succeeded.
 
 use std::net::SocketAddr;
 
+use std::io::Write;
+
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use wekeza_domain::{AuditEvent, AuditKind};
 use wekeza_sandbox_bank::seed;
 use wekeza_server::config::Config;
 use wekeza_server::{Options, serve, telemetry};
+use wekeza_store::DatabaseConnection;
 use wekeza_store::apps::AppEnvironment;
 
 /// Wekeza Open Banking Platform.
@@ -57,6 +65,32 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// The tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Walks the hash chain from the first record to the last and names the first broken link
+    /// (a record whose content changed, a broken link, missing records); exits with 1 on one.
+    Verify,
+    /// Writes the records that happened at or after a time to stdout, one JSON object a line,
+    /// in chain order (each with its prevHash and hash, re-verifiable).
+    Export {
+        /// RFC 3339 time, e.g. 2026-11-01T00:00:00Z.
+        #[arg(long, value_parser = parse_rfc3339)]
+        since: DateTime<Utc>,
+    },
+}
+
+/// An RFC 3339 time, in UTC.
+fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|error| format!("not an RFC 3339 time ({error})"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,7 +208,13 @@ async fn main() -> anyhow::Result<()> {
     // The process environment, minus variables that are not UTF-8 (none of ours can be).
     let env = std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
-    let mut config = Config::load(env)?;
+    let env: Vec<(String, String)> = env.collect();
+    // Who ran an operator command, for the audit trail: the login name, when there is one.
+    let operator = env
+        .iter()
+        .find(|(name, _)| name == "USER" || name == "LOGNAME")
+        .map(|(_, value)| value.clone());
+    let mut config = Config::load(env.into_iter())?;
     if let Some(url) = cli.database_url {
         config.database_url = url;
     }
@@ -192,16 +232,16 @@ async fn main() -> anyhow::Result<()> {
             let db = wekeza_store::connect(&config.database_url).await?;
             wekeza_store::migrate(&db).await?;
             println!("migrated {}", config.database_for_display());
-            Ok(())
+            audit_operator(&db, operator, operator_event("migrate")).await
         }
-        Command::Sandbox { action } => sandbox(config, action).await,
+        Command::Sandbox { action } => sandbox(config, action, operator).await,
         Command::Openapi => {
             let document = wekeza_server::app::openapi_document()?;
             println!("{}", serde_json::to_string_pretty(&document)?);
             Ok(())
         }
-        Command::Apps { action } => apps(config, action).await,
-        Command::ApiKeys { action } => api_keys(config, action).await,
+        Command::Apps { action } => apps(config, action, operator).await,
+        Command::ApiKeys { action } => api_keys(config, action, operator).await,
         Command::Keys {
             action: KeysAction::Rotate,
         } => {
@@ -212,6 +252,64 @@ async fn main() -> anyhow::Result<()> {
                 wekeza_identity::rotate_signing_key(&db, sealing.as_ref(), chrono::Utc::now())
                     .await?;
             println!("{kid}");
+            let event = operator_event("keys rotate").detail("kid", kid.to_string());
+            audit_operator(&db, operator, event).await
+        }
+        Command::Audit { action } => audit(config, action).await,
+    }
+}
+
+/// The record of the operator command `command`, now.
+fn operator_event(command: &str) -> AuditEvent {
+    AuditEvent::new(AuditKind::Operator, command, Utc::now())
+}
+
+/// Appends `event`, by `operator`, to the audit trail, at once: a command runs once, in a
+/// process of its own.
+async fn audit_operator(
+    db: &DatabaseConnection,
+    operator: Option<String>,
+    event: AuditEvent,
+) -> anyhow::Result<()> {
+    let event = event.detail_if("operator", operator);
+    wekeza_store::audit::append(db, &[event])
+        .await
+        .context("the command succeeded, but could not be recorded in the audit trail")?;
+    Ok(())
+}
+
+async fn audit(config: Config, action: AuditAction) -> anyhow::Result<()> {
+    let db = wekeza_store::connect(&config.database_url).await?;
+    wekeza_store::migrate(&db).await?;
+    match action {
+        AuditAction::Verify => {
+            let verification = wekeza_store::audit::verify(&db).await?;
+            match verification.first_break {
+                None => {
+                    println!(
+                        "audit trail verified: {} records, no broken link",
+                        verification.records
+                    );
+                    Ok(())
+                }
+                Some(broken) => anyhow::bail!("audit trail broken: {broken}"),
+            }
+        }
+        AuditAction::Export { since } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut after = 0;
+            loop {
+                let page = wekeza_store::audit::since(&db, since, after, wekeza_store::audit::PAGE)
+                    .await?;
+                let Some(last) = page.last() else {
+                    break;
+                };
+                after = last.seq;
+                for record in &page {
+                    writeln!(out, "{}", record.to_json())?;
+                }
+            }
+            out.flush()?;
             Ok(())
         }
     }
@@ -264,27 +362,33 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-async fn sandbox(config: Config, action: SandboxAction) -> anyhow::Result<()> {
+async fn sandbox(
+    config: Config,
+    action: SandboxAction,
+    operator: Option<String>,
+) -> anyhow::Result<()> {
     let db = wekeza_store::connect(&config.database_url).await?;
     wekeza_store::migrate(&db).await?;
     let anchor = seed::anchor_for(chrono::Utc::now());
-    match action {
+    let command = match action {
         SandboxAction::Seed => {
-            if seed::is_empty(&db).await? {
-                seed::seed(&db, anchor).await?;
-                println!("seeded the sandbox test customers");
-            } else {
+            if !seed::is_empty(&db).await? {
                 println!(
                     "the database already holds customers; use `wekeza sandbox reset` to start over"
                 );
+                return Ok(());
             }
+            seed::seed(&db, anchor).await?;
+            println!("seeded the sandbox test customers");
+            "sandbox seed"
         }
         SandboxAction::Reset => {
             seed::reset_and_seed(&db, anchor).await?;
             println!("sandbox reset: test customers seeded again");
+            "sandbox reset"
         }
-    }
-    Ok(())
+    };
+    audit_operator(&db, operator, operator_event(command)).await
 }
 
 /// The environment of the apps the platform serves: sandbox, or production.
@@ -296,38 +400,41 @@ fn platform_environment(config: &Config) -> AppEnvironment {
     }
 }
 
-async fn apps(config: Config, action: AppsAction) -> anyhow::Result<()> {
-    match action {
+async fn apps(config: Config, action: AppsAction, operator: Option<String>) -> anyhow::Result<()> {
+    let db = wekeza_store::connect(&config.database_url).await?;
+    wekeza_store::migrate(&db).await?;
+    let event = match action {
         AppsAction::Create {
             name,
             redirect_uris,
             scopes,
             json,
-        } => create_app(config, name, redirect_uris, &scopes, json).await,
+        } => create_app(&db, &config, name, redirect_uris, &scopes, json).await?,
         AppsAction::RegistrationToken {
             environment,
             ttl_hours,
             json,
         } => {
             let environment = environment.map_or_else(|| platform_environment(&config), From::from);
-            registration_token(config, environment, ttl_hours, json).await
+            registration_token(&db, environment, ttl_hours, json).await?
         }
-    }
+    };
+    audit_operator(&db, operator, event).await
 }
 
+/// Creates the app and prints its credentials; answers the audit record of the command.
 async fn create_app(
-    config: Config,
+    db: &DatabaseConnection,
+    config: &Config,
     name: String,
     redirect_uris: Vec<String>,
     scopes: &str,
     json: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<AuditEvent> {
     let scopes = wekeza_domain::Scope::parse_list(scopes)?;
-    let db = wekeza_store::connect(&config.database_url).await?;
-    wekeza_store::migrate(&db).await?;
-    let environment = platform_environment(&config);
+    let environment = platform_environment(config);
     let created = wekeza_store::apps::create(
-        &db,
+        db,
         wekeza_store::apps::NewApp {
             name,
             redirect_uris,
@@ -357,19 +464,29 @@ async fn create_app(
         println!("client secret: {}   (shown once)", created.client_secret);
         println!("API key:       {}   (shown once)", created.api_key.key);
     }
-    Ok(())
+    Ok(operator_event("apps create")
+        .app(Some(created.app.id.clone()))
+        .detail("environment", environment.as_str())
+        .detail(
+            "scopes",
+            created
+                .app
+                .scopes
+                .iter()
+                .map(|scope| scope.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        ))
 }
 
+/// Issues an initial access token and prints it; answers the audit record of the command.
 async fn registration_token(
-    config: Config,
+    db: &DatabaseConnection,
     environment: AppEnvironment,
     ttl_hours: u16,
     json: bool,
-) -> anyhow::Result<()> {
-    let db = wekeza_store::connect(&config.database_url).await?;
-    wekeza_store::migrate(&db).await?;
+) -> anyhow::Result<AuditEvent> {
     let issued = wekeza_store::identity::registration_tokens::issue(
-        &db,
+        db,
         environment,
         chrono::Duration::hours(i64::from(ttl_hours)),
         chrono::Utc::now(),
@@ -395,7 +512,9 @@ async fn registration_token(
         println!("expires at:           {expires_at}");
         println!("register clients with POST /oauth2/register and Authorization: Bearer <token>");
     }
-    Ok(())
+    Ok(operator_event("apps registration-token")
+        .detail("environment", environment.as_str())
+        .detail("expiresAt", expires_at))
 }
 
 /// One key as the CLI prints it: never the key itself.
@@ -426,7 +545,11 @@ fn print_issued(issued: &wekeza_store::api_keys::IssuedApiKey, json: bool) {
     }
 }
 
-async fn api_keys(config: Config, action: ApiKeysAction) -> anyhow::Result<()> {
+async fn api_keys(
+    config: Config,
+    action: ApiKeysAction,
+    operator: Option<String>,
+) -> anyhow::Result<()> {
     use wekeza_store::api_keys;
 
     let db = wekeza_store::connect(&config.database_url).await?;
@@ -437,13 +560,16 @@ async fn api_keys(config: Config, action: ApiKeysAction) -> anyhow::Result<()> {
             .await?
             .with_context(|| format!("no app {app_id}"))
     };
-    match action {
+    let event = match action {
         ApiKeysAction::Create { app_id, name, json } => {
             let app = app_of(&app_id).await?;
             let mut rng = wekeza_store::secret::os_rng();
             let issued =
                 api_keys::issue(&db, &app.id, app.environment, &name, now, &mut rng).await?;
             print_issued(&issued, json);
+            operator_event("api-keys create")
+                .detail("appId", app_id.to_string())
+                .detail("apiKeyId", issued.record.id.to_string())
         }
         ApiKeysAction::List { app_id, json } => {
             app_of(&app_id).await?;
@@ -464,6 +590,7 @@ async fn api_keys(config: Config, action: ApiKeysAction) -> anyhow::Result<()> {
                     );
                 }
             }
+            return Ok(());
         }
         ApiKeysAction::Rotate {
             app_id,
@@ -478,6 +605,10 @@ async fn api_keys(config: Config, action: ApiKeysAction) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("{app_id} has no working key {key_id}"))?;
             print_issued(&issued, json);
+            operator_event("api-keys rotate")
+                .detail("appId", app_id.to_string())
+                .detail("apiKeyId", key_id.to_string())
+                .detail("successorId", issued.record.id.to_string())
         }
         ApiKeysAction::Revoke { app_id, key_id } => {
             app_of(&app_id).await?;
@@ -485,7 +616,10 @@ async fn api_keys(config: Config, action: ApiKeysAction) -> anyhow::Result<()> {
                 anyhow::bail!("{app_id} has no working key {key_id}");
             }
             println!("revoked {key_id}");
+            operator_event("api-keys revoke")
+                .detail("appId", app_id.to_string())
+                .detail("apiKeyId", key_id.to_string())
         }
-    }
-    Ok(())
+    };
+    audit_operator(&db, operator, event).await
 }

@@ -34,6 +34,8 @@
 //!   with a lease.
 //! - [`plans`] — the usage plans' limits and prices; [`rate_limits`] — the shared rate-limit
 //!   buckets of the `cluster` policy.
+//! - [`audit`] — the audit trail: hash-chained, append-only records appended a batch at a time
+//!   under the chain head's lock, their verification and export.
 //! - [`identity`] — the identity service's signing keys, revoked tokens and used JWT ids.
 //! - `testing` (feature `testing`): `TestDatabase`, a fresh, migrated, isolated database per
 //!   test.
@@ -41,6 +43,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod apps;
+pub mod audit;
 mod connect;
 pub mod consents;
 pub mod customers;

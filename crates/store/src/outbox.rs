@@ -2,7 +2,9 @@
 //! describe, so a change is never committed without its event (nor an event without its
 //! change). The relay reads [`unpublished`] events in id order, publishes them and
 //! [`mark_published`]s them; a crash in between publishes again, and consumers dedupe by id.
-//! Published events are kept for replays and recovery, then [`prune_published`].
+//! Published events are kept for replays and recovery, then [`prune_published`]. The audit
+//! trail takes every event once ([`unaudited`], [`mark_audited`]) and records the consent
+//! transitions among them; an event it has not taken is never pruned.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -81,6 +83,7 @@ pub async fn append_all(db: &impl ConnectionTrait, events: Vec<OutboxEvent>) -> 
             payload: event.payload,
             created_at: event.created_at,
             published_at: event.published_at,
+            audited_at: None,
         })
     });
     Entity::insert_many(rows).exec_without_returning(db).await?;
@@ -89,8 +92,17 @@ pub async fn append_all(db: &impl ConnectionTrait, events: Vec<OutboxEvent>) -> 
 
 /// Up to `limit` events not yet published, oldest id first.
 pub async fn unpublished(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<OutboxEvent>> {
+    unmarked(db, Column::PublishedAt, limit).await
+}
+
+/// Up to `limit` events whose time `column` is not set yet, oldest id first.
+async fn unmarked(
+    db: &impl ConnectionTrait,
+    column: Column,
+    limit: u64,
+) -> Result<Vec<OutboxEvent>> {
     Entity::find()
-        .filter(Column::PublishedAt.is_null())
+        .filter(column.is_null())
         .order_by_asc(Column::Id)
         .limit(limit)
         .all(db)
@@ -133,16 +145,42 @@ pub async fn mark_published(
     ids: &[EventId],
     now: DateTime<Utc>,
 ) -> Result<()> {
+    mark(db, Column::PublishedAt, ids, now).await
+}
+
+/// Sets the time `column` of the events `ids` to `now`, where it is not set yet.
+async fn mark(
+    db: &impl ConnectionTrait,
+    column: Column,
+    ids: &[EventId],
+    now: DateTime<Utc>,
+) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
     Entity::update_many()
-        .col_expr(Column::PublishedAt, Expr::value(Some(now)))
+        .col_expr(column, Expr::value(Some(now)))
         .filter(Column::Id.is_in(ids.iter().map(EventId::as_str)))
-        .filter(Column::PublishedAt.is_null())
+        .filter(column.is_null())
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Up to `limit` events the audit trail has not taken yet, oldest id first. Run it in the
+/// audit appender's transaction (which holds the chain's lock), so two appenders never take
+/// the same event.
+pub async fn unaudited(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<OutboxEvent>> {
+    unmarked(db, Column::AuditedAt, limit).await
+}
+
+/// Records that the audit trail took the events `ids` at `now`.
+pub async fn mark_audited(
+    db: &impl ConnectionTrait,
+    ids: &[EventId],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    mark(db, Column::AuditedAt, ids, now).await
 }
 
 fn from_row(row: outbox_events::Model) -> Result<OutboxEvent> {
@@ -162,7 +200,7 @@ fn from_row(row: outbox_events::Model) -> Result<OutboxEvent> {
 
 /// Deletes up to `limit` published events that happened before `before`, oldest first;
 /// answers how many. An unpublished event is kept whatever its age: the relay has yet to
-/// publish it.
+/// publish it; so is one the audit trail has not taken yet.
 pub async fn prune_published(
     db: &impl ConnectionTrait,
     before: DateTime<Utc>,
@@ -172,6 +210,7 @@ pub async fn prune_published(
         .select_only()
         .column(Column::Id)
         .filter(Column::PublishedAt.is_not_null())
+        .filter(Column::AuditedAt.is_not_null())
         .filter(Column::CreatedAt.lt(before))
         .order_by_asc(Column::Id)
         .limit(limit)

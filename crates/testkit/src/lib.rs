@@ -366,6 +366,13 @@ impl TestServer {
         self.shutdown().await;
     }
 
+    /// Stops the server, waits until it has shut down (its workers drained, the audit trail
+    /// flushed), and hands back its database for a look at what it left.
+    pub async fn stop_keeping_database(mut self) -> TestDatabase {
+        self.shutdown().await;
+        self.database
+    }
+
     async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

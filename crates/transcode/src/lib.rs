@@ -43,7 +43,9 @@ use prost_reflect::DescriptorPool;
 
 pub use call::TranscodeService;
 pub use openapi::{OpenApiInfo, SecurityRequirement};
-pub use problem::{DEFAULT_TYPE_BASE, PROBLEM_JSON, Problems, http_status, problem_response};
+pub use problem::{
+    DEFAULT_TYPE_BASE, PROBLEM_JSON, Problems, code_reason, http_status, problem_response,
+};
 pub use routes::{BuildError, RouteInfo};
 
 /// The request headers forwarded to the gRPC service as metadata unless configured otherwise.

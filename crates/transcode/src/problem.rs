@@ -64,8 +64,9 @@ pub fn http_status(code: Code) -> StatusCode {
     }
 }
 
-/// The reason used when a status carries no `ErrorInfo`: the code's canonical name.
-fn code_reason(code: Code) -> &'static str {
+/// The code's canonical name (`PERMISSION_DENIED`): the reason used when a status carries no
+/// `ErrorInfo`.
+pub fn code_reason(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",

@@ -17,17 +17,21 @@ fn wekeza(database_url: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// Runs the binary off the async runtime (a server under test keeps serving meanwhile) and
-/// asserts that it succeeded.
-pub(crate) async fn wekeza_succeeds(database_url: &str, args: &[&str]) -> std::process::Output {
+/// Runs the binary off the async runtime (a server under test keeps serving meanwhile).
+pub(crate) async fn wekeza_runs(database_url: &str, args: &[&str]) -> std::process::Output {
     let database_url = database_url.to_owned();
     let args: Vec<String> = args.iter().map(ToString::to_string).collect();
-    let output = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         wekeza(&database_url, &args)
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Runs the binary off the async runtime and asserts that it succeeded.
+pub(crate) async fn wekeza_succeeds(database_url: &str, args: &[&str]) -> std::process::Output {
+    let output = wekeza_runs(database_url, args).await;
     assert!(
         output.status.success(),
         "{}",

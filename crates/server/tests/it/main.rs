@@ -7,6 +7,7 @@ mod ais;
 mod api_keys;
 mod architecture;
 mod attacks;
+mod audit;
 mod ciba;
 mod cli;
 mod consents;

@@ -6,6 +6,8 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod apps;
+pub mod audit_chain;
+pub mod audit_records;
 pub mod consents;
 pub mod customers;
 pub mod enums;

@@ -23,6 +23,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// When the relay published it; `None` until then.
     pub published_at: Option<DateTimeUtc>,
+    /// When the audit trail took the event (it records consent transitions from here); `None`
+    /// until then.
+    pub audited_at: Option<DateTimeUtc>,
 }
 
 /// `outbox_events` has no relations the code navigates.

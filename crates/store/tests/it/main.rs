@@ -8,6 +8,7 @@
 )]
 
 mod apps;
+mod audit;
 mod connect;
 mod consents;
 mod deliveries;
