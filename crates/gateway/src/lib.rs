@@ -1,9 +1,8 @@
 //! The tower layers every request to the public listener passes, whatever its protocol.
 //!
 //! Owns request ids, authentication (credentials → [`Principal`](wekeza_domain::Principal)),
-//! the per-rpc access policy declared next to each rpc in `proto/` (the `(access)` option) and
-//! load shedding.
-//! Later issues add rate limits, quotas, metering and audit here, beside these layers.
+//! the per-rpc access policy declared next to each rpc in `proto/` (the `(access)` option),
+//! load shedding, the daily quotas of the apps' plans and the metering of every call.
 //!
 //! The stack is split in two so REST and gRPC are checked by the same code, exactly once:
 //! - **outer layers** ([`request_id`], [`shed`], [`authn`]) wrap the whole public router — gRPC,
@@ -26,10 +25,16 @@
 //!   layers, handed with its outcome to the observers (metering, audit).
 //! - [`refusal`] — refusals of the outer layers, in the caller's protocol.
 //! - [`caller`] — the [`CallingApp`](caller::CallingApp) a call is counted against.
+//! - [`quota`] — daily quotas per app and UTC day, from the app's plan; shared across replicas
+//!   through the database at each metering flush.
+//! - [`metering`] — the [`Meter`](metering::Meter) observing every call, and the
+//!   [`Flusher`](metering::Flusher) writing its counts and the quotas' in batches.
 
 pub mod authn;
 pub mod caller;
+pub mod metering;
 pub mod policy;
+pub mod quota;
 pub mod record;
 pub mod refusal;
 pub mod request_id;

@@ -32,7 +32,10 @@
 //! - [`webhooks`], [`deliveries`] — apps' webhook endpoints with their (sealed) signing secrets
 //!   and health, and the deliveries of events to them with every attempt, claimed by senders
 //!   with a lease.
-//! - [`plans`] — the usage plans' limits and prices.
+//! - [`plans`] — the usage plans' limits and prices; [`plan_changes`] — moving an app to
+//!   another plan, and the history of its plans.
+//! - [`usage`] — metered calls per app, day, operation and status class, and the daily totals
+//!   the quotas of every replica share; written by adding batches.
 //! - [`identity`] — the identity service's signing keys, revoked tokens and used JWT ids.
 //! - `testing` (feature `testing`): `TestDatabase`, a fresh, migrated, isolated database per
 //!   test.
@@ -53,12 +56,14 @@ pub mod journals;
 pub mod migration;
 pub mod outbox;
 pub mod payments;
+pub mod plan_changes;
 pub mod plans;
 pub mod postings;
 pub mod sealing;
 pub mod secret;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod usage;
 pub mod webhooks;
 
 pub use connect::{connect, connect_pooled, migrate};

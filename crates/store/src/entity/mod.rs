@@ -5,9 +5,11 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod app_plan_changes;
 pub mod apps;
 pub mod consents;
 pub mod customers;
+pub mod daily_usage;
 pub mod enums;
 pub mod holds;
 pub mod idempotency_keys;
@@ -16,6 +18,7 @@ pub mod outbox_events;
 pub mod payments;
 pub mod plans;
 pub mod postings;
+pub mod usage_counters;
 pub mod webhook_attempts;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;
