@@ -20,7 +20,7 @@ const DEFAULTS: &str = include_str!("../wekeza.default.toml");
 
 /// The environment variables the configuration reads, each with the key it sets (dotted inside
 /// a table).
-const ENV_KEYS: [(&str, &str); 18] = [
+const ENV_KEYS: [(&str, &str); 19] = [
     ("WEKEZA_LISTEN", "listen"),
     ("WEKEZA_ADMIN_LISTEN", "admin_listen"),
     ("WEKEZA_DATABASE_URL", "database_url"),
@@ -37,6 +37,11 @@ const ENV_KEYS: [(&str, &str); 18] = [
     ("WEKEZA_WEBHOOKS_DISPATCHER", "webhooks.dispatcher"),
     // The bank's fraud system; empty means none.
     ("WEKEZA_FRAUD_ADDR", "fraud.external.addr"),
+    // How often metering and the daily quotas are written and synced.
+    (
+        "WEKEZA_METERING_FLUSH_INTERVAL_MS",
+        "metering.flush_interval_ms",
+    ),
     // Federated customer sign-in.
     ("WEKEZA_OIDC_UPSTREAM_ISSUER", "oidc_upstream.issuer"),
     ("WEKEZA_OIDC_UPSTREAM_CLIENT_ID", "oidc_upstream.client_id"),
@@ -167,6 +172,8 @@ pub struct Config {
     pub nats: Nats,
     /// Webhook delivery (`[webhooks]`).
     pub webhooks: WebhooksConfig,
+    /// Metering and the daily quotas (`[metering]`).
+    pub metering: MeteringConfig,
     /// The fraud checks of payments (`[fraud]`). Its `sandbox` switch is not configurable: it
     /// follows [`Config::env`] (on exactly in the sandbox).
     pub fraud: wekeza_fraud::FraudConfig,
@@ -223,6 +230,22 @@ pub struct WebhooksConfig {
     pub max_in_flight: usize,
     /// Attempts in flight at once to one endpoint.
     pub endpoint_max_in_flight: usize,
+}
+
+/// `[metering]`: usage metering and the daily quotas.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeteringConfig {
+    /// How often the counts are written and the quotas synced with the other replicas, in
+    /// milliseconds: what a crash loses at most, and how late replicas see each other's calls.
+    pub flush_interval_ms: u64,
+}
+
+impl MeteringConfig {
+    /// The flush interval.
+    pub fn flush_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.flush_interval_ms)
+    }
 }
 
 /// `[oidc_upstream]`: federated customer sign-in.
@@ -388,6 +411,11 @@ impl Config {
         if self.max_in_flight_requests == 0 {
             return Err(ConfigError::Invalid(
                 "max_in_flight_requests must be positive".into(),
+            ));
+        }
+        if self.metering.flush_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "metering.flush_interval_ms must be positive".into(),
             ));
         }
         if self.database_pool_size == 0 {
