@@ -366,6 +366,13 @@ impl TestServer {
         self.shutdown().await;
     }
 
+    /// Stops the server gracefully, waits until it has shut down, and hands back its database
+    /// for assertions on what the shutdown left there.
+    pub async fn stop_keeping_database(mut self) -> TestDatabase {
+        self.shutdown().await;
+        self.database
+    }
+
     async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

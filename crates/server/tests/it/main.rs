@@ -6,6 +6,7 @@ mod access_matrix;
 mod ais;
 mod architecture;
 mod attacks;
+mod billing;
 mod ciba;
 mod cli;
 mod consents;
