@@ -14,4 +14,5 @@ mod deliveries;
 mod migrations;
 mod outbox;
 mod second_factor;
+mod usage;
 mod webhooks;
