@@ -386,7 +386,7 @@ mod tests {
 
     fn terms() -> BTreeMap<Plan, PlanTerms> {
         let kes = |minor| Money::from_minor(minor, Currency::Kes);
-        let plan = |plan: Plan, name: &str, limit, monthly, overage| PlanTerms {
+        let plan = |plan: Plan, name: &str, limit, monthly, overage: Option<i64>| PlanTerms {
             plan,
             name: name.to_owned(),
             description: String::new(),
