@@ -11,7 +11,12 @@
 //! - **the policy layer** ([`policy`]) wraps only the gRPC router. REST reaches the services by
 //!   being transcoded into a gRPC call on that same router, so the policy sees every call as the
 //!   rpc it is (`/wekeza.openbanking.v1.AccountInformationService/ListAccounts`) and refuses in
-//!   one place, with a gRPC status the transcoder turns into problem+json.
+//!   one place, with a gRPC status the transcoder turns into problem+json. The daily
+//!   [`quota`] sits inside it on the same router, for the same reason: it sees the rpc.
+//!
+//! Among the outer layers, after authentication, the [`record`] layer reports every call's
+//! outcome to its observers (the [`metering`] meter) and the [`caller`] layer names the app the
+//! call is counted against.
 //!
 //! Must not depend on any service crate.
 //!

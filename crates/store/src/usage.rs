@@ -244,6 +244,14 @@ pub async fn admitted_on(
     Ok(admitted)
 }
 
+/// The usage of `day` in `days`, zero until counted.
+fn day_of(days: &mut BTreeMap<NaiveDate, DayUsage>, day: NaiveDate) -> &mut DayUsage {
+    days.entry(day).or_insert_with(|| DayUsage {
+        day,
+        ..DayUsage::default()
+    })
+}
+
 /// `app`'s usage on the days from `from` up to `until` (exclusive) that have any, oldest first.
 pub async fn days(
     db: &impl ConnectionTrait,
@@ -262,10 +270,7 @@ pub async fn days(
     for row in counters {
         let requests = read("request_count", row.request_count)?;
         let rejected = read("rejected_count", row.rejected_count)?;
-        let day = days.entry(row.day).or_insert_with(|| DayUsage {
-            day: row.day,
-            ..DayUsage::default()
-        });
+        let day = day_of(&mut days, row.day);
         day.served = day.served.saturating_add(requests.saturating_sub(rejected));
         day.rejected = day.rejected.saturating_add(rejected);
     }
@@ -276,10 +281,7 @@ pub async fn days(
         .all(db)
         .await?;
     for row in quotas {
-        let day = days.entry(row.day).or_insert_with(|| DayUsage {
-            day: row.day,
-            ..DayUsage::default()
-        });
+        let day = day_of(&mut days, row.day);
         day.quota = QuotaCounts {
             admitted: read("admitted_count", row.admitted_count)?,
             overage: read("overage_count", row.overage_count)?,

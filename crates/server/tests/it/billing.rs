@@ -218,14 +218,16 @@ async fn counters(
         .collect()
 }
 
+/// A server whose metering flushes every `millis`.
+async fn flushing_every(millis: u64) -> TestServer {
+    let config = format!("[metering]\nflush_interval_ms = {millis}\n");
+    TestServer::start_with(TestDatabase::new().await, &config).await
+}
+
 #[tokio::test]
 async fn a_graceful_shutdown_writes_every_count() {
     // A flush interval far longer than the test: only the shutdown writes.
-    let server = TestServer::start_with(
-        TestDatabase::new().await,
-        "[metering]\nflush_interval_ms = 3600000\n",
-    )
-    .await;
+    let server = flushing_every(3_600_000).await;
     let (app, token) = free_app(&server).await;
     for _ in 0..5 {
         assert_eq!(cheap_rest(&server, &token).await.status(), 200);
@@ -279,11 +281,7 @@ where
 
 #[tokio::test]
 async fn usage_is_exact_per_day_and_operation_over_grpc_and_rest_and_only_the_apps_own() {
-    let server = TestServer::start_with(
-        TestDatabase::new().await,
-        "[metering]\nflush_interval_ms = 50\n",
-    )
-    .await;
+    let server = flushing_every(50).await;
     let (app, token) = free_app(&server).await;
     let (other, other_token) = free_app(&server).await;
     // Day 1: 3 calls served. Day 2: 2 served, 1 refused by the quota once it is used up.
