@@ -310,8 +310,57 @@ pub async fn layer(State(quotas): State<Quotas>, request: Request, next: Next) -
 #[allow(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use chrono::TimeZone;
+    use wekeza_domain::ManualClock;
+    use wekeza_store::testing::TestDatabase;
 
     use super::*;
+
+    /// Admits `count` calls of `app` on the free plan; answers how many were refused.
+    async fn refused_of(quotas: &Quotas, app: &AppId, count: usize) -> usize {
+        let mut refused = 0;
+        for _ in 0..count {
+            if let Verdict::Refused { .. } = quotas.admit(app, Plan::Free).await.unwrap() {
+                refused += 1;
+            }
+        }
+        refused
+    }
+
+    #[tokio::test]
+    async fn replicas_sharing_a_database_see_each_others_calls_at_each_flush() {
+        for database in TestDatabase::all().await {
+            let db = database.conn().clone();
+            let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap());
+            let exempt: [&str; 0] = [];
+            let a = Quotas::load(db.clone(), Arc::new(clock.clone()), exempt)
+                .await
+                .unwrap();
+            let b = Quotas::load(db.clone(), Arc::new(clock.clone()), exempt)
+                .await
+                .unwrap();
+            let app: AppId = "app_01jd3z5q8x4m2n6p7r9s0t1v2w".parse().unwrap();
+            // Replica A: 600 of the free plan's 1,000, written at its flush.
+            assert_eq!(refused_of(&a, &app, 600).await, 0);
+            a.flush(&db).await.unwrap();
+            // Replica B reads them at its first call of the day: 400 left.
+            assert_eq!(refused_of(&b, &app, 400).await, 0);
+            assert_eq!(refused_of(&b, &app, 1).await, 1);
+            // A has not seen B's 400 yet (one flush interval late): it admits up to its own
+            // view of the limit — the documented overshoot.
+            assert_eq!(refused_of(&a, &app, 100).await, 0);
+            b.flush(&db).await.unwrap();
+            a.flush(&db).await.unwrap();
+            // After both flushes, each sees the total (1,100): both refuse.
+            assert_eq!(refused_of(&a, &app, 1).await, 1);
+            assert_eq!(refused_of(&b, &app, 1).await, 1);
+            let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+            let total = usage::admitted_on(&db, day, &[&app]).await.unwrap();
+            assert_eq!(total[&app], 1_100);
+            // 00:00 UTC: a new day, a new count.
+            clock.set(Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap());
+            assert_eq!(refused_of(&a, &app, 1).await, 0);
+        }
+    }
 
     #[test]
     fn the_quota_resets_at_midnight_utc() {
