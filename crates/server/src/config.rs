@@ -298,8 +298,8 @@ struct EnvVar {
 
 impl EnvVar {
     /// The variable's text as the layers below hold the key: `true` or `false` where they hold
-    /// a boolean, a string everywhere else (so `WEKEZA_OIDC_UPSTREAM_CLIENT_ID=12345` stays a
-    /// string).
+    /// a boolean, a whole number where they hold a number, a string everywhere else (so
+    /// `WEKEZA_OIDC_UPSTREAM_CLIENT_ID=12345` stays a string).
     fn typed_like(
         below: &Figment,
         name: &'static str,
@@ -311,6 +311,13 @@ impl EnvVar {
                 Value::from(text.parse::<bool>().map_err(|_| ConfigError::EnvType {
                     key: name.to_owned(),
                     expected: "true or false",
+                })?)
+            }
+            // Unsigned like every number of the defaults (pool size, intervals, limits).
+            Ok(Value::Num(..)) => {
+                Value::from(text.parse::<u64>().map_err(|_| ConfigError::EnvType {
+                    key: name.to_owned(),
+                    expected: "a whole number",
                 })?)
             }
             _ => Value::from(text.to_owned()),
@@ -573,6 +580,8 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn env<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
@@ -595,6 +604,25 @@ mod tests {
         assert_eq!(layered.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(layered.env, Environment::Qa);
         assert!(!layered.seed_on_empty);
+        Ok(())
+    }
+
+    #[test]
+    fn the_metering_flush_interval_is_configurable_and_positive() -> Result<(), ConfigError> {
+        let defaults = Config::from_layers(None, env(&[]))?;
+        assert_eq!(defaults.metering.flush_interval(), Duration::from_secs(5));
+        // Numbers from the environment are read as numbers (the pool size's too).
+        let set = env(&[
+            ("WEKEZA_METERING_FLUSH_INTERVAL_MS", "250"),
+            ("WEKEZA_DATABASE_POOL_SIZE", "8"),
+        ]);
+        let config = Config::from_layers(None, set)?;
+        assert_eq!(config.metering.flush_interval(), Duration::from_millis(250));
+        assert_eq!(config.database_pool_size, 8);
+        let words = env(&[("WEKEZA_METERING_FLUSH_INTERVAL_MS", "soon")]);
+        assert!(Config::from_layers(None, words).is_err());
+        let zero = "[metering]\nflush_interval_ms = 0\n";
+        assert!(Config::from_layers(Some(zero), env(&[])).is_err());
         Ok(())
     }
 
