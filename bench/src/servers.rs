@@ -185,6 +185,17 @@ impl WekezaServer {
                 .to_owned()
         };
         let (client_id, client_secret) = (credential("clientId"), credential("clientSecret"));
+        // A load test makes far more than a free plan's 1,000 calls a day: the enterprise plan
+        // has no daily limit (its calls still pass the quota layer, which counts them).
+        let upgraded = Self::command(&binary, dir.path(), &url, nats_url)
+            .args(["apps", "plan", &credential("appId"), "enterprise"])
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()));
+        assert!(
+            upgraded.status.success(),
+            "`wekeza apps plan` failed: {}",
+            String::from_utf8_lossy(&upgraded.stderr)
+        );
 
         let port = free_port();
         let child = Self::command(&binary, dir.path(), &url, nats_url)

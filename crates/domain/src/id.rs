@@ -69,6 +69,13 @@ macro_rules! id_type {
                 Self::from_ulid(monotonic_ulid(at))
             }
 
+            /// The id made of the time `at` and the 80 low bits of `random`: the same
+            /// arguments always make the same id (for ids derived from what they name).
+            pub fn from_parts(at: DateTime<Utc>, random: u128) -> Self {
+                let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+                Self::from_ulid(Ulid::from_parts(millis, random))
+            }
+
             fn from_ulid(ulid: Ulid) -> Self {
                 Self(format!("{}{}", $prefix, ulid.to_string().to_ascii_lowercase()))
             }

@@ -4,8 +4,8 @@
 //!
 //! The public stack, outermost first (each layer's reason is beside it in
 //! [`Platform::public_router`]): request id → `WWW-Authenticate` challenges → authentication →
-//! { gRPC-web → access policy → services | REST → transcoder → access policy → services |
-//! OAuth2 endpoints }.
+//! call record (metering) → calling app → { gRPC-web → access policy → daily quota → services |
+//! REST → transcoder → access policy → daily quota → services | OAuth2 endpoints }.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,17 +30,21 @@ use wekeza_gateway::audit::AuditTrail;
 use wekeza_gateway::authn::{self, Authenticate};
 use wekeza_gateway::caller::{self, Callers, Directory};
 use wekeza_gateway::limits::{self, ClusterLimiter, Limiter, LocalLimiter, Rate, RateLimits};
+use wekeza_gateway::metering::{Flusher, Meter};
 use wekeza_gateway::policy::{self, AccessTable};
+use wekeza_gateway::quota::{self, Quotas};
 use wekeza_gateway::record::{self, Recorders};
 use wekeza_gateway::request_id;
 use wekeza_gateway::shed::{self, InFlight};
 use wekeza_identity::Identity;
 use wekeza_ledger::CoreBanking;
+use wekeza_partner::Partner;
 use wekeza_pis::{Payments, Settlement};
 use wekeza_proto::FILE_DESCRIPTOR_SET;
 use wekeza_proto::v1::account_information_service_server::AccountInformationServiceServer;
 use wekeza_proto::v1::consent_service_server::ConsentServiceServer;
 use wekeza_proto::v1::customer_service_server::CustomerServiceServer;
+use wekeza_proto::v1::partner_service_server::PartnerServiceServer;
 use wekeza_proto::v1::payment_service_server::PaymentServiceServer;
 use wekeza_proto::v1::sandbox_service_server::SandboxServiceServer;
 use wekeza_proto::v1::webhook_service_server::WebhookServiceServer;
@@ -79,21 +83,32 @@ pub struct Platform {
     recorders: Recorders,
     /// Who calls: the app of the token or API key, with its plan.
     callers: Callers,
+    /// Apps' plans, kept a few seconds; told of plan changes.
+    directory: Directory,
+    /// Whether limits, quotas, metering and audit apply (`[gateway] enforce`).
+    enforce: bool,
     /// The rate limits (off when the gateway's policies are).
     rate_limits: RateLimits,
     /// The in-memory buckets of the `local` policy, for their housekeeping.
     local_limiter: Option<LocalLimiter>,
+    /// Counts every call of an app; written by the metering flusher.
+    meter: Meter,
+    /// The apps' daily quotas, written and synced by the metering flusher.
+    quotas: Quotas,
+    /// How often the metering flusher runs.
+    metering_flush: Duration,
     clock: Arc<dyn Clock>,
 }
 
 /// The gRPC services we serve, by full name (health reports each as SERVING).
-pub const SERVED: [&str; 6] = [
+pub const SERVED: [&str; 7] = [
     "wekeza.openbanking.v1.AccountInformationService",
     "wekeza.openbanking.v1.CustomerService",
     "wekeza.openbanking.v1.ConsentService",
     "wekeza.openbanking.v1.PaymentService",
     "wekeza.openbanking.v1.SandboxService",
     "wekeza.openbanking.v1.WebhookService",
+    "wekeza.openbanking.v1.PartnerService",
 ];
 
 /// How often the settlement worker looks for unfinished payments when no new payment woke it
@@ -186,7 +201,23 @@ impl Platform {
         } else {
             RateLimits::off()
         };
+        let meter = Meter::new();
+        let quotas = Quotas::load(
+            db.clone(),
+            options.clock.clone(),
+            wekeza_partner::QUOTA_EXEMPT,
+        )
+        .await?;
+        // Metering and the audit trail see every call.
+        let observers: Vec<Arc<dyn record::CallObserver>> = if gateway.enforce {
+            vec![Arc::new(meter.clone()), Arc::new(audit)]
+        } else {
+            Vec::new()
+        };
         Ok(Self {
+            meter,
+            quotas,
+            metering_flush: config.metering.flush_interval(),
             db,
             core,
             access,
@@ -199,9 +230,10 @@ impl Platform {
             settlement,
             identity,
             authenticator,
-            // The audit trail records every call.
-            recorders: Recorders::new(vec![Arc::new(audit)], options.clock.clone()),
+            recorders: Recorders::new(observers, options.clock.clone()),
             callers,
+            directory,
+            enforce: gateway.enforce,
             rate_limits,
             local_limiter,
             clock: options.clock,
@@ -209,9 +241,11 @@ impl Platform {
     }
 
     /// Starts the background workers — payment settlement, the consent expiry sweep, the
-    /// outbox relay onto `bus` and the outbox's retention — each first finishing what an
-    /// earlier run left (unsettled payments, consents that expired meanwhile, unpublished
-    /// events, published events past their retention).
+    /// outbox relay onto `bus`, the outbox's retention and the metering flusher — each first
+    /// finishing what an earlier run left (unsettled payments, consents that expired meanwhile,
+    /// unpublished events, published events past their retention). The metering flusher
+    /// writes once more when stopped, after the listeners have drained: the calls of a
+    /// graceful shutdown are all counted.
     /// They stop when `stop` is cancelled; the handles end when they have.
     pub fn start_workers(
         &self,
@@ -221,7 +255,9 @@ impl Platform {
         let relay = OutboxRelay::new(self.db.clone(), bus, self.clock.clone(), RELAY_IDLE);
         let expiry = ExpirySweeper::new(self.db.clone(), self.clock.clone());
         let retention = OutboxPruner::new(self.db.clone(), self.clock.clone());
+        let metering = Flusher::new(self.db.clone(), self.meter.clone(), self.quotas.clone());
         vec![
+            tokio::spawn(metering.run(stop.clone(), self.metering_flush)),
             tokio::spawn(self.settlement.clone().run(stop.clone(), SETTLEMENT_IDLE)),
             tokio::spawn(expiry.run(stop.clone(), EXPIRY_SWEEP_EVERY)),
             tokio::spawn(relay.run(stop.clone())),
@@ -275,6 +311,15 @@ impl Platform {
         .add_service(ConsentServiceServer::new(self.consents.clone()))
         .add_service(PaymentServiceServer::new(self.payments.clone()))
         .add_service(WebhookServiceServer::new(self.webhooks.clone()))
+        .add_service(PartnerServiceServer::new(Partner::new(
+            self.db.clone(),
+            self.clock.clone(),
+            // A plan change counts from the app's next call: the gateway forgets the old plan.
+            {
+                let directory = self.directory.clone();
+                Arc::new(move |app_id| directory.forget(app_id))
+            },
+        )))
         // Sandbox-only rpcs are refused by the access policy outside the sandbox.
         .add_service(SandboxServiceServer::new(Sandbox::new(
             self.db.clone(),
@@ -285,12 +330,18 @@ impl Platform {
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
-        Ok(routes
-            .prepare()
-            .into_axum_router()
-            // The policy sits on the gRPC router itself so that REST, which is transcoded into
-            // calls on this router, is checked by exactly the same code.
-            .layer(from_fn_with_state(self.access.clone(), policy::layer)))
+        let mut router = routes.prepare().into_axum_router();
+        if self.enforce {
+            // The daily quota inside the policy, on the gRPC router: it sees every call as its
+            // rpc whatever the protocol (REST is transcoded into calls on this router), so
+            // calls the policy refused use no quota and the billing rpcs stay open to an app
+            // whose quota is used up (to upgrade). It reads the calling app the outer caller
+            // layer found; its refusals reach the outer record layer, so they are metered.
+            router = router.layer(from_fn_with_state(self.quotas.clone(), quota::layer));
+        }
+        // The policy sits on the gRPC router itself so that REST, which is transcoded into
+        // calls on this router, is checked by exactly the same code.
+        Ok(router.layer(from_fn_with_state(self.access.clone(), policy::layer)))
     }
 
     /// The public router: gRPC, gRPC-web, REST and the OAuth2 endpoints on one listener.
@@ -335,7 +386,9 @@ impl Platform {
                     // their refusals are metered and audited too.
                     .layer(from_fn_with_state(self.recorders.clone(), record::layer))
                     // The app the call is counted against (its token's, or its API key's),
-                    // for the limits, quotas and meters; bad API keys are refused here.
+                    // for the limits, quotas and meters; bad API keys are refused here. (The
+                    // daily quota itself is on the gRPC router, inside the policy: see
+                    // `grpc_router`.)
                     .layer(from_fn_with_state(self.callers.clone(), caller::layer))
                     // Rate limits per app (per address for anonymous calls): after the app is
                     // known, before any service work, so a refused call costs almost nothing.

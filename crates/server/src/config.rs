@@ -20,7 +20,7 @@ const DEFAULTS: &str = include_str!("../wekeza.default.toml");
 
 /// The environment variables the configuration reads, each with the key it sets (dotted inside
 /// a table).
-const ENV_KEYS: [(&str, &str); 20] = [
+const ENV_KEYS: [(&str, &str); 21] = [
     ("WEKEZA_LISTEN", "listen"),
     ("WEKEZA_ADMIN_LISTEN", "admin_listen"),
     ("WEKEZA_DATABASE_URL", "database_url"),
@@ -40,6 +40,11 @@ const ENV_KEYS: [(&str, &str); 20] = [
     ("WEKEZA_WEBHOOKS_DISPATCHER", "webhooks.dispatcher"),
     // The bank's fraud system; empty means none.
     ("WEKEZA_FRAUD_ADDR", "fraud.external.addr"),
+    // How often metering and the daily quotas are written and synced.
+    (
+        "WEKEZA_METERING_FLUSH_INTERVAL_MS",
+        "metering.flush_interval_ms",
+    ),
     // Federated customer sign-in.
     ("WEKEZA_OIDC_UPSTREAM_ISSUER", "oidc_upstream.issuer"),
     ("WEKEZA_OIDC_UPSTREAM_CLIENT_ID", "oidc_upstream.client_id"),
@@ -175,6 +180,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// The gateway's policies: rate limits, quotas, metering, audit (`[gateway]`).
     pub gateway: GatewayConfig,
+    /// Metering and the daily quotas (`[metering]`).
+    pub metering: MeteringConfig,
     /// The fraud checks of payments (`[fraud]`). Its `sandbox` switch is not configurable: it
     /// follows [`Config::env`] (on exactly in the sandbox).
     pub fraud: wekeza_fraud::FraudConfig,
@@ -257,6 +264,22 @@ pub struct GatewayConfig {
     pub enforce: bool,
 }
 
+/// `[metering]`: usage metering and the daily quotas.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeteringConfig {
+    /// How often the counts are written and the quotas synced with the other replicas, in
+    /// milliseconds: what a crash loses at most, and how late replicas see each other's calls.
+    pub flush_interval_ms: u64,
+}
+
+impl MeteringConfig {
+    /// The flush interval.
+    pub fn flush_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.flush_interval_ms)
+    }
+}
+
 /// `[oidc_upstream]`: federated customer sign-in.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -307,8 +330,8 @@ struct EnvVar {
 
 impl EnvVar {
     /// The variable's text as the layers below hold the key: `true` or `false` where they hold
-    /// a boolean, a string everywhere else (so `WEKEZA_OIDC_UPSTREAM_CLIENT_ID=12345` stays a
-    /// string).
+    /// a boolean, a whole number where they hold a number, a string everywhere else (so
+    /// `WEKEZA_OIDC_UPSTREAM_CLIENT_ID=12345` stays a string).
     fn typed_like(
         below: &Figment,
         name: &'static str,
@@ -320,6 +343,13 @@ impl EnvVar {
                 Value::from(text.parse::<bool>().map_err(|_| ConfigError::EnvType {
                     key: name.to_owned(),
                     expected: "true or false",
+                })?)
+            }
+            // Unsigned like every number of the defaults (pool size, intervals, limits).
+            Ok(Value::Num(..)) => {
+                Value::from(text.parse::<u64>().map_err(|_| ConfigError::EnvType {
+                    key: name.to_owned(),
+                    expected: "a whole number",
                 })?)
             }
             _ => Value::from(text.to_owned()),
@@ -425,6 +455,11 @@ impl Config {
         if self.audit_flush_interval_ms == 0 {
             return Err(ConfigError::Invalid(
                 "audit_flush_interval_ms must be positive".into(),
+            ));
+        }
+        if self.metering.flush_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "metering.flush_interval_ms must be positive".into(),
             ));
         }
         if self.database_pool_size == 0 {
@@ -607,6 +642,8 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn env<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
@@ -629,6 +666,25 @@ mod tests {
         assert_eq!(layered.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(layered.env, Environment::Qa);
         assert!(!layered.seed_on_empty);
+        Ok(())
+    }
+
+    #[test]
+    fn the_metering_flush_interval_is_configurable_and_positive() -> Result<(), ConfigError> {
+        let defaults = Config::from_layers(None, env(&[]))?;
+        assert_eq!(defaults.metering.flush_interval(), Duration::from_secs(5));
+        // Numbers from the environment are read as numbers (the pool size's too).
+        let set = env(&[
+            ("WEKEZA_METERING_FLUSH_INTERVAL_MS", "250"),
+            ("WEKEZA_DATABASE_POOL_SIZE", "8"),
+        ]);
+        let config = Config::from_layers(None, set)?;
+        assert_eq!(config.metering.flush_interval(), Duration::from_millis(250));
+        assert_eq!(config.database_pool_size, 8);
+        let words = env(&[("WEKEZA_METERING_FLUSH_INTERVAL_MS", "soon")]);
+        assert!(Config::from_layers(None, words).is_err());
+        let zero = "[metering]\nflush_interval_ms = 0\n";
+        assert!(Config::from_layers(Some(zero), env(&[])).is_err());
         Ok(())
     }
 

@@ -6,6 +6,8 @@
 //! by side on ephemeral ports, each with its own database.
 //!
 //! # Layout
+//! - [`commerce`] — the operators' commands over plans and billing (`wekeza plans`,
+//!   `wekeza apps plan`, `wekeza billing export`).
 //! - [`config`] — layered configuration (embedded defaults, file, `WEKEZA_*`).
 //! - [`app`] — the public router (gRPC, gRPC-web, REST, the OAuth2 endpoints) and the admin
 //!   router.
@@ -15,6 +17,7 @@
 //! - [`telemetry`] — logging.
 
 pub mod app;
+pub mod commerce;
 pub mod config;
 pub mod metrics;
 pub mod rest;

@@ -1,6 +1,6 @@
 //! The `wekeza` command line: `serve`, `migrate`, `sandbox seed|reset`,
-//! `apps create|registration-token`, `api-keys create|list|rotate|revoke`, `keys rotate`,
-//! `openapi`, `audit verify|export`.
+//! `apps create|registration-token|plan`, `api-keys create|list|rotate|revoke`,
+//! `plans list|set`, `billing export`, `keys rotate`, `openapi`, `audit verify|export`.
 //!
 //! Every command that changes the platform is recorded in the audit trail (kind `operator`,
 //! the command as its action, the ids it made — never a secret it printed) once it succeeded.
@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use wekeza_domain::{AuditEvent, AuditKind};
 use wekeza_sandbox_bank::seed;
+use wekeza_server::commerce::{self, ExportFormat, TermChanges};
 use wekeza_server::config::Config;
 use wekeza_server::{Options, serve, telemetry};
 use wekeza_store::DatabaseConnection;
@@ -70,6 +71,16 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Usage plans: their daily limits, rates and prices.
+    Plans {
+        #[command(subcommand)]
+        action: PlansAction,
+    },
+    /// Invoices, for the bank's billing system.
+    Billing {
+        #[command(subcommand)]
+        action: BillingAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +102,59 @@ fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|error| format!("not an RFC 3339 time ({error})"))
+}
+
+#[derive(Debug, Subcommand)]
+enum PlansAction {
+    /// Lists the plans with their limits and prices.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Changes a plan's terms (options not given keep their value); running servers apply them
+    /// at their next metering flush. Prints the plan as it is then (JSON).
+    Set {
+        /// The plan: free, startup or enterprise.
+        plan: String,
+        /// Requests per UTC day; 0 for no limit.
+        #[arg(long)]
+        daily_limit: Option<u64>,
+        /// Sustained rate limit, requests per minute.
+        #[arg(long)]
+        requests_per_minute: Option<u32>,
+        /// Requests above the sustained rate an app may make at once.
+        #[arg(long)]
+        burst: Option<u32>,
+        /// Price per month in the plan's currency, e.g. 25000.00.
+        #[arg(long)]
+        monthly_price: Option<String>,
+        /// Price per 1,000 requests above the daily limit, e.g. 50.00; `none` refuses them.
+        #[arg(long)]
+        overage_price: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BillingAction {
+    /// Prints every app's invoice of a month (the running month's as a draft).
+    Export {
+        /// The month, YYYY-MM (UTC).
+        #[arg(long)]
+        month: String,
+        /// csv (a header row, a row per invoice line) or json.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: FormatArg,
+    },
+}
+
+/// An export format on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON document.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,6 +246,14 @@ enum AppsAction {
         #[arg(long)]
         json: bool,
     },
+    /// Moves an app to a usage plan now (billing prorates per day; servers apply the new daily
+    /// limit from the app's next call).
+    Plan {
+        /// The app's id, `app_…`.
+        app_id: String,
+        /// The plan: free, startup or enterprise.
+        plan: String,
+    },
 }
 
 /// An app environment on the command line.
@@ -242,6 +314,20 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Apps { action } => apps(config, action, operator).await,
         Command::ApiKeys { action } => api_keys(config, action, operator).await,
+        Command::Plans { action } => plans(config, action, operator).await,
+        Command::Billing {
+            action: BillingAction::Export { month, format },
+        } => {
+            let db = wekeza_store::connect(&config.database_url).await?;
+            wekeza_store::migrate(&db).await?;
+            let format = match format {
+                FormatArg::Csv => ExportFormat::Csv,
+                FormatArg::Json => ExportFormat::Json,
+            };
+            let exported = commerce::export(&db, &month, format, chrono::Utc::now()).await?;
+            print!("{exported}");
+            Ok(())
+        }
         Command::Keys {
             action: KeysAction::Rotate,
         } => {
@@ -418,8 +504,54 @@ async fn apps(config: Config, action: AppsAction, operator: Option<String>) -> a
             let environment = environment.map_or_else(|| platform_environment(&config), From::from);
             registration_token(&db, environment, ttl_hours, json).await?
         }
+        AppsAction::Plan { app_id, plan } => {
+            println!(
+                "{}",
+                commerce::move_app(&db, &app_id, &plan, chrono::Utc::now()).await?
+            );
+            operator_event("apps plan")
+                .detail("appId", app_id.clone())
+                .detail("plan", plan.clone())
+        }
     };
     audit_operator(&db, operator, event).await
+}
+
+async fn plans(
+    config: Config,
+    action: PlansAction,
+    operator: Option<String>,
+) -> anyhow::Result<()> {
+    let db = wekeza_store::connect(&config.database_url).await?;
+    wekeza_store::migrate(&db).await?;
+    match action {
+        PlansAction::List { json } => {
+            println!("{}", commerce::list_plans(&db, json).await?.trim_end());
+            Ok(())
+        }
+        PlansAction::Set {
+            plan,
+            daily_limit,
+            requests_per_minute,
+            burst,
+            monthly_price,
+            overage_price,
+        } => {
+            let changes = TermChanges {
+                daily_limit,
+                requests_per_minute,
+                burst,
+                monthly_price,
+                overage_price,
+            };
+            let printed = commerce::set_plan(&db, &plan, changes).await?;
+            println!("{}", printed.trim_end());
+            let event = operator_event("plans set")
+                .detail("plan", plan)
+                .detail("terms", printed.trim_end().to_owned());
+            audit_operator(&db, operator, event).await
+        }
+    }
 }
 
 /// Creates the app and prints its credentials; answers the audit record of the command.

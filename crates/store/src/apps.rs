@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use rand::CryptoRng;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionSession,
+    TransactionTrait,
 };
 use wekeza_domain::{AppId, DeveloperId, Scope};
 
@@ -218,4 +219,15 @@ impl TryFrom<apps::Model> for App {
             client_secret_hash: row.client_secret_hash,
         })
     }
+}
+
+/// Every app, oldest first (billing runs over all of them).
+pub async fn list_all(db: &impl ConnectionTrait) -> Result<Vec<App>> {
+    Entity::find()
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(App::try_from)
+        .collect()
 }

@@ -32,8 +32,11 @@
 //! - [`webhooks`], [`deliveries`] — apps' webhook endpoints with their (sealed) signing secrets
 //!   and health, and the deliveries of events to them with every attempt, claimed by senders
 //!   with a lease.
-//! - [`plans`] — the usage plans' limits and prices; [`rate_limits`] — the shared rate-limit
+//! - [`plans`] — the usage plans' limits and prices; [`plan_changes`] — moving an app to
+//!   another plan, and the history of its plans; [`rate_limits`] — the shared rate-limit
 //!   buckets of the `cluster` policy.
+//! - [`usage`] — metered calls per app, day, operation and status class, and the daily totals
+//!   the quotas of every replica share; written by adding batches.
 //! - [`audit`] — the audit trail: hash-chained, append-only records appended a batch at a time
 //!   under the chain head's lock, their verification and export.
 //! - [`identity`] — the identity service's signing keys, revoked tokens and used JWT ids.
@@ -57,6 +60,7 @@ pub mod journals;
 pub mod migration;
 pub mod outbox;
 pub mod payments;
+pub mod plan_changes;
 pub mod plans;
 pub mod postings;
 pub mod rate_limits;
@@ -64,6 +68,7 @@ pub mod sealing;
 pub mod secret;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod usage;
 pub mod webhooks;
 
 pub use connect::{connect, connect_pooled, migrate};

@@ -46,14 +46,25 @@ async fn attempts(server: &TestServer, policy: &RpcPolicy) -> Vec<Attempt> {
                 .await,
         )
     };
+    let forged = refused(
+        "a forged token",
+        Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".into()),
+        401,
+        "INVALID_TOKEN",
+    );
+    if matches!(policy.caller, Caller::Developer | Caller::Operator) {
+        // No developer or operator credentials exist until issue 14: every caller but a forged
+        // token is the wrong one, whatever its scopes or headers.
+        let app = server.token_for(server.app_principal(&Scope::ALL).await);
+        return vec![
+            refused("no credentials", None, 403, "WRONG_CALLER"),
+            forged,
+            refused("an app token", Some(app), 403, "WRONG_CALLER"),
+        ];
+    }
     let mut attempts = vec![
         refused("no credentials", None, 401, "UNAUTHENTICATED"),
-        refused(
-            "a forged token",
-            Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".into()),
-            401,
-            "INVALID_TOKEN",
-        ),
+        forged,
     ];
     if policy.caller == Caller::Customer {
         let app = server.token_for(server.app_principal(&Scope::ALL).await);

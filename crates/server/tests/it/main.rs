@@ -8,6 +8,7 @@ mod api_keys;
 mod architecture;
 mod attacks;
 mod audit;
+mod billing;
 mod ciba;
 mod cli;
 mod consents;

@@ -628,6 +628,15 @@ async fn same_key_and_body_replay_and_another_body_conflicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_requests_with_one_key_make_one_payment() {
     let fixture = Fixture::start().await;
+    // More calls than the free plan's 1,000 a day: the app is on one without a daily limit.
+    wekeza_store::plan_changes::change(
+        fixture.server.database.conn(),
+        &fixture.app_id,
+        wekeza_store::apps::Plan::Enterprise,
+        wekeza_testkit::test_now(),
+    )
+    .await
+    .unwrap();
     let (consent_id, token) = fixture.authorised("120.00").await;
     let debtor = fixture.user_good_current().await;
     let (booked_before, _) = fixture.funds(&debtor).await;

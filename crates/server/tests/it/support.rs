@@ -107,7 +107,12 @@ impl RestRoute {
         let path = fill_path(&self.route.path, value);
         let mut body = required_body(&self.rpc.input(), &top);
         let Some(field) = self.route.body.as_deref() else {
-            return (path, None);
+            // No body: the REQUIRED fields go to the query.
+            let fields = body.as_object().unwrap();
+            if fields.is_empty() {
+                return (path, None);
+            }
+            return (format!("{path}?{}", query(fields)), None);
         };
         if field == "*" {
             return (path, Some(body));
@@ -126,15 +131,19 @@ impl RestRoute {
         if fields.is_empty() {
             return (path, Some(inner));
         }
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(
-                fields
-                    .iter()
-                    .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned())),
-            )
-            .finish();
-        (format!("{path}?{query}"), Some(inner))
+        (format!("{path}?{}", query(fields)), Some(inner))
     }
+}
+
+/// `fields` (strings) as a query string.
+fn query(fields: &serde_json::Map<String, serde_json::Value>) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            fields
+                .iter()
+                .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned())),
+        )
+        .finish()
 }
 
 /// Every REST route of the services the server serves.

@@ -140,8 +140,10 @@ pub enum TokenEndpointAuthMethod {
     PrivateKeyJwt,
 }
 
-/// An app's commercial plan; decides its quotas.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+/// An app's commercial plan; decides its quotas. Ordered as listed: cheapest first.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, EnumIter, DeriveActiveEnum,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum Plan {
     /// Free tier.

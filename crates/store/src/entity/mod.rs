@@ -5,11 +5,13 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod app_plan_changes;
 pub mod apps;
 pub mod audit_chain;
 pub mod audit_records;
 pub mod consents;
 pub mod customers;
+pub mod daily_usage;
 pub mod enums;
 pub mod holds;
 pub mod idempotency_keys;
@@ -19,6 +21,7 @@ pub mod payments;
 pub mod plans;
 pub mod postings;
 pub mod rate_limit_buckets;
+pub mod usage_counters;
 pub mod webhook_attempts;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;

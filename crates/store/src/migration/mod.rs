@@ -26,6 +26,7 @@ mod m20260210_000002_refresh_token_binding;
 mod m20260301_000001_webhook_deliveries;
 mod m20260320_000001_drop_sign_in_failures;
 mod m20261203_000001_plans_and_key_use;
+mod m20261203_000002_usage_and_billing;
 mod m20261203_000003_audit_trail;
 mod m20261203_000004_rate_limit_buckets;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260301_000001_webhook_deliveries::Migration),
             Box::new(m20260320_000001_drop_sign_in_failures::Migration),
             Box::new(m20261203_000001_plans_and_key_use::Migration),
+            Box::new(m20261203_000002_usage_and_billing::Migration),
             Box::new(m20261203_000003_audit_trail::Migration),
             Box::new(m20261203_000004_rate_limit_buckets::Migration),
         ]

@@ -16,4 +16,5 @@ mod migrations;
 mod outbox;
 mod rate_limits;
 mod second_factor;
+mod usage;
 mod webhooks;
