@@ -17,7 +17,7 @@ use crate::payment_faults::{Payments, assert_ledger_whole, column, payments, wai
 use crate::process::ServerProcess;
 use crate::support::Api;
 use crate::webhook_delivery::payment_consent;
-use crate::webhook_faults::NO_VELOCITY_RULES;
+use crate::webhook_faults::ORDINARY_PAYMENTS;
 
 /// The file-size limit while the disk is "full": room for the header of the write-ahead log,
 /// which the test empties first, and for no page.
@@ -73,7 +73,7 @@ async fn integrity(db: &DatabaseConnection) -> Vec<String> {
 async fn a_full_disk_refuses_writes_with_503_keeps_reads_and_loses_nothing() {
     let database = TestDatabase::sqlite().await;
     let db = database.conn();
-    let mut server = ServerProcess::start(database.url(), NO_VELOCITY_RULES).await;
+    let mut server = ServerProcess::start(database.url(), ORDINARY_PAYMENTS).await;
     let scopes = [Scope::PaymentsInitiate, Scope::AccountsRead];
     let app = register_at(&server, db, Utc::now(), &scopes).await;
     let mut requests = Vec::new();

@@ -10,6 +10,7 @@ use wekeza_store::testing::TestDatabase;
 use crate::identity_flow::register_at;
 use crate::process::ServerProcess;
 use crate::webhook_delivery::{WEBHOOK_APP_SCOPES, pay, subscribed_receiver};
+use crate::webhook_faults::ORDINARY_PAYMENTS;
 
 /// The value of the sample `series` (name and labels as exposed) in Prometheus text; 0 when
 /// absent.
@@ -22,7 +23,7 @@ fn sample(text: &str, series: &str) -> f64 {
 #[tokio::test]
 async fn webhook_attempts_are_counted_by_result_with_their_durations_and_lag() {
     let database = TestDatabase::new().await;
-    let server = ServerProcess::start(database.url(), "").await;
+    let server = ServerProcess::start(database.url(), ORDINARY_PAYMENTS).await;
     let app = register_at(&server, database.conn(), Utc::now(), &WEBHOOK_APP_SCOPES).await;
     let (receiver, _) = subscribed_receiver(&server, &app).await;
     let before = server.metrics().await;

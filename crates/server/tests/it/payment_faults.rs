@@ -17,7 +17,7 @@ use crate::identity_flow::register_at;
 use crate::process::{Remote, ServerProcess};
 use crate::support::Api;
 use crate::webhook_delivery::payment_consent;
-use crate::webhook_faults::NO_VELOCITY_RULES;
+use crate::webhook_faults::ORDINARY_PAYMENTS;
 
 /// Payments the load sends.
 const PAYMENTS: usize = 40;
@@ -167,7 +167,7 @@ pub(crate) async fn wait_until_settled(db: &DatabaseConnection, server: &ServerP
 async fn a_server_killed_under_payment_load_loses_nothing_doubles_nothing_and_keeps_its_ledger() {
     for database in TestDatabase::all().await {
         let db = database.conn();
-        let mut server = ServerProcess::start(database.url(), NO_VELOCITY_RULES).await;
+        let mut server = ServerProcess::start(database.url(), ORDINARY_PAYMENTS).await;
         let app = Arc::new(register_at(&server, db, Utc::now(), &[Scope::PaymentsInitiate]).await);
         let mut requests = Vec::new();
         for _ in 0..PAYMENTS {

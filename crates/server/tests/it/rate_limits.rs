@@ -183,8 +183,9 @@ async fn two_processes_with_the_cluster_policy_enforce_one_limit() {
     };
     free_plan_limited_to(database.conn(), 1_000, 100).await;
     // One issuer for both, as replicas behind one address have: each accepts the other's tokens.
-    let config =
-        "issuer = \"https://api.wekeza.test\"\n[gateway]\nrate_limit_policy = \"cluster\"\n";
+    // Few connections each: the suite's other tests share the PostgreSQL server's connections.
+    let config = "issuer = \"https://api.wekeza.test\"\ndatabase_pool_size = 6\n\
+                  [gateway]\nrate_limit_policy = \"cluster\"\n";
     let first = ServerProcess::start(database.url(), config).await;
     let second = ServerProcess::start(database.url(), config).await;
     let app = wekeza_store::apps::create(
