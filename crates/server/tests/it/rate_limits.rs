@@ -170,8 +170,10 @@ async fn anonymous_calls_are_limited_per_address() {
 /// The `cluster` policy: two processes share one bucket through PostgreSQL. The bucket refills
 /// while the calls are made (the processes run on the real clock), so the expected count is the
 /// minute plus the burst plus what the measured time refilled; the count must be within 1 % of
-/// the minute's 1,000. The same two processes with the `local` policy would each allow the
-/// whole limit.
+/// the minute's calls. Calls go on, from both processes at once, until the bucket has refused
+/// fifty: the offered load must outrun the refill, which a debug build on a busy machine does
+/// at 300 a minute, not always at 1,000 (the in-process test above checks 1,000 exactly). The
+/// same two processes with the `local` policy would each allow the whole limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_with_the_cluster_policy_enforce_one_limit() {
     let Some(database) = TestDatabase::postgres_if_configured().await else {
@@ -181,7 +183,7 @@ async fn two_processes_with_the_cluster_policy_enforce_one_limit() {
         );
         return;
     };
-    free_plan_limited_to(database.conn(), 1_000, 100).await;
+    free_plan_limited_to(database.conn(), 300, 100).await;
     // One issuer for both, as replicas behind one address have: each accepts the other's tokens.
     // Few connections each: the suite's other tests share the PostgreSQL server's connections.
     let config = "issuer = \"https://api.wekeza.test\"\ndatabase_pool_size = 6\n\
@@ -207,33 +209,45 @@ async fn two_processes_with_the_cluster_policy_enforce_one_limit() {
     let bearer = format!("Bearer {}", basic_token_at(&http, &first_url, &app).await);
 
     let started = Instant::now();
-    let (a, b) = tokio::join!(
-        burst(&http, &first_url, &bearer, 750),
-        burst(&http, &second_url, &bearer, 750),
-    );
+    let (mut on_first, mut on_second) = (0, 0);
+    let (mut served, mut refused) = (0, 0);
+    while refused < 50 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "after {served} served and {refused} refused in two minutes the calls still do not \
+             outrun the refill of 5 a second: the servers are too slow to test the limit"
+        );
+        let (a, b) = tokio::join!(
+            burst(&http, &first_url, &bearer, 8),
+            burst(&http, &second_url, &bearer, 8),
+        );
+        on_first += a.served;
+        on_second += b.served;
+        served += a.served + b.served;
+        refused += a.refused + b.refused;
+    }
     let elapsed = started.elapsed();
-    let served = a.served + b.served;
-    let refilled = elapsed.as_secs_f64() * 1_000.0 / 60.0;
-    let expected = 1_100.0 + refilled;
+    let refilled = elapsed.as_secs_f64() * 300.0 / 60.0;
+    let expected = 400.0 + refilled;
     eprintln!(
-        "cluster policy: {served} of 1,500 served in {elapsed:?} across two processes \
-         (expected {expected:.1}: 1,100 + {refilled:.1} refilled)"
+        "cluster policy: {served} served, {refused} refused in {elapsed:?} across two processes \
+         (expected {expected:.1}: 400 + {refilled:.1} refilled)"
     );
     assert!(
-        (served as f64 - expected).abs() <= 10.0,
-        "{served} served; expected {expected:.1} within 1 % of the limit"
+        (served as f64 - expected).abs() <= 3.0,
+        "{served} served; expected {expected:.1} within 1 % of the limit (300 a minute)"
     );
-    assert!(a.served > 0 && b.served > 0, "both processes served");
+    assert!(on_first > 0 && on_second > 0, "both processes served");
     // Each process counts its refusals on /metrics.
-    let mut refused = 0.0;
+    let mut refused_counted = 0.0;
     for server in [&first, &second] {
         let text = server.metrics().await;
-        refused += text
+        refused_counted += text
             .lines()
             .find_map(|line| {
                 line.strip_prefix("wekeza_gateway_rate_limited_total{policy=\"app\"} ")
             })
             .map_or(0.0, |value| value.trim().parse::<f64>().unwrap());
     }
-    assert_eq!(refused as usize, a.refused + b.refused);
+    assert_eq!(refused_counted as usize, refused);
 }
